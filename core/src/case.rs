@@ -1,0 +1,196 @@
+//! [`Case`]: one family's second-opinion case, open for reading and editing.
+//!
+//! A case is an overview Automerge document plus one notes document per appointment, opened only when
+//! that appointment's notes are read or written. Writes are named operations (in `model/`); each applies
+//! completely or returns a typed error and changes nothing. Edits are held in memory until
+//! [`Case::save`], which writes and flushes them: a save that returns `Ok` is durable.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use automerge::{AutoCommit, ChangeHash};
+
+use crate::error::{Error, Result};
+use crate::ids::{CaseId, DocId};
+use crate::storage::Storage;
+use crate::tracked_doc::{SaveStats, TrackedDoc};
+use crate::{am, schema};
+
+/// An open case. Not `Sync`: share it behind a mutex; every method is quick (sub-millisecond edits).
+pub struct Case {
+    /// The overview document; its id is the case id.
+    pub(crate) main: TrackedDoc,
+    /// Notes documents opened so far, by appointment id.
+    pub(crate) notes: BTreeMap<String, TrackedDoc>,
+    /// Where the case is saved.
+    pub(crate) storage: Arc<dyn Storage>,
+}
+
+/// The state of a case as a set of heads per document: what a peer already has. Exchange files carry the
+/// changes after such a state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseState {
+    /// Heads (hex change hashes) of each document of the case, by document id.
+    pub docs: BTreeMap<String, Vec<String>>,
+}
+
+impl Case {
+    /// Create a new case document (not yet saved).
+    pub(crate) fn create(storage: Arc<dyn Storage>, created: &str) -> Result<Self> {
+        let id = DocId::random();
+        let mut doc = AutoCommit::new_with_encoding(am::TEXT_ENCODING);
+        schema::init_case(&mut doc, created)?;
+        doc.commit();
+        let mut case = Case {
+            main: TrackedDoc::new(id, doc),
+            notes: BTreeMap::new(),
+            storage,
+        };
+        crate::model::question::seed_guide_questions(&mut case, created)?;
+        Ok(case)
+    }
+
+    /// Open a saved case.
+    pub(crate) fn open(storage: Arc<dyn Storage>, id: &CaseId) -> Result<Self> {
+        let main = TrackedDoc::load(&*storage, id, id)?.ok_or_else(|| Error::CaseNotFound(id.clone()))?;
+        schema::check_case(&main.doc, id)?;
+        Ok(Case {
+            main,
+            notes: BTreeMap::new(),
+            storage,
+        })
+    }
+
+    /// The case id.
+    pub fn id(&self) -> &CaseId {
+        &self.main.id
+    }
+
+    /// The overview document (read-only), for tools that inspect raw Automerge.
+    pub fn document(&self) -> &AutoCommit {
+        &self.main.doc
+    }
+
+    /// Whether edits were made since the last save.
+    pub fn has_unsaved_changes(&mut self) -> bool {
+        self.main.is_dirty() || self.notes.values_mut().any(|d| d.is_dirty())
+    }
+
+    /// Write every pending edit of every open document and flush: when this returns `Ok`, the edits
+    /// survive a crash. On error nothing already saved is lost and the edits stay pending, so calling save
+    /// again after the cause is fixed (space freed) saves them.
+    pub fn save(&mut self) -> Result<SaveStats> {
+        let storage = self.storage.clone();
+        let mut written = Vec::new();
+        let mut total = SaveStats::default();
+        for doc in std::iter::once(&mut self.main).chain(self.notes.values_mut()) {
+            let (stats, heads) = doc.write(&*storage)?;
+            if stats.changes > 0 {
+                total.add(stats);
+                written.push((doc.id.clone(), heads, stats));
+            }
+        }
+        if written.is_empty() {
+            return Ok(total);
+        }
+        storage.flush()?;
+        for (id, heads, stats) in written {
+            let doc = if id == self.main.id {
+                &mut self.main
+            } else {
+                self.notes.values_mut().find(|d| d.id == id).expect("written doc is open")
+            };
+            doc.mark_saved(&*storage, heads, stats)?;
+        }
+        if total.compacted {
+            storage.flush()?;
+        }
+        Ok(total)
+    }
+
+    /// Apply a named operation to the overview document as one change: all of it, or on error nothing.
+    pub(crate) fn edit<T>(&mut self, f: impl FnOnce(&mut AutoCommit) -> Result<T>) -> Result<T> {
+        // Commit coalesced text edits first so that a rollback can only undo this operation.
+        self.main.doc.commit();
+        match f(&mut self.main.doc) {
+            Ok(v) => {
+                self.main.doc.commit();
+                Ok(v)
+            }
+            Err(e) => {
+                self.main.doc.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// The notes document of an appointment, loaded or created (identically on every replica).
+    pub(crate) fn notes_doc(&mut self, appointment: &str) -> Result<&mut TrackedDoc> {
+        if !self.notes.contains_key(appointment) {
+            let appts = am::root_map(&self.main.doc, "appointments")?;
+            let a = am::child(&self.main.doc, &appts, appointment, "appointment")?;
+            let notes_id: DocId = am::get_str(&self.main.doc, &a, "notes_doc")
+                .ok_or_else(|| Error::Corrupt {
+                    case: self.id().clone(),
+                    detail: "appointment without notes document".into(),
+                })?
+                .parse()?;
+            let case_id = self.id().clone();
+            let tracked = match TrackedDoc::load(&*self.storage, &notes_id, &case_id)? {
+                Some(mut t) => {
+                    if t.doc.get_heads().is_empty() {
+                        let g = schema::genesis_notes(&notes_id, &case_id, appointment)?;
+                        t.doc.merge(&mut g.clone())?;
+                    }
+                    schema::check_notes(&t.doc, &case_id)?;
+                    t
+                }
+                None => TrackedDoc::new(notes_id.clone(), schema::genesis_notes(&notes_id, &case_id, appointment)?),
+            };
+            self.notes.insert(appointment.to_string(), tracked);
+        }
+        Ok(self.notes.get_mut(appointment).expect("inserted above"))
+    }
+
+    /// Ids of the notes documents of every appointment.
+    pub(crate) fn notes_doc_ids(&self) -> Vec<(String, DocId)> {
+        let doc = &self.main.doc;
+        let Ok(appts) = am::root_map(doc, "appointments") else {
+            return Vec::new();
+        };
+        am::keys(doc, &appts)
+            .into_iter()
+            .filter_map(|a| {
+                let obj = am::get_obj(doc, &appts, &a)?;
+                let id = am::get_str(doc, &obj, "notes_doc")?.parse().ok()?;
+                Some((a, id))
+            })
+            .collect()
+    }
+
+    /// The current state (heads of every document of the case that is open or on storage).
+    pub fn state(&mut self) -> Result<CaseState> {
+        let mut docs = BTreeMap::new();
+        self.main.doc.commit();
+        docs.insert(self.main.id.to_string(), hex_heads(&self.main.doc.get_heads()));
+        for (appt, id) in self.notes_doc_ids() {
+            let heads = match self.notes.get_mut(&appt) {
+                Some(d) => {
+                    d.doc.commit();
+                    d.doc.get_heads()
+                }
+                // Not open: what storage holds (nothing if its notes were never written).
+                None => match TrackedDoc::load(&*self.storage, &id, &self.main.id)? {
+                    Some(mut d) => d.doc.get_heads(),
+                    None => continue,
+                },
+            };
+            docs.insert(id.to_string(), hex_heads(&heads));
+        }
+        Ok(CaseState { docs })
+    }
+}
+
+pub(crate) fn hex_heads(h: &[ChangeHash]) -> Vec<String> {
+    h.iter().map(|h| h.to_string()).collect()
+}

@@ -1,0 +1,36 @@
+//! # Casebook core
+//!
+//! A family's second-opinion case as an Automerge CRDT, persisted in a key/value [`storage`] (sled on
+//! disk), editable offline by several caregivers whose edits merge without losing a word.
+//!
+//! # Layout
+//! - [`store`]: [`Store`], the entry point: create, list, open and delete cases.
+//! - [`case`]: [`Case`], an open case: save, state.
+//! - [`model`]: the parts of a case, one file each — reads, named writes and derived views.
+//! - [`exchange`]: offline export/import of changes as a file.
+//! - [`storage`]: the [`storage::Storage`] trait, its sled and in-memory implementations and the samod
+//!   adapter. The only module that touches sled.
+//! - [`dates`], [`ids`], [`error`]: value types and the typed error.
+//! - `schema`, `am`, `tracked_doc` (private): document layout, typed Automerge access, chunked persistence.
+//!
+//! The domain (`case`, `model`) is synchronous and does no I/O beyond the [`storage::Storage`] trait.
+
+mod am;
+pub mod case;
+pub mod dates;
+pub mod error;
+pub mod exchange;
+pub mod ids;
+pub mod model;
+mod schema;
+pub mod storage;
+pub mod store;
+mod tracked_doc;
+
+pub use case::{Case, CaseState};
+pub use error::{Error, Result};
+pub use ids::{CaseId, DocId};
+pub use model::Keyed;
+pub use schema::{SCHEMA_MAJOR, SCHEMA_MINOR};
+pub use store::{CaseListing, Store};
+pub use tracked_doc::SaveStats;

@@ -1,0 +1,117 @@
+//! Costs of seeking opinions (consultations, travel, lodging) with totals.
+
+use automerge::transaction::Transactable;
+use time::Date;
+
+use super::{Keyed, items, optional, remove_item};
+use crate::am;
+use crate::case::Case;
+use crate::dates::{format_date, parse_date, stored_date};
+use crate::error::{Error, Result};
+
+keyed_enum! {
+    /// What a cost is for.
+    CostCategory {
+        /// Consultation fees.
+        Consultation => "consultation",
+        /// Travel.
+        Travel => "travel",
+        /// Lodging.
+        Lodging => "lodging",
+        /// Records fees and the like.
+        Records => "records",
+        /// Anything else.
+        Other => "other",
+    }
+}
+
+/// A cost.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Cost {
+    /// Item id.
+    pub id: String,
+    /// Category.
+    pub category: CostCategory,
+    /// Amount in cents.
+    pub amount_cents: u64,
+    /// Date.
+    pub date: Option<Date>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// Totals in cents.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CostTotals {
+    /// Per category, in category order (categories without costs omitted).
+    pub by_category: Vec<(CostCategory, u64)>,
+    /// Everything.
+    pub total_cents: u64,
+}
+
+/// Parse an amount like "120", "120.5" or "120.50" into cents.
+pub fn parse_amount(s: &str) -> Result<u64> {
+    let bad = || Error::InvalidInput {
+        field: "amount",
+        reason: format!("{:?} is not an amount like 120.50", s.chars().take(20).collect::<String>()),
+    };
+    let s = s.trim();
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let whole: u64 = whole.parse().map_err(|_| bad())?;
+    let cents: u64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+    whole.checked_mul(100).and_then(|w| w.checked_add(cents)).filter(|&c| c <= 100_000_000_000).ok_or_else(bad)
+}
+
+impl Case {
+    /// Record a cost.
+    pub fn add_cost(&mut self, category: CostCategory, amount_cents: u64, date: Option<&str>, description: Option<&str>) -> Result<String> {
+        let date = date.map(|d| parse_date("date", d)).transpose()?;
+        self.edit(|doc| {
+            let (id, o) = super::new_item(doc, "costs")?;
+            doc.put(&o, "category", category.key())?;
+            doc.put(&o, "amount_cents", amount_cents)?;
+            am::put_opt_str(doc, &o, "date", date.map(format_date).as_deref())?;
+            am::put_opt_str(doc, &o, "description", optional(description).as_deref())?;
+            Ok(id)
+        })
+    }
+
+    /// Remove a cost.
+    pub fn remove_cost(&mut self, id: &str) -> Result<()> {
+        self.edit(|doc| remove_item(doc, "costs", id, "cost"))
+    }
+
+    /// Every cost.
+    pub fn costs(&self) -> Vec<Cost> {
+        let doc = &self.main.doc;
+        items(doc, "costs")
+            .into_iter()
+            .map(|(id, o)| Cost {
+                category: am::get_str(doc, &o, "category")
+                    .and_then(|c| CostCategory::from_key(&c))
+                    .unwrap_or(CostCategory::Other),
+                amount_cents: am::get_u64(doc, &o, "amount_cents").unwrap_or(0),
+                date: stored_date(am::get_str(doc, &o, "date")),
+                description: am::get_str(doc, &o, "description"),
+                id,
+            })
+            .collect()
+    }
+
+    /// Totals per category and overall.
+    pub fn cost_totals(&self) -> CostTotals {
+        let costs = self.costs();
+        let by_category: Vec<(CostCategory, u64)> = CostCategory::ALL
+            .iter()
+            .map(|&c| (c, costs.iter().filter(|x| x.category == c).map(|x| x.amount_cents).sum()))
+            .filter(|(_, t)| *t > 0)
+            .collect();
+        CostTotals {
+            total_cents: by_category.iter().map(|(_, t)| t).sum(),
+            by_category,
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Tasks shared among the care team.
+
+use automerge::transaction::Transactable;
+use time::Date;
+
+use super::{check_caregiver, item, items, remove_item, required};
+use crate::am;
+use crate::case::Case;
+use crate::dates::{format_date, parse_date, stored_date};
+use crate::error::Result;
+
+/// A task.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Task {
+    /// Item id.
+    pub id: String,
+    /// What to do.
+    pub title: String,
+    /// Caregiver id of the assignee.
+    pub assignee: Option<String>,
+    /// Due date.
+    pub due: Option<Date>,
+    /// Done.
+    pub done: bool,
+}
+
+impl Case {
+    /// Add a task.
+    pub fn add_task(&mut self, title: &str, assignee: Option<&str>, due: Option<&str>) -> Result<String> {
+        let title = required("title", title)?;
+        let due = due.map(|d| parse_date("due", d)).transpose()?;
+        self.edit(|doc| {
+            if let Some(a) = assignee {
+                check_caregiver(doc, a)?;
+            }
+            let (id, o) = super::new_item(doc, "tasks")?;
+            doc.put(&o, "title", title)?;
+            am::put_opt_str(doc, &o, "assignee", assignee)?;
+            am::put_opt_str(doc, &o, "due", due.map(format_date).as_deref())?;
+            doc.put(&o, "done", false)?;
+            Ok(id)
+        })
+    }
+
+    /// Mark a task done or not done.
+    pub fn set_task_done(&mut self, id: &str, done: bool) -> Result<()> {
+        self.edit(|doc| {
+            let o = item(doc, "tasks", id, "task")?;
+            doc.put(&o, "done", done)?;
+            Ok(())
+        })
+    }
+
+    /// Assign a task (or unassign with `None`).
+    pub fn assign_task(&mut self, id: &str, assignee: Option<&str>) -> Result<()> {
+        self.edit(|doc| {
+            if let Some(a) = assignee {
+                check_caregiver(doc, a)?;
+            }
+            let o = item(doc, "tasks", id, "task")?;
+            am::put_opt_str(doc, &o, "assignee", assignee)
+        })
+    }
+
+    /// Remove a task.
+    pub fn remove_task(&mut self, id: &str) -> Result<()> {
+        self.edit(|doc| remove_item(doc, "tasks", id, "task"))
+    }
+
+    /// Every task: open ones first, by due date.
+    pub fn tasks(&self) -> Vec<Task> {
+        let doc = &self.main.doc;
+        let mut v: Vec<Task> = items(doc, "tasks")
+            .into_iter()
+            .map(|(id, o)| Task {
+                title: am::get_str(doc, &o, "title").unwrap_or_default(),
+                assignee: am::get_str(doc, &o, "assignee"),
+                due: stored_date(am::get_str(doc, &o, "due")),
+                done: am::get_bool(doc, &o, "done"),
+                id,
+            })
+            .collect();
+        v.sort_by(|a, b| (a.done, a.due.is_none(), a.due, &a.id).cmp(&(b.done, b.due.is_none(), b.due, &b.id)));
+        v
+    }
+}

@@ -1,0 +1,107 @@
+//! The care team (caregivers) and the patient's preferences.
+
+use automerge::transaction::Transactable;
+
+use super::{Keyed, items, new_item, optional, required};
+use crate::am;
+use crate::case::Case;
+use crate::error::Result;
+
+/// A caregiver on the case.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Caregiver {
+    /// Item id (used as author id of notes, questions and answers).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Relationship to the patient (e.g. "daughter").
+    pub relationship: Option<String>,
+}
+
+keyed_enum! {
+    /// How much detail the patient wants to hear.
+    DetailLevel {
+        /// Every detail.
+        Everything => "everything",
+        /// The main points.
+        Essentials => "essentials",
+        /// Only what they ask.
+        OnlyWhenAsked => "only_when_asked",
+    }
+}
+
+/// The patient's preferences.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Preferences {
+    /// How much detail they want.
+    pub detail_level: Option<DetailLevel>,
+    /// Their wishes in their words (collaborative text).
+    pub wishes: String,
+    /// Whether the patient agreed to seek a second opinion (step 1).
+    pub agreed_to_second_opinion: bool,
+}
+
+impl Case {
+    /// Add a caregiver. Returns the id.
+    pub fn add_caregiver(&mut self, name: &str, relationship: Option<&str>) -> Result<String> {
+        let name = required("name", name)?;
+        self.edit(|doc| {
+            let (id, o) = new_item(doc, "care_team")?;
+            doc.put(&o, "name", name)?;
+            am::put_opt_str(doc, &o, "relationship", optional(relationship).as_deref())?;
+            Ok(id)
+        })
+    }
+
+    /// The care team.
+    pub fn care_team(&self) -> Vec<Caregiver> {
+        let doc = &self.main.doc;
+        items(doc, "care_team")
+            .into_iter()
+            .map(|(id, o)| Caregiver {
+                id,
+                name: am::get_str(doc, &o, "name").unwrap_or_default(),
+                relationship: am::get_str(doc, &o, "relationship"),
+            })
+            .collect()
+    }
+
+    /// The caregiver with this id, if any.
+    pub fn caregiver(&self, id: &str) -> Option<Caregiver> {
+        self.care_team().into_iter().find(|c| c.id == id)
+    }
+
+    /// The patient's preferences.
+    pub fn preferences(&self) -> Preferences {
+        let doc = &self.main.doc;
+        let Ok(p) = am::root_map(doc, "preferences") else {
+            return Preferences {
+                detail_level: None,
+                wishes: String::new(),
+                agreed_to_second_opinion: false,
+            };
+        };
+        Preferences {
+            detail_level: am::get_str(doc, &p, "detail_level").and_then(|d| DetailLevel::from_key(&d)),
+            wishes: am::get_text(doc, &p, "wishes"),
+            agreed_to_second_opinion: am::get_bool(doc, &p, "agreed"),
+        }
+    }
+
+    /// Set how much detail the patient wants.
+    pub fn set_detail_level(&mut self, level: Option<DetailLevel>) -> Result<()> {
+        self.edit(|doc| {
+            let p = am::root_map(doc, "preferences")?;
+            am::put_opt_str(doc, &p, "detail_level", level.map(|l| l.key()))
+        })
+    }
+
+    /// Record whether the patient agreed to seek a second opinion (the guide's first step).
+    pub fn set_agreed_to_second_opinion(&mut self, agreed: bool) -> Result<()> {
+        self.edit(|doc| {
+            let p = am::root_map(doc, "preferences")?;
+            doc.put(&p, "agreed", agreed)?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! Collaborative text fields, edited by splices in UTF-16 code units (the unit of Kotlin, Swift and JS).
+//!
+//! Keystrokes are coalesced: splices stay in the document's open transaction and become one change at
+//! the next [`Case::save`](crate::Case::save) (or the next other operation), which keeps the number of
+//! changes — what dominates load time — proportional to saves, not keystrokes.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ROOT, ReadDoc};
+
+use super::item;
+use crate::am;
+use crate::case::Case;
+use crate::error::{Error, Result};
+
+/// A collaborative text field of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TextField {
+    /// The patient's proposed treatment.
+    ProposedTreatment,
+    /// Symptoms and concerns.
+    Symptoms,
+    /// The patient's wishes.
+    Wishes,
+    /// A question's text.
+    Question(String),
+    /// A specialist's notes.
+    SpecialistNotes(String),
+    /// An opinion's recommended treatment.
+    OpinionTreatment(String),
+    /// One caregiver's notes of an appointment.
+    AppointmentNotes {
+        /// Appointment id.
+        appointment: String,
+        /// Caregiver id.
+        author: String,
+    },
+    /// The shared summary of an appointment.
+    AppointmentSummary(String),
+}
+
+impl TextField {
+    /// Parse the CLI form: `proposed_treatment`, `symptoms`, `wishes`, `question:ID`, `specialist:ID`,
+    /// `opinion:ID`, `notes:APPOINTMENT:AUTHOR`, `summary:APPOINTMENT`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let parts: Vec<&str> = s.split(':').collect();
+        Ok(match parts.as_slice() {
+            ["proposed_treatment"] => TextField::ProposedTreatment,
+            ["symptoms"] => TextField::Symptoms,
+            ["wishes"] => TextField::Wishes,
+            ["question", id] => TextField::Question(id.to_string()),
+            ["specialist", id] => TextField::SpecialistNotes(id.to_string()),
+            ["opinion", id] => TextField::OpinionTreatment(id.to_string()),
+            ["notes", a, who] => TextField::AppointmentNotes {
+                appointment: a.to_string(),
+                author: who.to_string(),
+            },
+            ["summary", a] => TextField::AppointmentSummary(a.to_string()),
+            _ => {
+                return Err(Error::InvalidInput {
+                    field: "text field",
+                    reason: "expected proposed_treatment, symptoms, wishes, question:ID, specialist:ID, opinion:ID, notes:APPOINTMENT:AUTHOR or summary:APPOINTMENT".into(),
+                });
+            }
+        })
+    }
+}
+
+/// Longest text a single splice may insert (bytes).
+pub const MAX_INSERT: usize = 1 << 20;
+
+impl Case {
+    /// Locate a text field: the document that holds it and the text object.
+    fn text_target(&mut self, field: &TextField) -> Result<(&mut AutoCommit, ObjId)> {
+        let main = &self.main.doc;
+        let obj = match field {
+            TextField::ProposedTreatment => Some(am::root_map(main, "patient")?).map(|p| (p, "proposed_treatment")),
+            TextField::Symptoms => Some((ROOT, "symptoms")),
+            TextField::Wishes => Some((am::root_map(main, "preferences")?, "wishes")),
+            TextField::Question(id) => Some((item(main, "questions", id, "question")?, "text")),
+            TextField::SpecialistNotes(id) => Some((item(main, "specialists", id, "specialist")?, "notes")),
+            TextField::OpinionTreatment(id) => Some((item(main, "opinions", id, "opinion")?, "treatment")),
+            TextField::AppointmentNotes { .. } | TextField::AppointmentSummary(_) => None,
+        };
+        if let Some((parent, key)) = obj {
+            let doc = &mut self.main.doc;
+            let t = match doc.get(&parent, key)? {
+                Some((automerge::Value::Object(automerge::ObjType::Text), t)) => t,
+                // A plain string written by another client (or absent): upgrade to Text keeping its content.
+                other => {
+                    let prior = match &other {
+                        Some((v, id)) => am::value_to_string(doc, v, id).unwrap_or_default(),
+                        None => String::new(),
+                    };
+                    doc.commit();
+                    let t = am::put_text(doc, &parent, key, &prior)?;
+                    doc.commit();
+                    t
+                }
+            };
+            return Ok((doc, t));
+        }
+        match field {
+            TextField::AppointmentNotes { appointment, author } => {
+                let t = self.notes_text(appointment, author)?;
+                Ok((&mut self.notes_doc(appointment)?.doc, t))
+            }
+            TextField::AppointmentSummary(appointment) => {
+                let d = &mut self.notes_doc(appointment)?.doc;
+                let t = am::get_obj(d, &ROOT, "summary").ok_or_else(|| Error::InvalidInput {
+                    field: "summary",
+                    reason: "notes document lacks its summary".into(),
+                })?;
+                Ok((d, t))
+            }
+            _ => unreachable!("handled above"),
+        }
+    }
+
+    /// Replace `delete` UTF-16 units at `index` with `insert`. Refuses (changing nothing) a range past the end
+    /// or one that cuts a surrogate pair.
+    pub fn splice_text(&mut self, field: &TextField, index: usize, delete: usize, insert: &str) -> Result<()> {
+        if insert.len() > MAX_INSERT {
+            return Err(Error::InvalidInput {
+                field: "text",
+                reason: "more than 1 MiB in one edit".into(),
+            });
+        }
+        let (doc, t) = self.text_target(field)?;
+        am::check_splice(doc, &t, index, delete)?;
+        doc.splice_text(&t, index, delete as isize, insert)?;
+        Ok(())
+    }
+
+    /// Append `text` at the end of a text field.
+    pub fn append_text(&mut self, field: &TextField, text: &str) -> Result<()> {
+        let len = self.text_len(field)?;
+        self.splice_text(field, len, 0, text)
+    }
+
+    /// Length of a text field in UTF-16 code units.
+    pub fn text_len(&mut self, field: &TextField) -> Result<usize> {
+        let (doc, t) = self.text_target(field)?;
+        Ok(automerge::ReadDoc::length(doc, &t))
+    }
+
+    /// Current content of a text field.
+    pub fn text(&mut self, field: &TextField) -> Result<String> {
+        let (doc, t) = self.text_target(field)?;
+        Ok(automerge::ReadDoc::text(doc, &t)?)
+    }
+}

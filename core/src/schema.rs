@@ -1,0 +1,120 @@
+//! The layout of a case's documents: key names, the schema version, and the initial content.
+//!
+//! Overview document (one per case; its id is the case id):
+//! ```text
+//! { kind: "casebook-case", schema_major, schema_minor, created,
+//!   patient: {display_name, age, birth_year, cancer_type, histology, stage, diagnosis_date,
+//!             diagnosing_facility, oncologist_name, oncologist_facility, oncologist_contact,
+//!             proposed_treatment: Text, treatment_started},
+//!   decision: {date}, critical: {<situation>: {flag, note}},
+//!   specialists, record_requests, documents, medications, family_history, questions,
+//!   appointments, opinions, care_team, tasks, costs: {<item id>: {...}},
+//!   question_order: [id], symptoms: Text, preferences: {detail_level, wishes: Text, agreed} }
+//! ```
+//! Notes document (one per appointment, created with a deterministic first change so that two replicas
+//! creating it offline agree): `{ kind: "casebook-notes", case, appointment, notes: {<author id>: Text},
+//! summary: Text }`.
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, ObjType, ROOT};
+
+use crate::am;
+use crate::model::Keyed;
+use crate::error::{Error, Result};
+use crate::ids::{CaseId, DocId};
+
+/// Major schema version: a reader refuses documents with a higher major version.
+pub const SCHEMA_MAJOR: u64 = 1;
+/// Minor schema version: additions that older readers can ignore.
+pub const SCHEMA_MINOR: u64 = 0;
+
+pub(crate) const KIND_CASE: &str = "casebook-case";
+pub(crate) const KIND_NOTES: &str = "casebook-notes";
+
+/// Map sections of the overview document keyed by item id.
+pub(crate) const ITEM_SECTIONS: &[&str] = &[
+    "specialists",
+    "record_requests",
+    "documents",
+    "medications",
+    "family_history",
+    "questions",
+    "appointments",
+    "opinions",
+    "care_team",
+    "tasks",
+    "costs",
+];
+
+/// Fresh overview document content.
+pub(crate) fn init_case(doc: &mut AutoCommit, created: &str) -> Result<()> {
+    doc.put(ROOT, "kind", KIND_CASE)?;
+    doc.put(ROOT, "schema_major", SCHEMA_MAJOR)?;
+    doc.put(ROOT, "schema_minor", SCHEMA_MINOR)?;
+    doc.put(ROOT, "created", created)?;
+    let patient = doc.put_object(ROOT, "patient", ObjType::Map)?;
+    am::put_text(doc, &patient, "proposed_treatment", "")?;
+    doc.put_object(ROOT, "decision", ObjType::Map)?;
+    let critical = doc.put_object(ROOT, "critical", ObjType::Map)?;
+    for s in crate::model::critical::Situation::ALL {
+        let m = doc.put_object(&critical, s.key(), ObjType::Map)?;
+        doc.put(&m, "flag", false)?;
+    }
+    for section in ITEM_SECTIONS {
+        doc.put_object(ROOT, *section, ObjType::Map)?;
+    }
+    doc.put_object(ROOT, "question_order", ObjType::List)?;
+    am::put_text(doc, &ROOT, "symptoms", "")?;
+    let prefs = doc.put_object(ROOT, "preferences", ObjType::Map)?;
+    am::put_text(doc, &prefs, "wishes", "")?;
+    Ok(())
+}
+
+/// Check that a loaded overview document is a case this build can read.
+pub(crate) fn check_case(doc: &AutoCommit, case: &CaseId) -> Result<()> {
+    let kind = am::get_str(doc, &ROOT, "kind");
+    if kind.as_deref() != Some(KIND_CASE) {
+        return Err(Error::Corrupt {
+            case: case.clone(),
+            detail: "not a Casebook case document".into(),
+        });
+    }
+    let major = am::get_u64(doc, &ROOT, "schema_major").unwrap_or(0);
+    let minor = am::get_u64(doc, &ROOT, "schema_minor").unwrap_or(0);
+    if major > SCHEMA_MAJOR {
+        return Err(Error::NewerSchema {
+            case: case.clone(),
+            found_major: major,
+            found_minor: minor,
+            supported_major: SCHEMA_MAJOR,
+        });
+    }
+    Ok(())
+}
+
+/// The deterministic first change of an appointment's notes document: the same bytes on every replica.
+pub(crate) fn genesis_notes(notes_doc: &DocId, case: &CaseId, appointment: &str) -> Result<AutoCommit> {
+    let actor = ActorId::from(notes_doc.to_document_id().as_bytes().to_vec());
+    let mut doc = AutoCommit::new_with_encoding(am::TEXT_ENCODING).with_actor(actor);
+    doc.put(ROOT, "kind", KIND_NOTES)?;
+    doc.put(ROOT, "case", case.as_str())?;
+    doc.put(ROOT, "appointment", appointment)?;
+    doc.put_object(ROOT, "notes", ObjType::Map)?;
+    doc.put_object(ROOT, "summary", ObjType::Text)?;
+    doc.commit_with(automerge::transaction::CommitOptions::default().with_time(0));
+    doc.set_actor(ActorId::random());
+    Ok(doc)
+}
+
+/// Check that a notes document belongs to `case`.
+pub(crate) fn check_notes(doc: &AutoCommit, case: &CaseId) -> Result<()> {
+    if am::get_str(doc, &ROOT, "kind").as_deref() != Some(KIND_NOTES)
+        || am::get_str(doc, &ROOT, "case").as_deref() != Some(case.as_str())
+    {
+        return Err(Error::Corrupt {
+            case: case.clone(),
+            detail: "an appointment's notes document does not belong to this case".into(),
+        });
+    }
+    Ok(())
+}

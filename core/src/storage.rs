@@ -1,0 +1,94 @@
+//! Key/value persistence behind one trait: [`Storage`].
+//!
+//! Keys follow automerge-repo's layout (`<doc id>/incremental/<change hash>`,
+//! `<doc id>/snapshot/<compaction hash>`), so the same data can back a samod repository through
+//! [`SamodStorage`]. Two implementations: [`SledStorage`] on disk (the only code in the workspace that
+//! names sled) and [`MemoryStorage`] for tests.
+
+use std::sync::Arc;
+
+pub use samod::storage::StorageKey;
+
+mod memory;
+mod samod_adapter;
+mod sled_storage;
+
+pub use memory::MemoryStorage;
+pub use samod_adapter::SamodStorage;
+pub use sled_storage::SledStorage;
+
+/// A storage backend failure. Carries no stored content.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The backend reported an I/O error (disk full, permission, device error).
+    #[error("I/O error: {0}")]
+    Io(String),
+    /// The on-disk database could not be opened or is damaged.
+    #[error("database unusable: {0}")]
+    Corrupt(String),
+    /// A key that is not a valid storage key.
+    #[error("invalid storage key")]
+    InvalidKey,
+}
+
+/// A synchronous key/value store with prefix scans. Every method may fail; [`Storage::flush`] makes every
+/// earlier `put` and `delete` durable.
+pub trait Storage: Send + Sync + 'static {
+    /// The value under `key`, if any.
+    fn load(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Every entry whose key is `prefix` itself or starts with `prefix`'s components.
+    fn load_range(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError>;
+    /// Every key whose key is `prefix` or starts with its components, without values.
+    fn keys(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
+        Ok(self.load_range(prefix)?.into_iter().map(|(k, _)| k).collect())
+    }
+    /// Store `data` under `key` (not yet durable).
+    fn put(&self, key: &StorageKey, data: &[u8]) -> Result<(), StorageError>;
+    /// Remove `key` (not yet durable).
+    fn delete(&self, key: &StorageKey) -> Result<(), StorageError>;
+    /// Make every earlier write durable.
+    fn flush(&self) -> Result<(), StorageError>;
+}
+
+impl<S: Storage + ?Sized> Storage for Arc<S> {
+    fn load(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+        (**self).load(key)
+    }
+    fn load_range(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
+        (**self).load_range(prefix)
+    }
+    fn keys(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
+        (**self).keys(prefix)
+    }
+    fn put(&self, key: &StorageKey, data: &[u8]) -> Result<(), StorageError> {
+        (**self).put(key, data)
+    }
+    fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
+        (**self).delete(key)
+    }
+    fn flush(&self) -> Result<(), StorageError> {
+        (**self).flush()
+    }
+}
+
+/// Build a key from components; fails on an empty component or one containing `/`.
+pub fn key<I, S>(parts: I) -> Result<StorageKey, StorageError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    StorageKey::from_parts(parts).map_err(|_| StorageError::InvalidKey)
+}
+
+/// The flat string form of a key: components joined by `/` (components never contain `/`).
+pub(crate) fn flat(key: &StorageKey) -> String {
+    key.to_string()
+}
+
+/// Parse the flat string form back into a key.
+pub(crate) fn unflat(s: &str) -> Result<StorageKey, StorageError> {
+    key(s.split('/'))
+}
+
+#[cfg(test)]
+mod conformance;

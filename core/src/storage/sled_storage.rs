@@ -1,0 +1,91 @@
+//! The on-disk [`Storage`]: sled. This is the only module in the workspace that names sled.
+//!
+//! Keys are stored as their flat `a/b/c` form in the default tree. sled buffers writes and loses up to
+//! about half a second of them on a crash unless flushed, so callers flush before reporting a save.
+
+use std::path::Path;
+
+use super::{Storage, StorageError, StorageKey, flat, unflat};
+
+/// A [`Storage`] in a sled database directory. Clones share the same database.
+#[derive(Clone)]
+pub struct SledStorage {
+    db: sled::Db,
+}
+
+fn io(e: sled::Error) -> StorageError {
+    match e {
+        sled::Error::Io(e) => StorageError::Io(e.to_string()),
+        sled::Error::Corruption { .. } => StorageError::Corrupt("sled reported corruption".into()),
+        other => StorageError::Io(other.to_string()),
+    }
+}
+
+impl SledStorage {
+    /// Open (or create) the database in directory `path`.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::LowSpace)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(e) => StorageError::Io(format!("cannot open store at {}: {e}", path.display())),
+                other => StorageError::Corrupt(format!("cannot open store at {}: {other}", path.display())),
+            })?;
+        Ok(Self { db })
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StorageError> {
+        self.db.size_on_disk().map_err(io)
+    }
+}
+
+impl Storage for SledStorage {
+    fn load(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.db.get(flat(key)).map_err(io)?.map(|v| v.to_vec()))
+    }
+
+    fn load_range(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
+        let exact = flat(prefix);
+        let mut out = Vec::new();
+        if let Some(v) = self.db.get(&exact).map_err(io)? {
+            out.push((prefix.clone(), v.to_vec()));
+        }
+        for entry in self.db.scan_prefix(format!("{exact}/")) {
+            let (k, v) = entry.map_err(io)?;
+            let k = std::str::from_utf8(&k).map_err(|_| StorageError::InvalidKey)?;
+            out.push((unflat(k)?, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn keys(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
+        let exact = flat(prefix);
+        let mut out = Vec::new();
+        if self.db.contains_key(&exact).map_err(io)? {
+            out.push(prefix.clone());
+        }
+        for k in self.db.scan_prefix(format!("{exact}/")).keys() {
+            let k = k.map_err(io)?;
+            let k = std::str::from_utf8(&k).map_err(|_| StorageError::InvalidKey)?;
+            out.push(unflat(k)?);
+        }
+        Ok(out)
+    }
+
+    fn put(&self, key: &StorageKey, data: &[u8]) -> Result<(), StorageError> {
+        self.db.insert(flat(key), data).map_err(io)?;
+        Ok(())
+    }
+
+    fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
+        self.db.remove(flat(key)).map_err(io)?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush().map_err(io)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! [`Store`]: the entry point. Many cases in one [`Storage`]; create, list, open, delete, exchange.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::case::Case;
+use crate::error::{Error, Result};
+use crate::ids::CaseId;
+use crate::model::patient::PatientField;
+use crate::storage::{MemoryStorage, SledStorage, Storage, key};
+use crate::tracked_doc::TrackedDoc;
+
+/// A case as listed: its id and display name, or why it cannot be opened.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CaseListing {
+    /// Case id.
+    pub id: CaseId,
+    /// Patient display name, if the case opens.
+    pub display_name: Option<String>,
+    /// Why the case cannot be opened (corrupt, newer schema), if it cannot.
+    pub error: Option<String>,
+}
+
+/// A local store of cases.
+#[derive(Clone)]
+pub struct Store {
+    storage: Arc<dyn Storage>,
+}
+
+const INDEX: &str = "casebook";
+
+impl Store {
+    /// Open (or create) an on-disk store in directory `dir` (sled).
+    pub fn open(dir: &Path) -> Result<Self> {
+        Ok(Self::with_storage(Arc::new(SledStorage::open(dir)?)))
+    }
+
+    /// A store in memory (tests).
+    pub fn in_memory() -> Self {
+        Self::with_storage(Arc::new(MemoryStorage::new()))
+    }
+
+    /// A store over any storage.
+    pub fn with_storage(storage: Arc<dyn Storage>) -> Self {
+        Self { storage }
+    }
+
+    /// The underlying storage (to back a samod repository with [`crate::storage::SamodStorage`]).
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        self.storage.clone()
+    }
+
+    /// Create and save a case for a patient, with its first caregiver (who becomes this device's "me" for
+    /// the case). Returns the case and the caregiver id.
+    pub fn create_case(&self, patient_display_name: &str, caregiver_name: &str, relationship: Option<&str>) -> Result<(Case, String)> {
+        let created = crate::dates::format_date(crate::dates::today());
+        let mut case = Case::create(self.storage.clone(), &created)?;
+        case.set_patient(PatientField::DisplayName, Some(patient_display_name))?;
+        let me = case.add_caregiver(caregiver_name, relationship)?;
+        case.save()?;
+        self.register(case.id())?;
+        self.set_me(case.id(), &me)?;
+        Ok((case, me))
+    }
+
+    /// Add a case id to the list of cases (idempotent, durable).
+    pub fn register(&self, id: &CaseId) -> Result<()> {
+        self.storage.put(&key([INDEX, "cases", id.as_str()])?, b"")?;
+        self.storage.flush()?;
+        Ok(())
+    }
+
+    /// Every case in the store. A case that cannot be opened is listed with its error; it never hides
+    /// the others.
+    pub fn list_cases(&self) -> Result<Vec<CaseListing>> {
+        let mut out = Vec::new();
+        for k in self.storage.keys(&key([INDEX, "cases"])?)? {
+            let Some(id) = k.to_string().rsplit('/').next().and_then(|s| s.parse::<CaseId>().ok()) else {
+                continue;
+            };
+            out.push(match self.open_case(&id) {
+                Ok(c) => CaseListing {
+                    id,
+                    display_name: c.patient().display_name,
+                    error: None,
+                },
+                Err(e) => CaseListing {
+                    id,
+                    display_name: None,
+                    error: Some(e.to_string()),
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// Open a case.
+    pub fn open_case(&self, id: &CaseId) -> Result<Case> {
+        Case::open(self.storage.clone(), id)
+    }
+
+    /// Delete a case and every document of it from this store.
+    pub fn delete_case(&self, id: &CaseId) -> Result<()> {
+        let case = self.open_case(id);
+        if let Ok(case) = &case {
+            for (_, notes) in case.notes_doc_ids() {
+                TrackedDoc::delete_all(&*self.storage, &notes)?;
+            }
+        } else if !self.is_registered(id)? {
+            return Err(Error::CaseNotFound(id.clone()));
+        }
+        TrackedDoc::delete_all(&*self.storage, id)?;
+        self.storage.delete(&key([INDEX, "cases", id.as_str()])?)?;
+        self.storage.delete(&key([INDEX, "me", id.as_str()])?)?;
+        self.storage.flush()?;
+        Ok(())
+    }
+
+    fn is_registered(&self, id: &CaseId) -> Result<bool> {
+        Ok(self.storage.load(&key([INDEX, "cases", id.as_str()])?)?.is_some())
+    }
+
+    /// Remember which caregiver uses this device for a case (local only, never synced).
+    pub fn set_me(&self, case: &CaseId, caregiver: &str) -> Result<()> {
+        self.storage.put(&key([INDEX, "me", case.as_str()])?, caregiver.as_bytes())?;
+        self.storage.flush()?;
+        Ok(())
+    }
+
+    /// The caregiver using this device for a case, if set.
+    pub fn me(&self, case: &CaseId) -> Result<Option<String>> {
+        Ok(self
+            .storage
+            .load(&key([INDEX, "me", case.as_str()])?)?
+            .and_then(|v| String::from_utf8(v).ok()))
+    }
+}
