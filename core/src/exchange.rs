@@ -2,14 +2,16 @@
 //! brother"). Importing the same file twice, or an older one, changes nothing.
 //!
 //! Format: `CBXCHG01`, a little-endian u32 header length, a JSON header
-//! `{"case": ID, "docs": [{"id": DOC, "len": N}, …]}`, then each document's changes (Automerge's
-//! `save_after` encoding) in header order. Sizes are checked before anything is decoded.
+//! `{"case": ID, "docs": [{"id": DOC, "changes": [LEN, …]}, …]}`, then each document's changes (raw
+//! Automerge change chunks) in header order. Sizes are checked before anything is decoded, and every change
+//! is decoded strictly (checksummed) before any is applied.
 
 use std::collections::BTreeMap;
 
-use automerge::{AutoCommit, ChangeHash, LoadOptions};
+use automerge::{AutoCommit, Change, ChangeHash};
 
 use crate::am::TEXT_ENCODING;
+
 use crate::case::{Case, CaseState};
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, DocId};
@@ -22,6 +24,7 @@ const MAGIC: &[u8; 8] = b"CBXCHG01";
 pub const MAX_EXCHANGE_BYTES: usize = 64 << 20;
 const MAX_HEADER: usize = 1 << 20;
 const MAX_DOCS: usize = 10_000;
+const MAX_CHANGES: usize = 2_000_000;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Header {
@@ -32,7 +35,7 @@ struct Header {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct DocEntry {
     id: String,
-    len: usize,
+    changes: Vec<usize>,
 }
 
 /// What an import did.
@@ -71,15 +74,17 @@ impl Store {
                 .into_iter()
                 .filter(|h| t.doc.get_change_by_hash(h).is_some())
                 .collect();
-            let bytes = t.doc.save_after(&heads);
-            if bytes.is_empty() {
+            let changes = t.doc.get_changes(&heads);
+            if changes.is_empty() {
                 continue;
             }
             docs.push(DocEntry {
                 id: id.to_string(),
-                len: bytes.len(),
+                changes: changes.iter().map(|c| c.raw_bytes().len()).collect(),
             });
-            blobs.push(bytes);
+            for c in &changes {
+                blobs.push(c.raw_bytes().to_vec());
+            }
         }
         let header = serde_json::to_vec(&Header {
             case: case.to_string(),
@@ -113,7 +118,16 @@ impl Store {
         if header.docs.len() > MAX_DOCS {
             return Err(bad("too many documents"));
         }
-        let total: usize = header.docs.iter().try_fold(0usize, |a, d| a.checked_add(d.len)).ok_or_else(|| bad("sizes overflow"))?;
+        let n_changes: usize = header.docs.iter().map(|d| d.changes.len()).sum();
+        if n_changes > MAX_CHANGES {
+            return Err(bad("too many changes"));
+        }
+        let total = header
+            .docs
+            .iter()
+            .flat_map(|d| d.changes.iter())
+            .try_fold(0usize, |a, l| a.checked_add(*l))
+            .ok_or_else(|| bad("sizes overflow"))?;
         if 12 + hlen + total != file.len() {
             return Err(bad("truncated or padded: sizes do not match the file"));
         }
@@ -125,8 +139,12 @@ impl Store {
         let mut new_case = false;
         for d in &header.docs {
             let id: DocId = d.id.parse().map_err(|_| bad("bad document id"))?;
-            let bytes = &file[offset..offset + d.len];
-            offset += d.len;
+            let mut changes = Vec::with_capacity(d.changes.len());
+            for len in &d.changes {
+                let bytes = &file[offset..offset + len];
+                offset += len;
+                changes.push(Change::try_from(bytes).map_err(|_| bad(format!("a change of document {id} does not decode")))?);
+            }
             let mut t = match merged.remove(&id) {
                 Some(t) => t,
                 None => match TrackedDoc::load(&*storage, &id, &case)? {
@@ -139,11 +157,8 @@ impl Store {
                     }
                 },
             };
-            // Decode separately first so that a damaged blob is reported as such.
-            AutoCommit::load_with_options(bytes, LoadOptions::new().text_encoding(TEXT_ENCODING))
-                .map_err(|_| bad(format!("changes of document {id} do not decode")))?;
             let before = t.doc.get_heads();
-            t.doc.load_incremental(bytes).map_err(|_| bad(format!("changes of document {id} do not apply")))?;
+            t.doc.apply_changes(changes).map_err(|_| bad(format!("changes of document {id} do not apply")))?;
             if !t.doc.get_missing_deps(&[]).is_empty() {
                 return Err(bad(
                     "this file builds on changes this store does not have: import the earlier exchange first",

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ChangeHash, LoadOptions};
+use automerge::{AutoCommit, Change, ChangeHash, LoadOptions, OnPartialLoad};
 
 use crate::am::TEXT_ENCODING;
 use crate::error::{Error, Result};
@@ -86,15 +86,26 @@ impl TrackedDoc {
                 incrementals.push((k, v));
             }
         }
-        let mut doc = match snapshots.first() {
-            Some((_, bytes)) => AutoCommit::load_with_options(bytes, LoadOptions::new().text_encoding(TEXT_ENCODING))
-                .map_err(|e| corrupt(format!("snapshot of document {id} does not load: {e}")))?,
-            None => AutoCommit::new_with_encoding(TEXT_ENCODING),
-        };
-        for (_, bytes) in snapshots.iter().skip(1).chain(incrementals.iter()) {
-            doc.load_incremental(bytes)
-                .map_err(|e| corrupt(format!("a chunk of document {id} does not load: {e}")))?;
+        // Strict decoding: a damaged or truncated chunk is an error, never silently skipped.
+        let strict = || LoadOptions::new().text_encoding(TEXT_ENCODING).on_partial_load(OnPartialLoad::Error);
+        let mut doc = AutoCommit::new_with_encoding(TEXT_ENCODING);
+        for (i, (_, bytes)) in snapshots.iter().enumerate() {
+            let mut snap = AutoCommit::load_with_options(bytes, strict())
+                .map_err(|e| corrupt(format!("snapshot of document {id} does not load: {e}")))?;
+            if i == 0 {
+                doc = snap;
+            } else {
+                doc.merge(&mut snap)?;
+            }
         }
+        let mut changes = Vec::with_capacity(incrementals.len());
+        for (_, bytes) in &incrementals {
+            changes.push(
+                Change::try_from(&bytes[..])
+                    .map_err(|e| corrupt(format!("a change of document {id} does not load: {e}")))?,
+            );
+        }
+        doc.apply_changes(changes).map_err(|e| corrupt(format!("changes of document {id} do not apply: {e}")))?;
         if !doc.get_missing_deps(&[]).is_empty() {
             return Err(corrupt(format!("document {id} is missing changes (truncated)")));
         }
