@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every test Casebook has, on a fresh machine: installs what it needs, then formatting, lints, the whole
+# test suite (unit, property, store conformance, kill -9 durability, CLI end-to-end) and a benchmark smoke run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Toolchain components (the machine's Rust comes from rustup).
+if command -v rustup >/dev/null 2>&1; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+
+echo "== fmt";    cargo fmt --all -- --check
+echo "== clippy"; cargo clippy --workspace --all-targets -- -D warnings
+echo "== tests";  cargo test --workspace
+echo "== bench smoke"; CASEBOOK_BENCH_QUICK=1 cargo bench -p casebook-core --bench core_bench
+echo "== all green"
