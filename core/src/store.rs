@@ -35,6 +35,17 @@ impl Store {
         Ok(Self::with_storage(Arc::new(SledStorage::open(dir)?)))
     }
 
+    /// Open an existing on-disk store; an error if `dir` holds none (so a mistyped path creates nothing).
+    pub fn open_existing(dir: &Path) -> Result<Self> {
+        if !SledStorage::exists(dir) {
+            return Err(Error::InvalidInput {
+                field: "store",
+                reason: format!("no Casebook store at {}", dir.display()),
+            });
+        }
+        Self::open(dir)
+    }
+
     /// A store in memory (tests).
     pub fn in_memory() -> Self {
         Self::with_storage(Arc::new(MemoryStorage::new()))

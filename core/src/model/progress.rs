@@ -90,7 +90,7 @@ impl Case {
 
         // 3. Records.
         let received = requests.iter().filter(|r| r.is_settled()).count();
-        let overdue = requests.iter().cloned().filter(|r| r.clone().progress(today).overdue).count();
+        let overdue = requests.iter().filter(|r| r.is_overdue(today)).count();
         let unsent = requests.iter().filter(|r| r.requested_on.is_none()).count();
         let mut achieved = vec![];
         if !requests.is_empty() {

@@ -98,6 +98,28 @@ pub enum RequestStatus {
     Returned,
 }
 
+impl RequestStatus {
+    /// The status as a snake_case key.
+    pub fn key(self) -> &'static str {
+        match self {
+            RequestStatus::NotRequested => "not_requested",
+            RequestStatus::Requested => "requested",
+            RequestStatus::Acknowledged => "acknowledged",
+            RequestStatus::Extended => "extended",
+            RequestStatus::PartiallyReceived => "partially_received",
+            RequestStatus::Received => "received",
+            RequestStatus::Denied => "denied",
+            RequestStatus::Returned => "returned",
+        }
+    }
+}
+
+impl std::fmt::Display for RequestStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
 /// One logged event.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RequestEvent {
@@ -192,9 +214,14 @@ impl RecordRequest {
         )
     }
 
+    /// Past its legal due date without a final answer, as of `today`.
+    pub fn is_overdue(&self, today: Date) -> bool {
+        !self.is_settled() && self.due.is_some_and(|d| today > d)
+    }
+
     /// Overdue, waiting days and material out, as of `today`.
     pub fn progress(self, today: Date) -> RequestProgress {
-        let overdue = !self.is_settled() && self.due.is_some_and(|d| today > d);
+        let overdue = self.is_overdue(today);
         let end = self
             .events
             .iter()

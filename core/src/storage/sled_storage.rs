@@ -35,6 +35,11 @@ impl SledStorage {
         Ok(Self { db })
     }
 
+    /// Whether directory `path` holds a sled database (without creating one).
+    pub fn exists(path: &Path) -> bool {
+        path.join("conf").is_file() && path.join("db").exists()
+    }
+
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StorageError> {
         self.db.size_on_disk().map_err(io)

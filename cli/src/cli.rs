@@ -1,0 +1,148 @@
+//! Command-line flags and the top-level commands. Each part of the case has its own subcommands, defined
+//! next to their implementation in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{
+    appointment, care_team, case, conflict, cost, critical, decision, exchange, notes, opinion, patient, preferences,
+    question, record_request, records, specialist, symptoms, task, text,
+};
+
+/// Organise a cancer second opinion with your family, offline. Data stays in a local store; share it with
+/// `export` and `import`.
+#[derive(Debug, Parser)]
+#[command(name = "casebook", version, propagate_version = true, max_term_width = 100, args_override_self = true)]
+pub(crate) struct Cli {
+    /// Flags every command accepts.
+    #[command(flatten)]
+    pub(crate) global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Flags every command accepts (before or after the subcommand).
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Directory of the local store.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "CASEBOOK_STORE",
+        default_value = "./casebook-store",
+        value_name = "DIR"
+    )]
+    pub(crate) store: PathBuf,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub(crate) json: bool,
+    /// Case to work on, by id or unique id prefix (default: the only case in the store).
+    #[arg(long = "case", global = true, help_heading = "Global options", env = "CASEBOOK_CASE", value_name = "ID")]
+    pub(crate) case: Option<String>,
+    /// Caregiver (id, id prefix or name) who writes notes, answers, questions and request events
+    /// (default: this device's caregiver, see `casebook me`).
+    #[arg(long = "as", global = true, help_heading = "Global options", env = "CASEBOOK_AS", value_name = "CAREGIVER")]
+    pub(crate) author: Option<String>,
+    /// Date that days left, overdue requests and progress are computed for (default: today, UTC).
+    #[arg(long, global = true, help_heading = "Global options", value_name = "YYYY-MM-DD")]
+    pub(crate) today: Option<String>,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the store directory (does nothing if it exists).
+    Init,
+    /// Create, list, show and delete cases.
+    #[command(subcommand)]
+    Case(case::CaseCmd),
+    /// The patient and the diagnosis.
+    #[command(subcommand)]
+    Patient(patient::PatientCmd),
+    /// The date by which a treatment decision is agreed, and the days left.
+    #[command(subcommand)]
+    Decision(decision::DecisionCmd),
+    /// Set or clear a critical situation (when a second opinion is strongly advised).
+    #[command(subcommand)]
+    Flag(critical::FlagCmd),
+    /// List the critical situations and the verdict.
+    Flags,
+    /// Specialists to research and contact.
+    #[command(subcommand)]
+    Specialist(specialist::SpecialistCmd),
+    /// Record requests (slides, imaging, reports) and their event logs.
+    #[command(subcommand)]
+    Request(record_request::RequestCmd),
+    /// Record requests past their legal due date.
+    Overdue,
+    /// The records chronology.
+    #[command(subcommand)]
+    Document(records::DocumentCmd),
+    /// The medication list.
+    #[command(subcommand)]
+    Medication(records::MedicationCmd),
+    /// The family cancer history.
+    #[command(subcommand)]
+    History(records::HistoryCmd),
+    /// Symptoms and concerns (shared text).
+    #[command(subcommand)]
+    Symptoms(symptoms::SymptomsCmd),
+    /// Questions to ask, and the answers heard.
+    #[command(subcommand)]
+    Question(question::QuestionCmd),
+    /// Appointments: when, where, who attends, recording consent, written summary.
+    #[command(subcommand)]
+    Appointment(appointment::AppointmentCmd),
+    /// Your own notes of an appointment (one text per caregiver).
+    #[command(subcommand)]
+    Notes(notes::NotesCmd),
+    /// The shared summary of an appointment.
+    #[command(subcommand)]
+    Summary(notes::SummaryCmd),
+    /// Any shared text field, edited by position (UTF-16 code units).
+    #[command(subcommand)]
+    Text(text::TextCmd),
+    /// Each doctor's opinion, and how they compare.
+    #[command(subcommand)]
+    Opinion(opinion::OpinionCmd),
+    /// The care team.
+    #[command(subcommand)]
+    Caregiver(care_team::CaregiverCmd),
+    /// Which caregiver uses this device for the case.
+    #[command(subcommand)]
+    Me(care_team::MeCmd),
+    /// The patient's preferences.
+    #[command(subcommand)]
+    Prefs(preferences::PrefsCmd),
+    /// Tasks shared among the care team.
+    #[command(subcommand)]
+    Task(task::TaskCmd),
+    /// Costs of seeking opinions, with totals.
+    #[command(subcommand)]
+    Cost(cost::CostCmd),
+    /// Progress through the guide's seven steps.
+    Progress,
+    /// Fields that two caregivers set differently at the same time.
+    Conflicts,
+    /// Keep one value of a conflicting field.
+    Resolve(conflict::ResolveArgs),
+    /// Write the case's changes to an exchange file for another device.
+    Export(exchange::ExportArgs),
+    /// Merge an exchange file into this store (importing twice is harmless).
+    Import(exchange::ImportArgs),
+    /// Print the case's state (what this store has), for `export --since` on another device.
+    State(exchange::StateArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

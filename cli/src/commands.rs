@@ -1,0 +1,66 @@
+//! The commands, one file per part of the case. Each file defines its subcommands (clap) and runs them:
+//! reads print the core's read structs (as text or `--json`), writes apply one named operation and save.
+
+pub(crate) mod appointment;
+pub(crate) mod care_team;
+pub(crate) mod case;
+pub(crate) mod conflict;
+pub(crate) mod cost;
+pub(crate) mod critical;
+pub(crate) mod decision;
+pub(crate) mod exchange;
+pub(crate) mod notes;
+pub(crate) mod opinion;
+pub(crate) mod patient;
+pub(crate) mod preferences;
+pub(crate) mod progress;
+pub(crate) mod question;
+pub(crate) mod record_request;
+pub(crate) mod records;
+pub(crate) mod specialist;
+pub(crate) mod store;
+pub(crate) mod symptoms;
+pub(crate) mod task;
+pub(crate) mod text;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::context::Ctx;
+
+/// Run a parsed command line.
+pub(crate) fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx::new(cli.global)?;
+    match cli.command {
+        Command::Init => store::init(&ctx),
+        Command::Case(c) => case::run(&ctx, c),
+        Command::Patient(c) => patient::run(&ctx, c),
+        Command::Decision(c) => decision::run(&ctx, c),
+        Command::Flag(c) => critical::run(&ctx, c),
+        Command::Flags => critical::list(&ctx),
+        Command::Specialist(c) => specialist::run(&ctx, c),
+        Command::Request(c) => record_request::run(&ctx, c),
+        Command::Overdue => record_request::overdue(&ctx),
+        Command::Document(c) => records::run_documents(&ctx, c),
+        Command::Medication(c) => records::run_medications(&ctx, c),
+        Command::History(c) => records::run_history(&ctx, c),
+        Command::Symptoms(c) => symptoms::run(&ctx, c),
+        Command::Question(c) => question::run(&ctx, c),
+        Command::Appointment(c) => appointment::run(&ctx, c),
+        Command::Notes(c) => notes::run_notes(&ctx, c),
+        Command::Summary(c) => notes::run_summary(&ctx, c),
+        Command::Text(c) => text::run(&ctx, c),
+        Command::Opinion(c) => opinion::run(&ctx, c),
+        Command::Caregiver(c) => care_team::run_caregivers(&ctx, c),
+        Command::Me(c) => care_team::run_me(&ctx, c),
+        Command::Prefs(c) => preferences::run(&ctx, c),
+        Command::Task(c) => task::run(&ctx, c),
+        Command::Cost(c) => cost::run(&ctx, c),
+        Command::Progress => progress::show(&ctx),
+        Command::Conflicts => conflict::list(&ctx),
+        Command::Resolve(a) => conflict::resolve(&ctx, a),
+        Command::Export(a) => exchange::export(&ctx, a),
+        Command::Import(a) => exchange::import(&ctx, a),
+        Command::State(a) => exchange::state(&ctx, a),
+    }
+}

@@ -1,0 +1,215 @@
+//! `casebook appointment`: when and where, who attends, recording consent and the written summary.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result};
+use casebook_core::dates::format_date;
+use casebook_core::model::appointment::{Appointment, AppointmentField, AppointmentKind, NewAppointment};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::commands::notes;
+use crate::context::Ctx;
+use crate::keyed::keyed;
+use crate::{lookup, output};
+
+/// Subcommands of `casebook appointment`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AppointmentCmd {
+    /// Add an appointment.
+    Add(AddArgs),
+    /// Set a field: kind, specialist (id), start (YYYY-MM-DDTHH:MM), place, summary_requested or
+    /// summary_received (YYYY-MM-DD).
+    Set {
+        /// Appointment id (or unique prefix).
+        id: String,
+        /// The field.
+        #[arg(value_parser = keyed::<AppointmentField>())]
+        field: AppointmentField,
+        /// The new value.
+        value: String,
+    },
+    /// Clear a field (all but kind).
+    Clear {
+        /// Appointment id (or unique prefix).
+        id: String,
+        /// The field.
+        #[arg(value_parser = keyed::<AppointmentField>())]
+        field: AppointmentField,
+    },
+    /// List appointments by start time.
+    List,
+    /// Show an appointment with everyone's notes and the shared summary.
+    Show {
+        /// Appointment id (or unique prefix).
+        id: String,
+    },
+    /// Add (or with --remove, remove) someone who attends.
+    Attend {
+        /// Appointment id (or unique prefix).
+        id: String,
+        /// Who (name as you write it).
+        person: String,
+        /// Remove them instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Record that someone present consented to recording the consultation.
+    Consent {
+        /// Appointment id (or unique prefix).
+        id: String,
+        /// Who consented.
+        person: String,
+        /// When (YYYY-MM-DD; default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+    },
+    /// Remove an appointment.
+    Remove {
+        /// Appointment id (or unique prefix).
+        id: String,
+    },
+}
+
+/// Arguments of `appointment add`.
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// Kind of appointment.
+    #[arg(long, value_parser = keyed::<AppointmentKind>())]
+    kind: AppointmentKind,
+    /// Specialist id (or unique prefix).
+    #[arg(long)]
+    specialist: Option<String>,
+    /// Start, local time.
+    #[arg(long, value_name = "YYYY-MM-DDTHH:MM")]
+    start: Option<String>,
+    /// Place.
+    #[arg(long)]
+    place: Option<String>,
+    /// Who attends (repeat the flag).
+    #[arg(long = "attendee", value_name = "NAME")]
+    attendees: Vec<String>,
+}
+
+/// Run an `appointment` subcommand.
+pub(crate) fn run(ctx: &Ctx, cmd: AppointmentCmd) -> Result<()> {
+    match cmd {
+        AppointmentCmd::Add(a) => {
+            let id = ctx.edit(|o| {
+                let specialist = a.specialist.as_deref().map(|s| lookup::specialist(&o.case, s)).transpose()?;
+                let id = o.case.add_appointment(NewAppointment {
+                    kind: Some(a.kind),
+                    specialist: specialist.as_deref(),
+                    start: a.start.as_deref(),
+                    place: a.place.as_deref(),
+                })?;
+                for p in &a.attendees {
+                    o.case.set_attendee(&id, p, true)?;
+                }
+                Ok(id)
+            })?;
+            output::added(ctx, "appointment", &id)
+        }
+        AppointmentCmd::Set { id, field, value } => {
+            ctx.edit(|o| {
+                let id = lookup::appointment(&o.case, &id)?;
+                let value = match field {
+                    AppointmentField::Specialist => lookup::specialist(&o.case, &value)?,
+                    _ => value,
+                };
+                Ok(o.case.set_appointment(&id, field, Some(&value))?)
+            })?;
+            output::saved(ctx, &format!("Appointment {field} set."))
+        }
+        AppointmentCmd::Clear { id, field } => {
+            ctx.edit(|o| {
+                let id = lookup::appointment(&o.case, &id)?;
+                Ok(o.case.set_appointment(&id, field, None)?)
+            })?;
+            output::saved(ctx, &format!("Appointment {field} cleared."))
+        }
+        AppointmentCmd::List => {
+            let open = ctx.open()?;
+            let specialists = specialist_names(&open.case);
+            output::emit(ctx, &open.case.appointments(), |list| {
+                if list.is_empty() {
+                    return "No appointments yet: casebook appointment add --kind second_opinion --start YYYY-MM-DDTHH:MM"
+                        .into();
+                }
+                list.iter().map(|a| describe(a, &specialists)).collect::<Vec<_>>().join("\n\n")
+            })
+        }
+        AppointmentCmd::Show { id } => show(ctx, &id),
+        AppointmentCmd::Attend { id, person, remove } => {
+            ctx.edit(|o| {
+                let id = lookup::appointment(&o.case, &id)?;
+                Ok(o.case.set_attendee(&id, &person, !remove)?)
+            })?;
+            output::saved(ctx, if remove { "Attendee removed." } else { "Attendee added." })
+        }
+        AppointmentCmd::Consent { id, person, date } => {
+            let date = date.unwrap_or_else(|| format_date(ctx.today()));
+            ctx.edit(|o| {
+                let id = lookup::appointment(&o.case, &id)?;
+                Ok(o.case.record_consent(&id, &person, &date)?)
+            })?;
+            output::saved(ctx, &format!("Recording consent recorded ({date})."))
+        }
+        AppointmentCmd::Remove { id } => {
+            ctx.edit(|o| {
+                let id = lookup::appointment(&o.case, &id)?;
+                Ok(o.case.remove_appointment(&id)?)
+            })?;
+            output::saved(ctx, "Appointment removed.")
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Shown {
+    appointment: Appointment,
+    notes: notes::NamedNotes,
+}
+
+fn show(ctx: &Ctx, id: &str) -> Result<()> {
+    let mut open = ctx.open()?;
+    let id = lookup::appointment(&open.case, id)?;
+    let appointment = open
+        .case
+        .appointments()
+        .into_iter()
+        .find(|a| a.id == id)
+        .with_context(|| format!("no appointment with id {id} in this case"))?;
+    let specialists = specialist_names(&open.case);
+    let shown = Shown { appointment, notes: notes::named_notes(&mut open.case, &id)? };
+    output::emit(ctx, &shown, |s| format!("{}\n\n{}", describe(&s.appointment, &specialists), notes::human(&s.notes)))
+}
+
+fn specialist_names(case: &casebook_core::Case) -> BTreeMap<String, String> {
+    case.specialists().into_iter().map(|s| (s.id, s.name)).collect()
+}
+
+fn describe(a: &Appointment, specialists: &BTreeMap<String, String>) -> String {
+    let mut head = format!("{}  {}  {}", a.id, output::date_time(a.start), a.kind);
+    if let Some(s) = &a.specialist {
+        head.push_str(&format!(" with {}", specialists.get(s).unwrap_or(s)));
+    }
+    if let Some(p) = &a.place {
+        head.push_str(&format!(" at {p}"));
+    }
+    let mut lines = vec![head];
+    if !a.attendees.is_empty() {
+        lines.push(format!("  Attending: {}", a.attendees.join(", ")));
+    }
+    if !a.recording_consent.is_empty() {
+        let c: Vec<String> =
+            a.recording_consent.iter().map(|c| format!("{} ({})", c.person, output::date(Some(c.date)))).collect();
+        lines.push(format!("  Recording consent: {}", c.join(", ")));
+    }
+    lines.push(format!(
+        "  Written summary: requested {}, received {}",
+        output::date(a.summary_requested),
+        output::date(a.summary_received)
+    ));
+    lines.join("\n")
+}

@@ -1,0 +1,178 @@
+//! `casebook opinion`: what each doctor concluded, and where the opinions differ.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use casebook_core::model::opinion::{Aspect, Comparison, NewOpinion};
+use casebook_core::model::text::TextField;
+use clap::{Args, Subcommand};
+
+use crate::commands::text::replace_text;
+use crate::context::Ctx;
+use crate::{lookup, output};
+
+/// Fields of an opinion that can be set after it is recorded.
+const FIELDS: [&str; 4] = ["diagnosis", "stage", "treatment", "trials"];
+
+/// Subcommands of `casebook opinion`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum OpinionCmd {
+    /// Record a doctor's opinion.
+    Add(AddArgs),
+    /// Set diagnosis, stage, treatment (shared text) or trials.
+    Set {
+        /// Opinion id (or unique prefix).
+        id: String,
+        /// The field.
+        #[arg(value_parser = FIELDS)]
+        field: String,
+        /// The new value.
+        value: String,
+    },
+    /// Clear diagnosis, stage, treatment or trials.
+    Clear {
+        /// Opinion id (or unique prefix).
+        id: String,
+        /// The field.
+        #[arg(value_parser = FIELDS)]
+        field: String,
+    },
+    /// List the opinions by rank.
+    List,
+    /// Where the opinions differ, and whether a third opinion is suggested.
+    Compare,
+    /// Remove an opinion.
+    Remove {
+        /// Opinion id (or unique prefix).
+        id: String,
+    },
+}
+
+/// Arguments of `opinion add`.
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// 1 for the first opinion, 2 for the second, …
+    #[arg(long)]
+    rank: u64,
+    /// Specialist id (or unique prefix).
+    #[arg(long)]
+    specialist: Option<String>,
+    /// Date given (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: Option<String>,
+    /// Diagnosis as stated.
+    #[arg(long)]
+    diagnosis: Option<String>,
+    /// Stage as stated.
+    #[arg(long)]
+    stage: Option<String>,
+    /// Recommended treatment.
+    #[arg(long)]
+    treatment: Option<String>,
+    /// Clinical trials mentioned.
+    #[arg(long)]
+    trials: Option<String>,
+}
+
+/// Run an `opinion` subcommand.
+pub(crate) fn run(ctx: &Ctx, cmd: OpinionCmd) -> Result<()> {
+    match cmd {
+        OpinionCmd::Add(a) => {
+            let id = ctx.edit(|o| {
+                let specialist = a.specialist.as_deref().map(|s| lookup::specialist(&o.case, s)).transpose()?;
+                Ok(o.case.add_opinion(NewOpinion {
+                    rank: a.rank,
+                    specialist: specialist.as_deref(),
+                    date: a.date.as_deref(),
+                    diagnosis: a.diagnosis.as_deref(),
+                    stage: a.stage.as_deref(),
+                    treatment: a.treatment.as_deref(),
+                    trials: a.trials.as_deref(),
+                })?)
+            })?;
+            output::added(ctx, "opinion", &id)
+        }
+        OpinionCmd::Set { id, field, value } => {
+            set(ctx, &id, &field, Some(&value))?;
+            output::saved(ctx, &format!("Opinion {field} set."))
+        }
+        OpinionCmd::Clear { id, field } => {
+            set(ctx, &id, &field, None)?;
+            output::saved(ctx, &format!("Opinion {field} cleared."))
+        }
+        OpinionCmd::List => {
+            let open = ctx.open()?;
+            let specialists: BTreeMap<String, String> =
+                open.case.specialists().into_iter().map(|s| (s.id, s.name)).collect();
+            output::emit(ctx, &open.case.opinions(), |list| {
+                if list.is_empty() {
+                    return "No opinions recorded yet: casebook opinion add --rank 1 --diagnosis … --treatment …"
+                        .into();
+                }
+                list.iter()
+                    .map(|o| {
+                        let by = o
+                            .specialist
+                            .as_ref()
+                            .map(|s| format!(" — {}", specialists.get(s).unwrap_or(s)))
+                            .unwrap_or_default();
+                        [
+                            format!("{}  Opinion {}{by} ({})", o.id, o.rank, output::date(o.date)),
+                            format!("  Diagnosis: {}", output::opt(o.diagnosis.as_deref())),
+                            format!("  Stage: {}", output::opt(o.stage.as_deref())),
+                            format!("  Treatment: {}", output::opt(Some(&o.treatment))),
+                            format!("  Trials: {}", output::opt(o.trials.as_deref())),
+                        ]
+                        .join("\n")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n\n")
+            })
+        }
+        OpinionCmd::Compare => {
+            let open = ctx.open()?;
+            output::emit(ctx, &open.case.compare_opinions(), human_comparison)
+        }
+        OpinionCmd::Remove { id } => {
+            ctx.edit(|o| {
+                let id = lookup::opinion(&o.case, &id)?;
+                Ok(o.case.remove_opinion(&id)?)
+            })?;
+            output::saved(ctx, "Opinion removed.")
+        }
+    }
+}
+
+fn set(ctx: &Ctx, id: &str, field: &str, value: Option<&str>) -> Result<()> {
+    ctx.edit(|o| {
+        let id = lookup::opinion(&o.case, id)?;
+        if field == "treatment" {
+            replace_text(&mut o.case, &TextField::OpinionTreatment(id), value.unwrap_or(""))
+        } else {
+            Ok(o.case.set_opinion(&id, field, value)?)
+        }
+    })
+}
+
+fn human_comparison(c: &Comparison) -> String {
+    if c.opinions < 2 {
+        return format!("{} opinion recorded: record at least two to compare them.", c.opinions);
+    }
+    let mut out = vec![format!("{} opinions compared.", c.opinions)];
+    if c.differences.is_empty() {
+        out.push("They agree on diagnosis, stage and treatment.".into());
+    }
+    for d in &c.differences {
+        let aspect = match d.aspect {
+            Aspect::Diagnosis => "Diagnosis",
+            Aspect::Stage => "Stage",
+            Aspect::Treatment => "Treatment",
+        };
+        out.push(format!("{aspect} differs:"));
+        out.extend(d.values.iter().map(|(rank, v)| format!("  opinion {rank}: {v}")));
+    }
+    if c.suggest_third_opinion {
+        out.push("The opinions differ: the guide suggests considering a third opinion.".into());
+    }
+    out.join("\n")
+}

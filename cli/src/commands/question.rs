@@ -1,0 +1,161 @@
+//! `casebook question`: questions to ask, in order, and the answers heard at appointments.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use casebook_core::model::question::{Category, GUIDE_AUTHOR, Priority, Question};
+use casebook_core::model::text::TextField;
+use clap::Subcommand;
+
+use crate::commands::text::replace_text;
+use crate::context::Ctx;
+use crate::keyed::keyed;
+use crate::{lookup, output};
+
+/// Subcommands of `casebook question`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum QuestionCmd {
+    /// Add a question at the end of the list (added by --as or you).
+    Add {
+        /// The question.
+        text: String,
+        /// Topic.
+        #[arg(long, default_value = "other", value_parser = keyed::<Category>())]
+        category: Category,
+        /// Priority.
+        #[arg(long, default_value = "normal", value_parser = keyed::<Priority>())]
+        priority: Priority,
+    },
+    /// List the questions in order, with their answers.
+    List {
+        /// Only questions without an answer yet.
+        #[arg(long)]
+        unanswered: bool,
+    },
+    /// Move a question to a position in the list (1 = first).
+    Move {
+        /// Question id (or unique prefix).
+        id: String,
+        /// New position, 1 = first.
+        position: usize,
+    },
+    /// Record an answer heard at an appointment (written down by --as or you).
+    Answer {
+        /// Question id (or unique prefix).
+        id: String,
+        /// Appointment where it was answered (id or unique prefix).
+        #[arg(long)]
+        appointment: String,
+        /// The answer.
+        text: String,
+    },
+    /// Change a question's category or priority.
+    Set {
+        /// Question id (or unique prefix).
+        id: String,
+        /// Topic.
+        #[arg(long, value_parser = keyed::<Category>(), required_unless_present = "priority")]
+        category: Option<Category>,
+        /// Priority.
+        #[arg(long, value_parser = keyed::<Priority>())]
+        priority: Option<Priority>,
+    },
+    /// Reword a question (only what differs is edited).
+    Edit {
+        /// Question id (or unique prefix).
+        id: String,
+        /// The new wording.
+        text: String,
+    },
+    /// Remove a question.
+    Remove {
+        /// Question id (or unique prefix).
+        id: String,
+    },
+}
+
+/// Run a `question` subcommand.
+pub(crate) fn run(ctx: &Ctx, cmd: QuestionCmd) -> Result<()> {
+    match cmd {
+        QuestionCmd::Add { text, category, priority } => {
+            let id = ctx.edit(|o| {
+                let by = ctx.author(o)?;
+                Ok(o.case.add_question(&text, category, priority, &by)?)
+            })?;
+            output::added(ctx, "question", &id)
+        }
+        QuestionCmd::List { unanswered } => list(ctx, unanswered),
+        QuestionCmd::Move { id, position } => {
+            if position == 0 {
+                bail!("positions start at 1");
+            }
+            ctx.edit(|o| {
+                let id = lookup::question(&o.case, &id)?;
+                Ok(o.case.move_question(&id, position - 1)?)
+            })?;
+            output::saved(ctx, &format!("Question moved to position {position}."))
+        }
+        QuestionCmd::Answer { id, appointment, text } => {
+            ctx.edit(|o| {
+                let id = lookup::question(&o.case, &id)?;
+                let appointment = lookup::appointment(&o.case, &appointment)?;
+                let author = ctx.author(o)?;
+                Ok(o.case.add_answer(&id, &appointment, &author, &text)?)
+            })?;
+            output::saved(ctx, "Answer saved.")
+        }
+        QuestionCmd::Set { id, category, priority } => {
+            ctx.edit(|o| {
+                let id = lookup::question(&o.case, &id)?;
+                Ok(o.case.set_question_meta(&id, category, priority)?)
+            })?;
+            output::saved(ctx, "Question updated.")
+        }
+        QuestionCmd::Edit { id, text } => {
+            ctx.edit(|o| {
+                let id = lookup::question(&o.case, &id)?;
+                replace_text(&mut o.case, &TextField::Question(id), &text)
+            })?;
+            output::saved(ctx, "Question reworded.")
+        }
+        QuestionCmd::Remove { id } => {
+            ctx.edit(|o| {
+                let id = lookup::question(&o.case, &id)?;
+                Ok(o.case.remove_question(&id)?)
+            })?;
+            output::saved(ctx, "Question removed.")
+        }
+    }
+}
+
+fn list(ctx: &Ctx, unanswered: bool) -> Result<()> {
+    let open = ctx.open()?;
+    let names: BTreeMap<String, String> = open.case.care_team().into_iter().map(|c| (c.id, c.name)).collect();
+    let name = |id: &str| -> String {
+        if id == GUIDE_AUTHOR { "the guide".into() } else { names.get(id).cloned().unwrap_or_else(|| id.to_string()) }
+    };
+    let all = open.case.questions();
+    // Positions are those of the whole list (what `question move` takes), also when filtered.
+    let shown: Vec<(usize, &Question)> =
+        all.iter().enumerate().map(|(i, q)| (i + 1, q)).filter(|(_, q)| !unanswered || q.answers.is_empty()).collect();
+    let questions: Vec<&Question> = shown.iter().map(|(_, q)| *q).collect();
+    output::emit(ctx, &questions, |_| {
+        if shown.is_empty() {
+            return "No questions to show.".into();
+        }
+        shown
+            .iter()
+            .map(|(position, q)| {
+                let mut lines = vec![
+                    format!("{position}. {}", q.text),
+                    format!("   {}  [{}, {} priority, added by {}]", q.id, q.category, q.priority, name(&q.added_by)),
+                ];
+                for a in &q.answers {
+                    lines.push(format!("   → {} (appointment {}): {}", name(&a.author), a.appointment, a.text));
+                }
+                lines.join("\n")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}

@@ -1,0 +1,147 @@
+//! `casebook specialist`: subspecialists to research and contact.
+
+use anyhow::Result;
+use casebook_core::model::specialist::{NciDesignation, NewSpecialist, SpecialistField, SpecialistStatus};
+use casebook_core::model::text::TextField;
+use clap::{Args, Subcommand};
+
+use crate::commands::text::append_line;
+use crate::context::Ctx;
+use crate::keyed::keyed;
+use crate::{lookup, output};
+
+/// Subcommands of `casebook specialist`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SpecialistCmd {
+    /// Add a specialist (status: researching).
+    Add(AddArgs),
+    /// Set a field: name, subspecialty, institution, nci, contact or status.
+    Set {
+        /// Specialist id (or unique prefix).
+        id: String,
+        /// The field.
+        #[arg(value_parser = keyed::<SpecialistField>())]
+        field: SpecialistField,
+        /// The new value (nci: comprehensive, clinical, basic_laboratory, none; status: researching,
+        /// contacted, scheduled, seen, declined).
+        value: String,
+    },
+    /// Clear an optional field (subspecialty, institution, contact).
+    Clear {
+        /// Specialist id (or unique prefix).
+        id: String,
+        /// The field.
+        #[arg(value_parser = keyed::<SpecialistField>())]
+        field: SpecialistField,
+    },
+    /// Append a line to a specialist's notes.
+    Note {
+        /// Specialist id (or unique prefix).
+        id: String,
+        /// The text.
+        text: String,
+    },
+    /// List the specialists.
+    List,
+    /// Remove a specialist.
+    Remove {
+        /// Specialist id (or unique prefix).
+        id: String,
+    },
+}
+
+/// Arguments of `specialist add`.
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// Name.
+    name: String,
+    /// Subspecialty (e.g. thoracic oncology).
+    #[arg(long)]
+    subspecialty: Option<String>,
+    /// Institution.
+    #[arg(long)]
+    institution: Option<String>,
+    /// NCI designation of the institution.
+    #[arg(long, value_parser = keyed::<NciDesignation>())]
+    nci: Option<NciDesignation>,
+    /// Phone, e-mail or portal.
+    #[arg(long)]
+    contact: Option<String>,
+    /// Status, if not `researching`.
+    #[arg(long, value_parser = keyed::<SpecialistStatus>())]
+    status: Option<SpecialistStatus>,
+}
+
+/// Run a `specialist` subcommand.
+pub(crate) fn run(ctx: &Ctx, cmd: SpecialistCmd) -> Result<()> {
+    match cmd {
+        SpecialistCmd::Add(a) => {
+            let id = ctx.edit(|o| {
+                let id = o.case.add_specialist(NewSpecialist {
+                    name: &a.name,
+                    subspecialty: a.subspecialty.as_deref(),
+                    institution: a.institution.as_deref(),
+                    nci: a.nci,
+                    contact: a.contact.as_deref(),
+                })?;
+                if let Some(s) = a.status {
+                    o.case.set_specialist(&id, SpecialistField::Status, Some(s.to_string().as_str()))?;
+                }
+                Ok(id)
+            })?;
+            output::added(ctx, "specialist", &id)
+        }
+        SpecialistCmd::Set { id, field, value } => {
+            ctx.edit(|o| {
+                let id = lookup::specialist(&o.case, &id)?;
+                Ok(o.case.set_specialist(&id, field, Some(&value))?)
+            })?;
+            output::saved(ctx, &format!("Specialist {field} set."))
+        }
+        SpecialistCmd::Clear { id, field } => {
+            ctx.edit(|o| {
+                let id = lookup::specialist(&o.case, &id)?;
+                Ok(o.case.set_specialist(&id, field, None)?)
+            })?;
+            output::saved(ctx, &format!("Specialist {field} cleared."))
+        }
+        SpecialistCmd::Note { id, text } => {
+            ctx.edit(|o| {
+                let id = lookup::specialist(&o.case, &id)?;
+                append_line(&mut o.case, &TextField::SpecialistNotes(id), &text)
+            })?;
+            output::saved(ctx, "Note added.")
+        }
+        SpecialistCmd::List => {
+            let open = ctx.open()?;
+            output::emit(ctx, &open.case.specialists(), |list| {
+                if list.is_empty() {
+                    return "No specialists yet: casebook specialist add NAME --institution … --nci comprehensive"
+                        .into();
+                }
+                list.iter()
+                    .map(|s| {
+                        let mut lines = vec![
+                            format!("{}  {} [{}]", s.id, s.name, s.status),
+                            format!("  Subspecialty: {}", output::opt(s.subspecialty.as_deref())),
+                            format!("  Institution: {} (NCI: {})", output::opt(s.institution.as_deref()), s.nci),
+                            format!("  Contact: {}", output::opt(s.contact.as_deref())),
+                        ];
+                        if !s.notes.trim().is_empty() {
+                            lines.push(format!("  Notes:\n{}", output::indent(&s.notes, "    ")));
+                        }
+                        lines.join("\n")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n\n")
+            })
+        }
+        SpecialistCmd::Remove { id } => {
+            ctx.edit(|o| {
+                let id = lookup::specialist(&o.case, &id)?;
+                Ok(o.case.remove_specialist(&id)?)
+            })?;
+            output::saved(ctx, "Specialist removed.")
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `casebook task`: tasks shared among the care team.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use crate::context::{Ctx, Open};
+use crate::{lookup, output};
+
+/// Subcommands of `casebook task`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TaskCmd {
+    /// Add a task.
+    Add {
+        /// What to do.
+        title: String,
+        /// Who does it (caregiver id, id prefix or name).
+        #[arg(long)]
+        assignee: Option<String>,
+        /// Due date (YYYY-MM-DD).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        due: Option<String>,
+    },
+    /// Mark a task done (or with --undo, not done).
+    Done {
+        /// Task id (or unique prefix).
+        id: String,
+        /// Mark it not done.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Assign a task (or with --clear, unassign it).
+    Assign {
+        /// Task id (or unique prefix).
+        id: String,
+        /// The caregiver (id, id prefix or name).
+        #[arg(required_unless_present = "clear")]
+        caregiver: Option<String>,
+        /// Unassign.
+        #[arg(long, conflicts_with = "caregiver")]
+        clear: bool,
+    },
+    /// List tasks: open ones first, by due date.
+    List,
+    /// Remove a task.
+    Remove {
+        /// Task id (or unique prefix).
+        id: String,
+    },
+}
+
+fn task_id(o: &Open, input: &str) -> Result<String> {
+    lookup::item("task", input, o.case.tasks().into_iter().map(|t| t.id).collect())
+}
+
+/// Run a `task` subcommand.
+pub(crate) fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
+    match cmd {
+        TaskCmd::Add { title, assignee, due } => {
+            let id = ctx.edit(|o| {
+                let assignee = assignee.as_deref().map(|a| lookup::caregiver(&o.case, a)).transpose()?;
+                Ok(o.case.add_task(&title, assignee.as_deref(), due.as_deref())?)
+            })?;
+            output::added(ctx, "task", &id)
+        }
+        TaskCmd::Done { id, undo } => {
+            ctx.edit(|o| {
+                let id = task_id(o, &id)?;
+                Ok(o.case.set_task_done(&id, !undo)?)
+            })?;
+            output::saved(ctx, if undo { "Task reopened." } else { "Task done." })
+        }
+        TaskCmd::Assign { id, caregiver, clear } => {
+            ctx.edit(|o| {
+                let id = task_id(o, &id)?;
+                let who = if clear {
+                    None
+                } else {
+                    caregiver.as_deref().map(|c| lookup::caregiver(&o.case, c)).transpose()?
+                };
+                Ok(o.case.assign_task(&id, who.as_deref())?)
+            })?;
+            output::saved(ctx, if clear { "Task unassigned." } else { "Task assigned." })
+        }
+        TaskCmd::List => {
+            let open = ctx.open()?;
+            let names: BTreeMap<String, String> = open.case.care_team().into_iter().map(|c| (c.id, c.name)).collect();
+            let today = ctx.today();
+            output::emit(ctx, &open.case.tasks(), |tasks| {
+                let rows: Vec<Vec<String>> = tasks
+                    .iter()
+                    .map(|t| {
+                        let late = !t.done && t.due.is_some_and(|d| d < today);
+                        vec![
+                            if t.done { "[x]" } else { "[ ]" }.into(),
+                            t.id.clone(),
+                            format!("{}{}", output::date(t.due), if late { " (late)" } else { "" }),
+                            t.assignee
+                                .as_ref()
+                                .map(|a| names.get(a).unwrap_or(a).clone())
+                                .unwrap_or_else(|| "—".into()),
+                            t.title.clone(),
+                        ]
+                    })
+                    .collect();
+                output::table_or(
+                    "No tasks yet: casebook task add TITLE --assignee NAME --due YYYY-MM-DD",
+                    &["", "ID", "DUE", "WHO", "TASK"],
+                    &rows,
+                )
+            })
+        }
+        TaskCmd::Remove { id } => {
+            ctx.edit(|o| {
+                let id = task_id(o, &id)?;
+                Ok(o.case.remove_task(&id)?)
+            })?;
+            output::saved(ctx, "Task removed.")
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The global flags resolved: which store, which case, who is writing and what day it is.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use casebook_core::{Case, CaseId, Store, dates};
+use time::Date;
+
+use crate::cli::Global;
+use crate::lookup;
+
+/// What every command runs with.
+pub(crate) struct Ctx {
+    store_dir: PathBuf,
+    json: bool,
+    case: Option<String>,
+    author: Option<String>,
+    today: Date,
+}
+
+/// A store and one of its cases, open.
+pub(crate) struct Open {
+    /// The store.
+    pub(crate) store: Store,
+    /// The case.
+    pub(crate) case: Case,
+}
+
+impl Ctx {
+    /// Resolve the global flags (only `--today` can fail here).
+    pub(crate) fn new(g: Global) -> Result<Self> {
+        let today = match g.today.as_deref() {
+            Some(s) => dates::parse_date("today", s)?,
+            None => dates::today(),
+        };
+        Ok(Self { store_dir: g.store, json: g.json, case: g.case, author: g.author, today })
+    }
+
+    /// Whether JSON output was asked for.
+    pub(crate) fn json(&self) -> bool {
+        self.json
+    }
+
+    /// The date derived views are computed for.
+    pub(crate) fn today(&self) -> Date {
+        self.today
+    }
+
+    /// The store directory.
+    pub(crate) fn store_dir(&self) -> &Path {
+        &self.store_dir
+    }
+
+    /// Whether the store directory already holds a store.
+    pub(crate) fn store_exists(&self) -> bool {
+        casebook_core::storage::SledStorage::exists(&self.store_dir)
+    }
+
+    /// Open the existing store; a missing one is an error (a mistyped `--store` must not create one).
+    pub(crate) fn store(&self) -> Result<Store> {
+        if !self.store_exists() {
+            bail!("no Casebook store at {}: run `casebook init` first, or pass --store DIR", self.store_dir.display());
+        }
+        Ok(Store::open(&self.store_dir)?)
+    }
+
+    /// Open the store, creating it if needed.
+    pub(crate) fn store_or_create(&self) -> Result<Store> {
+        if !self.store_exists() {
+            if self.store_dir.exists() && !self.store_dir.is_dir() {
+                bail!("{} exists and is not a directory", self.store_dir.display());
+            }
+            std::fs::create_dir_all(&self.store_dir)
+                .with_context(|| format!("cannot create the store directory {}", self.store_dir.display()))?;
+        }
+        Ok(Store::open(&self.store_dir)?)
+    }
+
+    /// The case to work on: `--case` (id or unique prefix), else the store's only case.
+    pub(crate) fn case_id(&self, store: &Store) -> Result<CaseId> {
+        if let Some(given) = self.case.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            if let Ok(id) = given.parse::<CaseId>() {
+                return Ok(id);
+            }
+            let cases = store.list_cases()?;
+            let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+            let found = lookup::resolve("case", given, ids)?;
+            return cases
+                .into_iter()
+                .find(|c| c.id.as_str() == found)
+                .map(|c| c.id)
+                .with_context(|| format!("no case {given} in this store (see `casebook case list`)"));
+        }
+        let mut cases = store.list_cases()?;
+        match cases.len() {
+            0 => bail!(
+                "the store holds no case: create one with `casebook case create --patient NAME --me NAME`, \
+                 or import an exchange file"
+            ),
+            1 => Ok(cases.remove(0).id),
+            n => bail!("the store holds {n} cases: choose one with --case ID (see `casebook case list`)"),
+        }
+    }
+
+    /// Open the store and the case.
+    pub(crate) fn open(&self) -> Result<Open> {
+        let store = self.store()?;
+        let id = self.case_id(&store)?;
+        let case = store.open_case(&id)?;
+        Ok(Open { store, case })
+    }
+
+    /// Open the case, apply `f`, save, and return what `f` returned. Nothing is saved if `f` fails; when
+    /// this returns `Ok` the edit is durable.
+    pub(crate) fn edit<T>(&self, f: impl FnOnce(&mut Open) -> Result<T>) -> Result<T> {
+        let mut open = self.open()?;
+        let out = f(&mut open)?;
+        open.case.save().context("the change could not be saved")?;
+        Ok(out)
+    }
+
+    /// The caregiver writing: `--as`, else this device's caregiver for the case.
+    pub(crate) fn author(&self, open: &Open) -> Result<String> {
+        match self.author_opt(open)? {
+            Some(a) => Ok(a),
+            None => bail!(
+                "no caregiver is set for this device on this case: pass --as CAREGIVER, \
+                 or run `casebook me set CAREGIVER` (see `casebook caregiver list`)"
+            ),
+        }
+    }
+
+    /// The caregiver writing, if known.
+    pub(crate) fn author_opt(&self, open: &Open) -> Result<Option<String>> {
+        match self.author.as_deref() {
+            Some(given) => Ok(Some(lookup::caregiver(&open.case, given)?)),
+            None => Ok(open.store.me(open.case.id())?),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Ids as typed by a person: in full, or as a prefix that names exactly one item.
+
+use anyhow::{Result, bail};
+use casebook_core::Case;
+
+/// The id among `ids` that `input` names: itself, or the only id it is a prefix of. An input that names
+/// none is returned unchanged, so that the core reports the unknown id in its own words.
+pub(crate) fn resolve<'a>(kind: &str, input: &str, ids: impl IntoIterator<Item = &'a str>) -> Result<String> {
+    let input = input.trim();
+    let mut matches = Vec::new();
+    for id in ids {
+        if id == input {
+            return Ok(id.to_string());
+        }
+        if !input.is_empty() && id.starts_with(input) {
+            matches.push(id);
+        }
+    }
+    match matches.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Ok(input.to_string()),
+        many => bail!("{kind} id {input:?} is ambiguous: {} ids start with it; type more of it", many.len()),
+    }
+}
+
+/// A caregiver named by id, unique id prefix or name (case-insensitive).
+pub(crate) fn caregiver(case: &Case, input: &str) -> Result<String> {
+    let team = case.care_team();
+    let id = resolve("caregiver", input, team.iter().map(|c| c.id.as_str()))?;
+    if team.iter().any(|c| c.id == id) {
+        return Ok(id);
+    }
+    let by_name: Vec<_> = team.iter().filter(|c| c.name.trim().eq_ignore_ascii_case(input.trim())).collect();
+    match by_name.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => bail!("no caregiver with this id or name in this case (see `casebook caregiver list`)"),
+        _ => bail!("several caregivers have this name: use the id (see `casebook caregiver list`)"),
+    }
+}
+
+/// Resolve an item id among the ids of one kind of item.
+pub(crate) fn item(kind: &str, input: &str, ids: Vec<String>) -> Result<String> {
+    resolve(kind, input, ids.iter().map(String::as_str))
+}
+
+/// An appointment id.
+pub(crate) fn appointment(case: &Case, input: &str) -> Result<String> {
+    item("appointment", input, case.appointments().into_iter().map(|a| a.id).collect())
+}
+
+/// A specialist id.
+pub(crate) fn specialist(case: &Case, input: &str) -> Result<String> {
+    item("specialist", input, case.specialists().into_iter().map(|a| a.id).collect())
+}
+
+/// A question id.
+pub(crate) fn question(case: &Case, input: &str) -> Result<String> {
+    item("question", input, case.questions().into_iter().map(|a| a.id).collect())
+}
+
+/// An opinion id.
+pub(crate) fn opinion(case: &Case, input: &str) -> Result<String> {
+    item("opinion", input, case.opinions().into_iter().map(|a| a.id).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve;
+
+    #[test]
+    fn exact_prefix_unknown_and_ambiguous() {
+        let ids = ["abc1", "abc2", "def"];
+        assert_eq!(resolve("x", "abc1", ids).unwrap(), "abc1");
+        assert_eq!(resolve("x", "d", ids).unwrap(), "def");
+        assert_eq!(resolve("x", "zzz", ids).unwrap(), "zzz");
+        assert!(resolve("x", "abc", ids).is_err());
+    }
+}

@@ -1,0 +1,846 @@
+//! End-to-end tests of the `casebook` terminal client: the real binary, run in a temporary directory
+//! against real on-disk stores.
+//!
+//! The binary belongs to another package, so `CARGO_BIN_EXE_*` is not available here: the first test to
+//! need it runs `cargo build -p casebook-cli` once, into the target directory these tests were built in.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The day every derived view is computed for.
+const TODAY: &str = "2024-03-01";
+
+/// Build the CLI (once per test run) and return the path of its binary.
+fn casebook_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // <target>/<profile>/deps/cli-HASH → <target>/<profile>
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").to_path_buf();
+        let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev".to_string(),
+            Some(other) => other.to_string(),
+        };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "casebook-cli", "--bin", "casebook", "--profile", &profile])
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run cargo build");
+        assert!(out.status.success(), "cargo build -p casebook-cli failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let bin = profile_dir.join(format!("casebook{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.is_file(), "{} not found after the build", bin.display());
+        bin
+    })
+}
+
+/// A temporary directory holding one store, and helpers to run commands against it.
+struct Cb {
+    dir: TempDir,
+    store: PathBuf,
+}
+
+impl Cb {
+    /// A directory with no store yet.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        Self { dir, store }
+    }
+
+    /// A store with one case (patient Maria, caregiver Ana = me). Returns the case id and Ana's id.
+    fn with_case() -> (Self, String, String) {
+        let cb = Self::new();
+        let v = cb.json(&["case", "create", "--patient", "Maria", "--me", "Ana", "--relationship", "daughter"]);
+        let case = v["case"].as_str().unwrap().to_string();
+        let me = v["me"].as_str().unwrap().to_string();
+        (cb, case, me)
+    }
+
+    /// Run the binary with `--store` and `--today` set and no environment leaking in.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(casebook_bin())
+            .arg("--store")
+            .arg(&self.store)
+            .args(["--today", TODAY])
+            .args(args)
+            .env_remove("CASEBOOK_STORE")
+            .env_remove("CASEBOOK_CASE")
+            .env_remove("CASEBOOK_AS")
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run casebook")
+    }
+
+    /// Run a command that must succeed; its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "casebook {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+
+    /// Run a command with `--json` that must succeed; its parsed output.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let text = self.ok(&all);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("casebook {args:?} printed invalid JSON ({e}):\n{text}"))
+    }
+
+    /// Run an add command with `--json`; the new id.
+    fn add(&self, args: &[&str]) -> String {
+        let v = self.json(args);
+        assert_eq!(v["ok"], true);
+        v["id"].as_str().expect("an id").to_string()
+    }
+
+    /// Run a command that must fail; its standard error.
+    fn fail(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "casebook {args:?} should have failed:\nstdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.starts_with("error: "), "error output should start with `error: `: {err}");
+        err
+    }
+
+    /// The case state (heads of every document): equal states mean nothing changed.
+    fn state(&self) -> Value {
+        serde_json::from_str(&self.ok(&["state"])).unwrap()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+/// Subcommand names listed in a help text.
+fn subcommands(help: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut in_commands = false;
+    for line in help.lines() {
+        if line.starts_with("Commands:") {
+            in_commands = true;
+            continue;
+        }
+        if in_commands {
+            if line.trim().is_empty() {
+                break;
+            }
+            let mut parts = line.trim().splitn(2, char::is_whitespace);
+            let name = parts.next().unwrap_or_default().to_string();
+            let about = parts.next().unwrap_or_default().trim().to_string();
+            if name != "help" {
+                out.push((name, about));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_command_has_help_with_a_description() {
+    let cb = Cb::new();
+    let mut todo = vec![Vec::<String>::new()];
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = cb.ok(&args);
+        assert!(help.contains("Usage: casebook"), "{path:?}: {help}");
+        for (name, about) in subcommands(&help) {
+            assert!(!about.is_empty(), "`casebook {} {name}` has no description", path.join(" "));
+            let mut sub = path.clone();
+            sub.push(name);
+            todo.push(sub);
+        }
+        seen += 1;
+    }
+    assert!(seen > 80, "expected every command and subcommand to be visited, saw {seen}");
+    assert!(!cb.store.exists(), "--help must not create a store");
+}
+
+#[test]
+fn reading_without_a_store_fails_and_creates_nothing() {
+    let cb = Cb::new();
+    let err = cb.fail(&["case", "list"]);
+    assert!(err.contains("no Casebook store"), "{err}");
+    assert!(!cb.store.exists());
+    cb.ok(&["init"]);
+    assert!(cb.ok(&["case", "list"]).contains("No cases yet"));
+    let err = cb.fail(&["case", "show"]);
+    assert!(err.contains("holds no case"), "{err}");
+}
+
+#[test]
+fn create_a_case_and_set_the_patient() {
+    let (cb, case, me) = Cb::with_case();
+    let listed = cb.json(&["case", "list"]);
+    assert_eq!(listed[0]["id"], case.as_str());
+    assert_eq!(listed[0]["display_name"], "Maria");
+    assert_eq!(cb.json(&["me", "show"])["me"]["id"], me.as_str());
+
+    for (field, value) in [
+        ("age", "67"),
+        ("cancer_type", "lung"),
+        ("histology", "adenocarcinoma"),
+        ("stage", "IIIA"),
+        ("diagnosis_date", "2024-02-10"),
+        ("diagnosing_facility", "General Hospital"),
+        ("oncologist_name", "Dr. Lee"),
+        ("oncologist_facility", "General Hospital"),
+        ("oncologist_contact", "555-0100"),
+        ("treatment_started", "no"),
+        ("proposed_treatment", "Chemoradiation, then surgery"),
+        ("birth_year", "1957"),
+    ] {
+        cb.ok(&["patient", "set", field, value]);
+    }
+    cb.ok(&["patient", "set", "proposed_treatment", "Chemoradiation, then surgery if it shrinks"]);
+    cb.ok(&["patient", "clear", "histology"]);
+    let p = cb.json(&["patient", "show"]);
+    assert_eq!(p["display_name"], "Maria");
+    assert_eq!(p["age"], 67);
+    assert_eq!(p["age_today"], 67);
+    assert_eq!(p["birth_year"], 1957);
+    assert_eq!(p["stage"], "IIIA");
+    assert_eq!(p["histology"], Value::Null);
+    assert_eq!(p["diagnosis_date"], "2024-02-10");
+    assert_eq!(p["oncologist"]["contact"], "555-0100");
+    assert_eq!(p["treatment_started"], false);
+    assert_eq!(p["proposed_treatment"], "Chemoradiation, then surgery if it shrinks");
+
+    // Decision window: the default is labelled, then an agreed date replaces it.
+    let human = cb.ok(&["decision", "show"]);
+    assert!(human.contains("2024-03-09 (default"), "{human}");
+    assert!(human.contains("8 days left"), "{human}");
+    let w = cb.json(&["decision", "show"]);
+    assert_eq!(w["is_default"], true);
+    assert_eq!(w["days_left"], 8);
+    cb.ok(&["decision", "set", "2024-03-15"]);
+    let w = cb.json(&["decision", "show"]);
+    assert_eq!(
+        (w["date"].as_str(), w["is_default"].as_bool(), w["days_left"].as_i64()),
+        (Some("2024-03-15"), Some(false), Some(14))
+    );
+    assert!(!cb.ok(&["case", "show"]).contains("(default"));
+    cb.ok(&["decision", "clear"]);
+    assert_eq!(cb.json(&["decision", "show"])["is_default"], true);
+
+    let show = cb.ok(&["case", "show"]);
+    for expected in
+        ["Patient: Maria", "lung", "stage IIIA", "(default", "8 days left", "Verdict:", "0 of 7 steps done", "You: Ana"]
+    {
+        assert!(show.contains(expected), "case show lacks {expected:?}:\n{show}");
+    }
+}
+
+#[test]
+fn full_scenario_touches_every_command_group() {
+    let (cb, _case, ana) = Cb::with_case();
+    cb.ok(&["patient", "set", "diagnosis_date", "2024-02-10"]);
+
+    // Critical situations and the verdict.
+    cb.ok(&["flag", "set", "advanced_or_metastatic", "--note", "nodes"]);
+    cb.ok(&["flag", "set", "rare-cancer"]);
+    cb.ok(&["flag", "clear", "rare_cancer"]);
+    let f = cb.json(&["flags"]);
+    assert_eq!(f["verdict"]["strongly_advised"], true);
+    assert_eq!(f["verdict"]["reasons"], serde_json::json!(["advanced_or_metastatic"]));
+    assert_eq!(f["flags"][0]["note"], "nodes");
+    assert!(cb.ok(&["flag", "list"]).contains("strongly advised"));
+
+    // Care team and who I am.
+    let luis = cb.add(&["caregiver", "add", "Luis", "--relationship", "son"]);
+    assert_eq!(cb.json(&["caregiver", "list"]).as_array().unwrap().len(), 2);
+    assert!(cb.ok(&["caregiver", "list"]).contains("*  "));
+
+    // Specialists.
+    let smith = cb.add(&[
+        "specialist",
+        "add",
+        "Dr. Smith",
+        "--subspecialty",
+        "thoracic oncology",
+        "--institution",
+        "Big Center",
+        "--nci",
+        "comprehensive",
+        "--contact",
+        "555-1234",
+    ]);
+    let other = cb.add(&["specialist", "add", "Dr. Jones", "--status", "declined"]);
+    cb.ok(&["specialist", "set", &smith[..6], "status", "contacted"]);
+    cb.ok(&["specialist", "clear", &smith, "contact"]);
+    cb.ok(&["specialist", "note", &smith, "Prefers e-mail"]);
+    cb.ok(&["specialist", "remove", &other]);
+    let s = cb.json(&["specialist", "list"]);
+    assert_eq!(s.as_array().unwrap().len(), 1);
+    assert_eq!(s[0]["status"], "contacted");
+    assert_eq!(s[0]["nci"], "comprehensive");
+    assert_eq!(s[0]["contact"], Value::Null);
+    assert_eq!(s[0]["notes"], "Prefers e-mail");
+
+    // Record requests: a patient's own request overdue after 30 days, then received.
+    let req = cb.add(&[
+        "request",
+        "add",
+        "--custodian",
+        "General Hospital",
+        "--item",
+        "pathology_slides,pathology_report",
+        "--channel",
+        "patient_request",
+        "--return-by",
+        "2024-06-01",
+    ]);
+    let disc = cb.add(&[
+        "request",
+        "add",
+        "--custodian",
+        "Imaging",
+        "--item",
+        "imaging_disc",
+        "--channel",
+        "provider_to_provider",
+    ]);
+    cb.ok(&["request", "event", &req, "requested_in_writing", "--date", "2024-01-15", "--note", "faxed"]);
+    cb.ok(&["request", "event", &req, "fee", "--date", "2024-01-20", "--fee", "25.50"]);
+    cb.ok(&["request", "event", &disc, "requested_in_writing", "--date", "2024-01-15"]);
+    let overdue = cb.json(&["overdue"]);
+    assert_eq!(overdue.as_array().unwrap().len(), 1, "only the patient's own request has a legal clock");
+    assert_eq!(overdue[0]["request"]["id"], req.as_str());
+    assert_eq!(overdue[0]["request"]["due"], "2024-02-14");
+    assert_eq!(overdue[0]["days_waiting"], 46);
+    assert!(cb.ok(&["overdue"]).contains("OVERDUE"));
+    let shown = cb.json(&["request", "show", &req]);
+    assert_eq!(shown["request"]["fees_cents"], 2550);
+    assert_eq!(shown["request"]["events"][0]["by"], ana.as_str());
+    assert!(cb.ok(&["request", "show", &req]).contains("requested_in_writing by Ana — faxed"));
+    cb.ok(&["--as", "Luis", "request", "event", &req, "received", "--date", "2024-02-20"]);
+    cb.ok(&["request", "return-by", &disc, "2024-05-01"]);
+    cb.ok(&["request", "return-by", &disc, "--clear"]);
+    assert_eq!(cb.json(&["overdue"]).as_array().unwrap().len(), 0);
+    let list = cb.json(&["request", "list"]);
+    let got = list.as_array().unwrap().iter().find(|r| r["request"]["id"] == req.as_str()).unwrap();
+    assert_eq!(got["request"]["status"], "received");
+    assert_eq!(got["material_out"], true);
+    assert!(cb.ok(&["request", "list"]).contains("Slides/blocks are out: must go back by 2024-06-01"));
+
+    // Documentation.
+    let d = cb.add(&[
+        "document",
+        "add",
+        "CT chest",
+        "--kind",
+        "imaging_report",
+        "--date",
+        "2024-02-01",
+        "--location",
+        "both",
+    ]);
+    cb.add(&["document", "add", "Biopsy", "--kind", "pathology_report", "--date", "2024-01-30", "--facility", "Lab"]);
+    let docs = cb.json(&["document", "list"]);
+    assert_eq!(docs[0]["description"], "Biopsy", "oldest first");
+    cb.ok(&["document", "remove", &d]);
+    assert_eq!(cb.json(&["document", "list"]).as_array().unwrap().len(), 1);
+    let m = cb.add(&["medication", "add", "Metformin", "--dose", "500 mg twice daily"]);
+    cb.add(&["medication", "add", "Aspirin"]);
+    cb.ok(&["medication", "remove", &m]);
+    assert_eq!(cb.json(&["medication", "list"])[0]["name"], "Aspirin");
+    let h = cb.add(&["history", "add", "mother", "breast", "--age", "52"]);
+    assert_eq!(cb.json(&["history", "list"])[0]["age_at_diagnosis"], 52);
+    cb.ok(&["history", "remove", &h]);
+    cb.add(&["history", "add", "uncle", "colon"]);
+    cb.ok(&["symptoms", "append", "Cough for 3 months"]);
+    cb.ok(&["symptoms", "append", "Tired"]);
+    assert_eq!(cb.json(&["symptoms", "show"])["symptoms"], "Cough for 3 months\nTired");
+    cb.ok(&["symptoms", "set", "Cough for 4 months\nTired"]);
+    assert_eq!(cb.ok(&["symptoms", "show"]).trim_end(), "Cough for 4 months\nTired");
+
+    // Questions.
+    let q = cb.add(&["question", "add", "Should we test for EGFR?", "--category", "testing", "--priority", "high"]);
+    let qs = cb.json(&["question", "list"]);
+    assert_eq!(qs.as_array().unwrap().len(), 7, "six guide questions plus ours");
+    assert_eq!(qs[6]["added_by"], ana.as_str());
+    cb.ok(&["question", "move", &q, "1"]);
+    assert_eq!(cb.json(&["question", "list"])[0]["id"], q.as_str());
+    cb.ok(&["question", "set", &q, "--priority", "low"]);
+    cb.ok(&["question", "edit", &q, "Should we test for EGFR and ALK?"]);
+    let guide_q = cb.json(&["question", "list"])[1]["id"].as_str().unwrap().to_string();
+    cb.ok(&["question", "remove", &guide_q]);
+
+    // Appointments and notes.
+    let appt = cb.add(&[
+        "appointment",
+        "add",
+        "--kind",
+        "second_opinion",
+        "--specialist",
+        &smith[..5],
+        "--start",
+        "2024-02-28T10:30",
+        "--place",
+        "Big Center",
+        "--attendee",
+        "Ana",
+        "--attendee",
+        "Maria",
+    ]);
+    cb.ok(&["appointment", "attend", &appt, "Luis"]);
+    cb.ok(&["appointment", "attend", &appt, "Maria", "--remove"]);
+    cb.ok(&["appointment", "consent", &appt, "Dr. Smith", "--date", "2024-02-28"]);
+    cb.ok(&["appointment", "set", &appt, "summary_requested", "2024-02-29"]);
+    cb.ok(&["appointment", "set", &appt, "place", "Big Center, room 4"]);
+    cb.ok(&["appointment", "clear", &appt, "place"]);
+    let extra = cb.add(&["appointment", "add", "--kind", "tests"]);
+    cb.ok(&["appointment", "remove", &extra]);
+    let a = cb.json(&["appointment", "list"]);
+    assert_eq!(a.as_array().unwrap().len(), 1);
+    assert_eq!(a[0]["attendees"], serde_json::json!(["Ana", "Luis"]));
+    assert_eq!(a[0]["recording_consent"][0]["person"], "Dr. Smith");
+    assert_eq!(a[0]["summary_requested"], "2024-02-29");
+    assert_eq!(a[0]["place"], Value::Null);
+    assert_eq!(a[0]["specialist"], smith.as_str());
+
+    cb.ok(&["notes", "append", &appt, "EGFR test ordered"]);
+    cb.ok(&["notes", "append", &appt, "Surgery maybe later"]);
+    cb.ok(&["--as", &luis, "notes", "append", &appt, "Ask about trials"]);
+    cb.ok(&["summary", "append", &appt, "Agreed on staging"]);
+    cb.ok(&["summary", "append", &appt, "Next visit in 2 weeks"]);
+    cb.ok(&["question", "answer", &q, "--appointment", &appt, "Yes, both"]);
+    let n = cb.json(&["notes", "show", &appt]);
+    let by: Vec<(String, String)> = n["by_author"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["author"].as_str().unwrap().to_string(), a["text"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(by.contains(&(ana.clone(), "EGFR test ordered\nSurgery maybe later".to_string())), "{by:?}");
+    assert!(by.contains(&(luis.clone(), "Ask about trials".to_string())), "{by:?}");
+    assert_eq!(n["summary"], "Agreed on staging\nNext visit in 2 weeks");
+    assert_eq!(n["authors"][&luis], "Luis");
+    assert_eq!(cb.json(&["summary", "show", &appt])["summary"], "Agreed on staging\nNext visit in 2 weeks");
+    let human = cb.ok(&["appointment", "show", &appt]);
+    assert!(
+        human.contains("with Dr. Smith") && human.contains("Notes by Luis") && human.contains("Agreed on staging"),
+        "{human}"
+    );
+    let answered = cb.json(&["question", "list"]);
+    assert_eq!(answered[0]["answers"][0]["text"], "Yes, both");
+    assert_eq!(answered[0]["answers"][0]["author"], ana.as_str());
+    assert_eq!(answered[0]["text"], "Should we test for EGFR and ALK?");
+    assert_eq!(answered[0]["priority"], "low");
+    assert_eq!(cb.json(&["question", "list", "--unanswered"]).as_array().unwrap().len(), 5);
+    cb.ok(&["notes", "set", &appt, "EGFR test ordered\nSurgery later"]);
+    cb.ok(&["summary", "set", &appt, "Agreed on staging"]);
+    assert_eq!(cb.json(&["text", "show", &format!("notes:{appt}")])["text"], "EGFR test ordered\nSurgery later");
+
+    // Generic text fields.
+    cb.ok(&["text", "set", "wishes", "Stay home"]);
+    cb.ok(&["text", "append", "wishes", " as much as possible"]);
+    cb.ok(&["text", "splice", "wishes", "0", "4", "Remain"]);
+    assert_eq!(cb.json(&["text", "show", "wishes"])["text"], "Remain home as much as possible");
+    cb.ok(&["text", "append", &format!("specialist:{smith}"), "; call Tuesdays"]);
+    cb.ok(&["text", "append", &format!("question:{q}"), " (both)"]);
+    cb.ok(&["text", "append", &format!("summary:{appt}"), "!"]);
+    cb.ok(&["text", "append", &format!("notes:{appt}:Luis"), " and costs"]);
+    assert_eq!(cb.json(&["text", "show", &format!("notes:{appt}:{luis}")])["text"], "Ask about trials and costs");
+    cb.ok(&["text", "set", "proposed_treatment", "Chemoradiation"]);
+    assert_eq!(cb.json(&["patient", "show"])["proposed_treatment"], "Chemoradiation");
+
+    // Opinions.
+    let o1 = cb.add(&[
+        "opinion",
+        "add",
+        "--rank",
+        "1",
+        "--diagnosis",
+        "NSCLC",
+        "--stage",
+        "IIIA",
+        "--treatment",
+        "Chemoradiation",
+        "--date",
+        "2024-02-10",
+    ]);
+    cb.add(&[
+        "opinion",
+        "add",
+        "--rank",
+        "2",
+        "--specialist",
+        &smith,
+        "--diagnosis",
+        "nsclc",
+        "--stage",
+        "IIB",
+        "--treatment",
+        "Surgery first",
+        "--trials",
+        "NCT000",
+    ]);
+    let cmp = cb.json(&["opinion", "compare"]);
+    assert_eq!(cmp["opinions"], 2);
+    assert_eq!(cmp["suggest_third_opinion"], true);
+    let aspects: Vec<&str> =
+        cmp["differences"].as_array().unwrap().iter().map(|d| d["aspect"].as_str().unwrap()).collect();
+    assert_eq!(aspects, ["stage", "treatment"]);
+    assert!(cb.ok(&["opinion", "compare"]).contains("third opinion"));
+    cb.ok(&["opinion", "set", &o1, "stage", "IIB"]);
+    cb.ok(&["opinion", "set", &o1, "treatment", "Surgery first"]);
+    cb.ok(&["opinion", "clear", &o1, "trials"]);
+    let cmp = cb.json(&["opinion", "compare"]);
+    assert_eq!(cmp["differences"], serde_json::json!([]));
+    assert_eq!(cb.json(&["opinion", "list"])[0]["treatment"], "Surgery first");
+    let o3 = cb.add(&["opinion", "add", "--rank", "3"]);
+    cb.ok(&["opinion", "remove", &o3]);
+
+    // Preferences.
+    cb.ok(&["prefs", "set", "--detail-level", "essentials", "--agreed", "yes"]);
+    let p = cb.json(&["prefs", "show"]);
+    assert_eq!((p["detail_level"].as_str(), p["agreed_to_second_opinion"].as_bool()), (Some("essentials"), Some(true)));
+    assert_eq!(p["wishes"], "Remain home as much as possible");
+    cb.ok(&["prefs", "set", "--clear-detail-level", "--wishes", "At home"]);
+    let p = cb.json(&["prefs", "show"]);
+    assert_eq!((p["detail_level"].clone(), p["wishes"].as_str()), (Value::Null, Some("At home")));
+
+    // Tasks.
+    let t = cb.add(&["task", "add", "Call the lab", "--assignee", "luis", "--due", "2024-02-25"]);
+    let t2 = cb.add(&["task", "add", "Book the train"]);
+    assert!(cb.ok(&["task", "list"]).contains("(late)"));
+    cb.ok(&["task", "assign", &t2, &ana[..6]]);
+    cb.ok(&["task", "assign", &t, "--clear"]);
+    cb.ok(&["task", "done", &t]);
+    cb.ok(&["task", "done", &t, "--undo"]);
+    cb.ok(&["task", "done", &t2]);
+    let tasks = cb.json(&["task", "list"]);
+    assert_eq!(tasks[0]["id"], t.as_str(), "open tasks first");
+    assert_eq!(tasks[0]["assignee"], Value::Null);
+    assert_eq!(tasks[1]["assignee"], ana.as_str());
+    assert_eq!(tasks[1]["done"], true);
+    let t3 = cb.add(&["task", "add", "Temporary"]);
+    cb.ok(&["task", "remove", &t3]);
+
+    // Costs.
+    cb.add(&["cost", "add", "travel", "120.50", "--date", "2024-02-28", "--description", "Train"]);
+    cb.add(&["cost", "add", "consultation", "300"]);
+    let c = cb.add(&["cost", "add", "other", "1"]);
+    cb.ok(&["cost", "remove", &c]);
+    let costs = cb.json(&["cost", "list"]);
+    assert_eq!(costs["totals"]["total_cents"], 42050);
+    assert_eq!(costs["totals"]["by_category"], serde_json::json!([["consultation", 30000], ["travel", 12050]]));
+    assert!(cb.ok(&["cost", "list"]).contains("total: 420.50"));
+
+    // Progress and the overview.
+    let progress = cb.json(&["progress"]);
+    assert_eq!(progress["steps"].as_array().unwrap().len(), 7);
+    assert_eq!(progress["steps"][0]["done"], true, "agreed to a second opinion");
+    assert_eq!(progress["steps"][3]["done"], true, "documentation organised");
+    assert!(cb.ok(&["progress"]).contains("[x] 1. Have the conversation"));
+    let o = cb.json(&["case", "show"]);
+    assert_eq!(o["counts"]["caregivers"], 2);
+    assert_eq!(o["counts"]["record_requests"], 2);
+    assert_eq!(o["counts"]["opinions"], 2);
+    assert_eq!(o["counts"]["cost_total_cents"], 42050);
+    assert_eq!(o["counts"]["conflicts"], 0);
+    assert_eq!(o["verdict"]["strongly_advised"], true);
+    assert_eq!(o["me"]["name"], "Ana");
+    assert_eq!(cb.json(&["conflicts"]), serde_json::json!([]));
+    assert!(cb.ok(&["conflicts"]).contains("No conflicts"));
+
+    // Me, then deleting the case.
+    cb.ok(&["me", "set", "Luis"]);
+    assert_eq!(cb.json(&["me", "show"])["me"]["id"], luis.as_str());
+    let err = cb.fail(&["case", "delete"]);
+    assert!(err.contains("--yes"), "{err}");
+    cb.ok(&["case", "delete", "--yes"]);
+    assert_eq!(cb.json(&["case", "list"]), serde_json::json!([]));
+}
+
+#[test]
+fn every_read_command_prints_valid_json() {
+    let (cb, _, _) = Cb::with_case();
+    let appt = cb.add(&["appointment", "add", "--kind", "first_opinion"]);
+    let req = cb.add(&["request", "add", "--custodian", "Lab", "--item", "tissue_blocks"]);
+    let state_file = cb.path("state.json");
+    let reads: Vec<Vec<&str>> = vec![
+        vec!["init"],
+        vec!["case", "list"],
+        vec!["case", "show"],
+        vec!["patient", "show"],
+        vec!["decision", "show"],
+        vec!["flags"],
+        vec!["specialist", "list"],
+        vec!["request", "list"],
+        vec!["request", "show", &req],
+        vec!["overdue"],
+        vec!["document", "list"],
+        vec!["medication", "list"],
+        vec!["history", "list"],
+        vec!["symptoms", "show"],
+        vec!["question", "list"],
+        vec!["appointment", "list"],
+        vec!["appointment", "show", &appt],
+        vec!["notes", "show", &appt],
+        vec!["summary", "show", &appt],
+        vec!["text", "show", "symptoms"],
+        vec!["opinion", "list"],
+        vec!["opinion", "compare"],
+        vec!["caregiver", "list"],
+        vec!["me", "show"],
+        vec!["prefs", "show"],
+        vec!["task", "list"],
+        vec!["cost", "list"],
+        vec!["progress"],
+        vec!["conflicts"],
+        vec!["state", "--out", &state_file],
+        vec!["export", "--out", "x.cbx"],
+        vec!["import", "x.cbx"],
+    ];
+    for args in reads {
+        cb.json(&args);
+    }
+    // `state` prints its JSON with or without --json.
+    let state: Value = serde_json::from_str(&cb.ok(&["state"])).unwrap();
+    assert!(state["docs"].is_object());
+}
+
+#[test]
+fn invalid_input_fails_clearly_and_changes_nothing() {
+    let (cb, _, _) = Cb::with_case();
+    let appt = cb.add(&["appointment", "add", "--kind", "second_opinion"]);
+    let req = cb.add(&["request", "add", "--custodian", "Lab", "--item", "pathology_slides"]);
+    cb.ok(&["notes", "append", &appt, "a😀b"]);
+    let before = cb.state();
+    let before_show = cb.json(&["case", "show"]);
+
+    let err = cb.fail(&["patient", "set", "diagnosis_date", "2024-13-45"]);
+    assert!(err.contains("invalid diagnosis_date") && err.contains("YYYY-MM-DD"), "{err}");
+    for args in [
+        vec!["decision", "set", "next tuesday"],
+        vec!["request", "event", &req, "received", "--date", "2024-02-30"],
+        vec!["request", "add", "--custodian", "Lab", "--item", "imaging_disc", "--return-by", "soon"],
+        vec!["appointment", "add", "--kind", "tests", "--start", "2024-02-28 25:00"],
+        vec!["appointment", "set", &appt, "summary_received", "yesterday"],
+        vec!["appointment", "consent", &appt, "Dr. X", "--date", "31/12/2024"],
+        vec!["task", "add", "Call", "--due", "2024-1-1x"],
+        vec!["cost", "add", "travel", "12", "--date", "tomorrow"],
+        vec!["document", "add", "CT", "--date", "2024/02/01"],
+        vec!["opinion", "add", "--rank", "1", "--date", "0"],
+    ] {
+        let err = cb.fail(&args);
+        assert!(err.contains("invalid") && err.contains("YYYY-MM-DD"), "{args:?}: {err}");
+    }
+    // Other refused values.
+    for (args, expected) in [
+        (vec!["patient", "set", "age", "200"], "between 0 and 130"),
+        (vec!["cost", "add", "travel", "12.345"], "not an amount"),
+        (vec!["opinion", "add", "--rank", "0"], "rank"),
+        (vec!["text", "splice", "symptoms", "5", "0", "x"], "text index"),
+        (vec!["text", "splice", &format!("notes:{appt}"), "2", "1", "x"], "surrogate"),
+        (vec!["question", "move", "nope", "0"], "start at 1"),
+        (vec!["resolve", "patient/stage", "1"], "no conflict"),
+        (vec!["specialist", "add", "  "], "must not be empty"),
+        (vec!["import", "missing.cbx"], "cannot read"),
+    ] {
+        let err = cb.fail(&args);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    // A flag value outside the accepted list is refused by the parser, with the accepted values.
+    let err = cb.fail(&["request", "add", "--custodian", "Lab", "--item", "slides"]);
+    assert!(err.contains("pathology_slides"), "{err}");
+    let err = cb.fail(&["--today", "2024-02-30", "progress"]);
+    assert!(err.contains("invalid today"), "{err}");
+
+    assert_eq!(cb.state(), before, "a refused command must not change the case");
+    assert_eq!(cb.json(&["case", "show"]), before_show);
+}
+
+#[test]
+fn unknown_ids_are_reported() {
+    let (cb, case, _) = Cb::with_case();
+    let before = cb.state();
+    for (args, expected) in [
+        (vec!["specialist", "set", "0000nope", "name", "X"], "no specialist with id 0000nope"),
+        (vec!["specialist", "remove", "0000nope"], "no specialist with id 0000nope"),
+        (vec!["request", "event", "0000nope", "received"], "no record request with id 0000nope"),
+        (vec!["request", "show", "0000nope"], "no record request with id 0000nope"),
+        (vec!["notes", "show", "0000nope"], "no appointment with id 0000nope"),
+        (vec!["notes", "append", "0000nope", "text"], "no appointment with id 0000nope"),
+        (vec!["question", "move", "0000nope", "1"], "no question with id 0000nope"),
+        (vec!["task", "done", "0000nope"], "no task with id 0000nope"),
+        (vec!["cost", "remove", "0000nope"], "no cost with id 0000nope"),
+        (vec!["opinion", "set", "0000nope", "stage", "I"], "no opinion with id 0000nope"),
+        (vec!["appointment", "add", "--kind", "tests", "--specialist", "0000nope"], "no specialist with id 0000nope"),
+        (vec!["--as", "Nobody", "notes", "append", "x", "y"], "no caregiver"),
+        (vec!["me", "set", "Nobody"], "no caregiver"),
+        (vec!["--case", "zzz", "case", "show"], "no case zzz"),
+    ] {
+        let err = cb.fail(&args);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    assert_eq!(cb.state(), before);
+    // A unique prefix of the case id works.
+    assert!(cb.ok(&["--case", &case[..6], "case", "show"]).contains("Patient: Maria"));
+}
+
+#[test]
+fn several_cases_need_the_case_flag() {
+    let (cb, first, _) = Cb::with_case();
+    let second = cb.json(&["case", "create", "--patient", "José", "--me", "Ana"])["case"].as_str().unwrap().to_string();
+    let err = cb.fail(&["case", "show"]);
+    assert!(err.contains("2 cases") && err.contains("--case"), "{err}");
+    assert!(cb.ok(&["--case", &second, "patient", "show"]).contains("Name: José"));
+    let out = Command::new(casebook_bin())
+        .args(["case", "show"])
+        .env("CASEBOOK_STORE", &cb.store)
+        .env("CASEBOOK_CASE", &first)
+        .env_remove("CASEBOOK_AS")
+        .current_dir(cb.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Patient: Maria"));
+    let list = cb.ok(&["case", "list"]);
+    assert!(list.contains("Maria") && list.contains("José"), "{list}");
+}
+
+/// The notes of every author of an appointment and its shared summary.
+fn notes_of(cb: &Cb, appt: &str) -> Value {
+    let n = cb.json(&["notes", "show", appt]);
+    serde_json::json!({ "by_author": n["by_author"], "summary": n["summary"] })
+}
+
+#[test]
+fn export_and_import_carry_notes_between_stores() {
+    let (a, case, _) = Cb::with_case();
+    let appt = a.add(&["appointment", "add", "--kind", "second_opinion", "--start", "2024-02-28T10:30"]);
+    a.ok(&["notes", "append", &appt, "héllo wörld"]);
+    a.ok(&["notes", "append", &appt, "😀 and 診断"]);
+    a.ok(&["summary", "append", &appt, "診断: adenocarcinoma 😀"]);
+    a.ok(&["patient", "set", "stage", "IIIA"]);
+    let file = a.path("all.cbx");
+    a.ok(&["export", "--out", &file]);
+
+    // A second device: an empty directory, no `init` needed to import.
+    let b = Cb::new();
+    let r = b.json(&["import", &file]);
+    assert_eq!((r["case"].as_str(), r["new_case"].as_bool()), (Some(case.as_str()), Some(true)));
+    assert!(r["new_changes"].as_u64().unwrap() > 0);
+    assert_eq!(notes_of(&a, &appt), notes_of(&b, &appt));
+    assert_eq!(a.state(), b.state());
+    assert!(b.ok(&["notes", "show", &appt]).contains("héllo wörld\n  😀 and 診断"));
+
+    // Importing the same file again changes nothing.
+    let state = b.state();
+    let again = b.json(&["import", &file]);
+    assert_eq!((again["new_case"].as_bool(), again["new_changes"].as_u64()), (Some(false), Some(0)));
+    assert!(b.ok(&["import", &file]).contains("Nothing new"));
+    assert_eq!(b.state(), state);
+    assert_eq!(b.json(&["case", "list"]).as_array().unwrap().len(), 1);
+
+    // The second device writes its own notes and sends only what the first lacks.
+    let err = b.fail(&["notes", "append", &appt, "no author yet"]);
+    assert!(err.contains("me set"), "{err}");
+    let bruno = b.add(&["caregiver", "add", "Bruno", "--relationship", "son"]);
+    b.ok(&["me", "set", "Bruno"]);
+    b.ok(&["notes", "append", &appt, "Bruno: 診断 confirmed 😀 — wörds"]);
+    b.ok(&["summary", "append", &appt, "héllo from Bruno"]);
+    let a_state = a.path("a.state");
+    std::fs::write(&a_state, a.ok(&["state"])).unwrap();
+    let delta = b.path("delta.cbx");
+    b.ok(&["export", "--out", &delta, "--since", &a_state]);
+    assert!(std::fs::metadata(&delta).unwrap().len() < std::fs::metadata(&file).unwrap().len());
+    let r = a.json(&["import", &delta]);
+    assert_eq!(r["new_case"], false);
+    assert!(r["new_changes"].as_u64().unwrap() > 0);
+    a.json(&["import", &delta]);
+
+    assert_eq!(notes_of(&a, &appt), notes_of(&b, &appt));
+    assert_eq!(a.state(), b.state());
+    let n = a.json(&["notes", "show", &appt]);
+    let bruno_notes = n["by_author"].as_array().unwrap().iter().find(|x| x["author"] == bruno.as_str()).unwrap();
+    assert_eq!(bruno_notes["text"], "Bruno: 診断 confirmed 😀 — wörds");
+    assert_eq!(n["summary"], "診断: adenocarcinoma 😀\nhéllo from Bruno");
+    assert_eq!(n["authors"][&bruno], "Bruno");
+    assert!(a.ok(&["notes", "show", &appt]).contains("Notes by Bruno"));
+
+    // A state file that is not one is refused.
+    let err = a.fail(&["export", "--out", &a.path("x.cbx"), "--since", &delta]);
+    assert!(err.contains("state file"), "{err}");
+    let err = a.fail(&["import", &a_state]);
+    assert!(err.contains("not a Casebook exchange file"), "{err}");
+}
+
+#[test]
+fn concurrent_edits_show_as_conflicts_until_resolved() {
+    let (a, _, _) = Cb::with_case();
+    let b = Cb::new();
+    let file = a.path("all.cbx");
+    a.ok(&["export", "--out", &file]);
+    b.ok(&["import", &file]);
+    b.ok(&["caregiver", "add", "Bruno"]);
+    b.ok(&["me", "set", "Bruno"]);
+
+    // Both set the stage offline, then exchange both ways.
+    a.ok(&["patient", "set", "stage", "IIIA"]);
+    b.ok(&["patient", "set", "stage", "IIIB"]);
+    let (fa, fb) = (a.path("a.cbx"), b.path("b.cbx"));
+    a.ok(&["export", "--out", &fa]);
+    b.ok(&["export", "--out", &fb]);
+    a.ok(&["import", &fb]);
+    b.ok(&["import", &fa]);
+
+    let ca = a.json(&["conflicts"]);
+    assert_eq!(ca, b.json(&["conflicts"]));
+    assert_eq!(ca[0]["path"], "patient/stage");
+    let mut values: Vec<&str> = ca[0]["values"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    values.sort();
+    assert_eq!(values, ["IIIA", "IIIB"]);
+    assert!(a.ok(&["conflicts"]).contains("casebook resolve patient/stage"));
+    assert_eq!(a.json(&["case", "show"])["counts"]["conflicts"], 1);
+
+    let keep = ca[0]["values"][1].as_str().unwrap().to_string();
+    let err = a.fail(&["resolve", "patient/stage", "3"]);
+    assert!(err.contains("choice"), "{err}");
+    a.ok(&["resolve", "patient/stage", "2"]);
+    assert_eq!(a.json(&["conflicts"]), serde_json::json!([]));
+    assert_eq!(a.json(&["patient", "show"])["stage"], keep.as_str());
+
+    // The resolution travels too.
+    let fr = a.path("r.cbx");
+    a.ok(&["export", "--out", &fr]);
+    b.ok(&["import", &fr]);
+    assert_eq!(b.json(&["conflicts"]), serde_json::json!([]));
+    assert_eq!(b.json(&["patient", "show"])["stage"], keep.as_str());
+}
+
+#[test]
+fn text_positions_are_utf16_code_units() {
+    let (cb, _, _) = Cb::with_case();
+    cb.ok(&["symptoms", "set", "héllo 😀 診断"]);
+    let shown = cb.json(&["text", "show", "symptoms"]);
+    assert_eq!(shown["len_utf16"], 11, "h é l l o ␠ (2 units) ␠ 診 断");
+    // Replace the emoji (two units at 6) and insert after the CJK text.
+    cb.ok(&["text", "splice", "symptoms", "6", "2", "wörld"]);
+    cb.ok(&["text", "splice", "symptoms", "14", "0", "!"]);
+    assert_eq!(cb.json(&["text", "show", "symptoms"])["text"], "héllo wörld 診断!");
+    let err = cb.fail(&["text", "splice", "symptoms", "99", "0", "x"]);
+    assert!(err.contains("text index 99"), "{err}");
+}
