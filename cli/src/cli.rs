@@ -56,6 +56,8 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Create the store directory (does nothing if it exists).
     Init,
+    /// See Casebook work: two siblings take notes offline in the same consultation, swap files, and merge.
+    Demo,
     /// Create, list, show and delete cases.
     #[command(subcommand)]
     Case(case::CaseCmd),

@@ -8,6 +8,7 @@ pub(crate) mod conflict;
 pub(crate) mod cost;
 pub(crate) mod critical;
 pub(crate) mod decision;
+pub(crate) mod demo;
 pub(crate) mod exchange;
 pub(crate) mod notes;
 pub(crate) mod opinion;
@@ -33,6 +34,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx::new(cli.global)?;
     match cli.command {
         Command::Init => store::init(&ctx),
+        Command::Demo => demo::run(&ctx),
         Command::Case(c) => case::run(&ctx, c),
         Command::Patient(c) => patient::run(&ctx, c),
         Command::Decision(c) => decision::run(&ctx, c),

@@ -844,3 +844,16 @@ fn text_positions_are_utf16_code_units() {
     let err = cb.fail(&["text", "splice", "symptoms", "99", "0", "x"]);
     assert!(err.contains("text index 99"), "{err}");
 }
+
+#[test]
+fn demo_merges_two_offline_siblings() {
+    let cb = Cb::new();
+    let v = cb.json(&["demo"]);
+    assert_eq!(v["identical"], true);
+    let notes = v["notes"]["by_author"].as_array().unwrap();
+    assert_eq!(notes.len(), 2);
+    let all: String = notes.iter().map(|n| n["text"].as_str().unwrap()).collect();
+    assert!(all.contains("PET scan") && all.contains("診断 confirmed"));
+    assert_eq!(v["notes"]["summary"], "PET first, then decide. Written summary promised within a week.");
+    assert_eq!(v["conflicts"][0]["path"], "patient/stage");
+}
