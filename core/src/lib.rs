@@ -10,6 +10,7 @@
 //! - [`exchange`]: offline export/import of changes as a file.
 //! - [`storage`]: the [`storage::Storage`] trait, its sled and in-memory implementations and the samod
 //!   adapter. The only module that touches sled.
+//! - [`relay_api`]: the relay's HTTP routes and JSON bodies, shared by relay and sync client.
 //! - [`dates`], [`ids`], [`error`]: value types and the typed error.
 //! - `schema`, `am`, `tracked_doc` (private): document layout, typed Automerge access, chunked persistence.
 //!
@@ -22,6 +23,7 @@ pub mod error;
 pub mod exchange;
 pub mod ids;
 pub mod model;
+pub mod relay_api;
 mod schema;
 pub mod storage;
 pub mod store;

@@ -1,0 +1,177 @@
+//! The relay's HTTP API: routes and JSON bodies, shared by the relay (`casebook-server`) and the sync client
+//! so both sides agree on one definition.
+//!
+//! Every route except account creation, device linking, `/healthz` and `/metrics` needs
+//! `Authorization: Bearer <device token>`. Errors are JSON [`ApiError`] bodies with a matching HTTP status.
+//!
+//! | method | path | body | response |
+//! |---|---|---|---|
+//! | POST | `/v1/accounts` | [`CreateAccount`] | 201 [`DeviceCredentials`] |
+//! | GET | `/v1/me` | — | 200 [`Me`] |
+//! | POST | `/v1/devices/link-codes` | — | 201 [`LinkCode`] |
+//! | POST | `/v1/devices/link` | [`LinkDevice`] | 201 [`DeviceCredentials`] |
+//! | DELETE | `/v1/devices/{device_id}` | — | 204 (revokes that device's token; own account only) |
+//! | POST | `/v1/cases` | [`RegisterCase`] | 201 [`CaseMembership`] (creator is owner) |
+//! | GET | `/v1/cases` | — | 200 `[`[`CaseMembership`]`]` |
+//! | POST | `/v1/cases/{case_id}/documents` | [`RegisterDocument`] | 204 (editor or owner; a document belongs to the first case that registers it) |
+//! | POST | `/v1/cases/{case_id}/invites` | [`CreateInvite`] | 201 [`Invite`] (owner) |
+//! | POST | `/v1/invites/redeem` | [`RedeemInvite`] | 200 [`CaseMembership`] |
+//! | GET | `/v1/cases/{case_id}/members` | — | 200 `[`[`Member`]`]` (members only) |
+//! | PUT | `/v1/cases/{case_id}/members/{account_id}` | [`ChangeRole`] | 200 [`Member`] (owner) |
+//! | DELETE | `/v1/cases/{case_id}/members/{account_id}` | — | 204 (owner removes; anyone leaves) |
+//! | GET | `/v1/sync` | WebSocket upgrade | automerge-repo sync protocol; token as Bearer header or `?token=` |
+//! | GET | `/healthz` | — | 200 `ok` |
+//! | GET | `/metrics` | — | 200 Prometheus text |
+//!
+//! A non-member asking about a case gets 404, exactly as for a case that does not exist.
+
+use serde::{Deserialize, Serialize};
+
+/// The samod peer id a device must announce: bound to its authenticated device at the upgrade.
+pub fn peer_id_for_device(device_id: &str) -> String {
+    format!("device-{device_id}")
+}
+
+/// Role of an account in a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Created the case: invites, removes members, changes roles.
+    Owner,
+    /// Reads and writes.
+    Editor,
+    /// Reads only: its writes never reach others.
+    Viewer,
+}
+
+/// `POST /v1/accounts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateAccount {
+    /// What other members see (no email, no real name needed). 1–80 characters.
+    pub display_name: String,
+    /// Optional label of this device ("Ana's phone"), up to 80 characters.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+/// A device's credentials, returned once: the token is never shown again (the relay keeps only a hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCredentials {
+    /// The account.
+    pub account_id: String,
+    /// This device.
+    pub device_id: String,
+    /// 256-bit random token, hex (64 characters). Send as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+/// `GET /v1/me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// The account.
+    pub account_id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// The device this token belongs to.
+    pub device_id: String,
+}
+
+/// `POST /v1/devices/link-codes`: a one-time code to link another device to the same account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkCode {
+    /// The code (single use).
+    pub code: String,
+    /// Unix seconds after which it is refused.
+    pub expires_at: u64,
+}
+
+/// `POST /v1/devices/link`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkDevice {
+    /// A link code from the account's existing device.
+    pub code: String,
+    /// Optional label of the new device.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+/// `POST /v1/cases`: register a case (its overview document id) on the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterCase {
+    /// The case id (automerge-repo document id of the overview document).
+    pub case_id: String,
+}
+
+/// `POST /v1/cases/{case_id}/documents`: another document of the case (an appointment's notes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterDocument {
+    /// The document id.
+    pub doc_id: String,
+}
+
+/// An account's membership in a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseMembership {
+    /// The case.
+    pub case_id: String,
+    /// The role.
+    pub role: Role,
+}
+
+/// `POST /v1/cases/{case_id}/invites`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateInvite {
+    /// Role given to whoever redeems it (editor or viewer).
+    pub role: Role,
+    /// Seconds until it expires (60 – 30 days; default 7 days).
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+}
+
+/// A single-use invite code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    /// The code to give to the invitee.
+    pub code: String,
+    /// The case.
+    pub case_id: String,
+    /// Role it grants.
+    pub role: Role,
+    /// Unix seconds after which it is refused.
+    pub expires_at: u64,
+}
+
+/// `POST /v1/invites/redeem`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedeemInvite {
+    /// The invite code.
+    pub code: String,
+}
+
+/// A member of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The account.
+    pub account_id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// Its role.
+    pub role: Role,
+}
+
+/// `PUT /v1/cases/{case_id}/members/{account_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRole {
+    /// The new role (editor or viewer; ownership is not transferable here).
+    pub role: Role,
+}
+
+/// Every error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Stable machine code: `unauthorized`, `forbidden`, `not_found`, `invalid_input`, `conflict`,
+    /// `too_large`, `rate_limited`, `quota_exceeded`, `unavailable`, `internal`.
+    pub error: String,
+    /// Human explanation (never contains case content).
+    pub message: String,
+}
