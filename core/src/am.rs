@@ -109,9 +109,18 @@ pub(crate) fn check_splice(doc: &AutoCommit, text: &ObjId, index: usize, delete:
     if end > len {
         return Err(err("past the end of the text"));
     }
-    for pos in [index, end] {
+    let ends = if end == index { &[index][..] } else { &[index, end][..] };
+    for &pos in ends {
         if pos > 0 && pos < len {
-            let before = doc.get(text, pos - 1)?.map(|(_, id)| id);
+            let before = doc.get(text, pos - 1)?;
+            // The unit before `pos` is a whole character: `pos` starts the next one (one lookup, not two).
+            if let Some((Value::Scalar(s), _)) = &before
+                && let ScalarValue::Str(c) = s.as_ref()
+                && c.encode_utf16().count() == 1
+            {
+                continue;
+            }
+            let before = before.map(|(_, id)| id);
             let at = doc.get(text, pos)?.map(|(_, id)| id);
             if before.is_some() && before == at {
                 return Err(err("inside a character (between two UTF-16 surrogates)"));

@@ -12,6 +12,7 @@ use automerge::{AutoCommit, ChangeHash};
 
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, DocId};
+use crate::model::text::TextTarget;
 use crate::storage::Storage;
 use crate::tracked_doc::{SaveStats, TrackedDoc};
 use crate::{am, schema};
@@ -24,6 +25,9 @@ pub struct Case {
     pub(crate) notes: BTreeMap<String, TrackedDoc>,
     /// Where the case is saved.
     pub(crate) storage: Arc<dyn Storage>,
+    /// The text object last typed into; cleared whenever an open document may change other than by a
+    /// splice (see `TextTarget`).
+    pub(crate) text_cache: Option<TextTarget>,
 }
 
 /// The state of a case as a set of heads per document: what a peer already has. Exchange files carry the
@@ -45,6 +49,7 @@ impl Case {
             main: TrackedDoc::new(id, doc),
             notes: BTreeMap::new(),
             storage,
+            text_cache: None,
         };
         crate::model::question::seed_guide_questions(&mut case, created)?;
         Ok(case)
@@ -58,6 +63,7 @@ impl Case {
             main,
             notes: BTreeMap::new(),
             storage,
+            text_cache: None,
         })
     }
 
@@ -110,6 +116,8 @@ impl Case {
 
     /// Apply a named operation to the overview document as one change: all of it, or on error nothing.
     pub(crate) fn edit<T>(&mut self, f: impl FnOnce(&mut AutoCommit) -> Result<T>) -> Result<T> {
+        // A named operation may move or remove what a cached text object was found through.
+        self.text_cache = None;
         // Commit coalesced text edits first so that a rollback can only undo this operation.
         self.main.doc.commit();
         match f(&mut self.main.doc) {
@@ -166,6 +174,34 @@ impl Case {
                 Some((a, id))
             })
             .collect()
+    }
+
+    /// The open documents of the case (overview first, then open notes documents), for the sync client.
+    #[cfg(feature = "sync")]
+    pub(crate) fn open_docs_mut(&mut self) -> impl Iterator<Item = &mut TrackedDoc> {
+        std::iter::once(&mut self.main).chain(self.notes.values_mut())
+    }
+
+    /// Merge changes of document `doc` that the sync client received (and samod stored): applied to the
+    /// document if it is open, made durable, and not reported as unsaved edits. A document of the case that
+    /// is not open needs nothing: it is read from storage when opened. Returns how many changes were new.
+    #[cfg_attr(not(feature = "sync"), allow(dead_code))]
+    pub(crate) fn merge_external(&mut self, doc: &DocId, changes: Vec<automerge::Change>) -> Result<usize> {
+        let storage = self.storage.clone();
+        let is_main = *doc == self.main.id;
+        let target = if is_main { Some(&mut self.main) } else { self.notes.values_mut().find(|d| d.id == *doc) };
+        let Some(target) = target else {
+            return Ok(0);
+        };
+        let n = target.merge_external(&*storage, changes)?;
+        if n > 0 {
+            // The merged changes may move or remove what a cached text object was found through.
+            self.text_cache = None;
+            if is_main {
+                schema::check_case(&self.main.doc, &self.main.id)?;
+            }
+        }
+        Ok(n)
     }
 
     /// The current state (heads of every document of the case that is open or on storage).

@@ -11,6 +11,9 @@
 //! - [`storage`]: the [`storage::Storage`] trait, its sled and in-memory implementations and the samod
 //!   adapter. The only module that touches sled.
 //! - [`relay_api`]: the relay's HTTP routes and JSON bodies, shared by relay and sync client.
+//! - `sync` (feature `sync`): the sync client — the relay's HTTP API as typed calls, and `SyncClient`,
+//!   which keeps the store's cases in sync with a relay over WebSocket (samod, rustls). The only module
+//!   that opens sockets; without the feature the core has no tokio and no network code.
 //! - [`dates`], [`ids`], [`error`]: value types and the typed error.
 //! - `schema`, `am`, `tracked_doc` (private): document layout, typed Automerge access, chunked persistence.
 //!
@@ -27,6 +30,8 @@ pub mod relay_api;
 mod schema;
 pub mod storage;
 pub mod store;
+#[cfg(feature = "sync")]
+pub mod sync;
 mod tracked_doc;
 
 pub use case::{Case, CaseState};

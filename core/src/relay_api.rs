@@ -17,6 +17,7 @@
 //! | POST | `/v1/cases/{case_id}/invites` | [`CreateInvite`] | 201 [`Invite`] (owner) |
 //! | POST | `/v1/invites/redeem` | [`RedeemInvite`] | 200 [`CaseMembership`] |
 //! | GET | `/v1/cases/{case_id}/members` | — | 200 `[`[`Member`]`]` (members only) |
+//! | GET | `/v1/cases/{case_id}/usage` | — | 200 [`CaseUsage`] (members only) |
 //! | PUT | `/v1/cases/{case_id}/members/{account_id}` | [`ChangeRole`] | 200 [`Member`] (owner) |
 //! | DELETE | `/v1/cases/{case_id}/members/{account_id}` | — | 204 (owner removes; anyone leaves) |
 //! | GET | `/v1/sync` | WebSocket upgrade | automerge-repo sync protocol; token as Bearer header or `?token=` |
@@ -31,6 +32,9 @@ use serde::{Deserialize, Serialize};
 pub fn peer_id_for_device(device_id: &str) -> String {
     format!("device-{device_id}")
 }
+
+/// The samod peer id the relay announces (a client may pin it with `Transport::with_expected_peer_id`).
+pub const RELAY_PEER_ID: &str = "casebook-relay";
 
 /// Role of an account in a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -164,6 +168,20 @@ pub struct Member {
 pub struct ChangeRole {
     /// The new role (editor or viewer; ownership is not transferable here).
     pub role: Role,
+}
+
+/// `GET /v1/cases/{case_id}/usage`: the case's storage on the relay. Over the quota, the relay keeps serving
+/// the case but accepts no more changes to it (clients keep theirs locally) until it shrinks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseUsage {
+    /// The case.
+    pub case_id: String,
+    /// Bytes stored for the case (all its documents).
+    pub bytes: u64,
+    /// The relay's per-case quota in bytes (0: no quota).
+    pub quota_bytes: u64,
+    /// Whether the case is over the quota (read-only on the relay).
+    pub quota_exceeded: bool,
 }
 
 /// Every error body.

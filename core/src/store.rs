@@ -123,6 +123,10 @@ impl Store {
         TrackedDoc::delete_all(&*self.storage, id)?;
         self.storage.delete(&key([INDEX, "cases", id.as_str()])?)?;
         self.storage.delete(&key([INDEX, "me", id.as_str()])?)?;
+        self.storage.delete(&key([INDEX, "synced", id.as_str()])?)?;
+        for k in self.storage.keys(&key([INDEX, "relay-docs", id.as_str()])?)? {
+            self.storage.delete(&k)?;
+        }
         self.storage.flush()?;
         Ok(())
     }
@@ -135,6 +139,37 @@ impl Store {
     pub fn set_me(&self, case: &CaseId, caregiver: &str) -> Result<()> {
         self.storage.put(&key([INDEX, "me", case.as_str()])?, caregiver.as_bytes())?;
         self.storage.flush()?;
+        Ok(())
+    }
+
+    /// Record when a case was last up to date with the relay (unix seconds; local only, not flushed: a
+    /// crash may lose it, never a case).
+    #[cfg_attr(not(feature = "sync"), allow(dead_code))]
+    pub(crate) fn set_last_synced(&self, case: &CaseId, unix_secs: u64) -> Result<()> {
+        self.storage.put(&key([INDEX, "synced", case.as_str()])?, unix_secs.to_string().as_bytes())?;
+        Ok(())
+    }
+
+    /// When a case was last up to date with the relay (unix seconds), if ever.
+    #[cfg_attr(not(feature = "sync"), allow(dead_code))]
+    pub(crate) fn last_synced(&self, case: &CaseId) -> Result<Option<u64>> {
+        Ok(self
+            .storage
+            .load(&key([INDEX, "synced", case.as_str()])?)?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|s| s.parse().ok()))
+    }
+
+    /// Whether this device registered (or received) document `doc` of a case on the relay already.
+    #[cfg_attr(not(feature = "sync"), allow(dead_code))]
+    pub(crate) fn relay_knows(&self, case: &CaseId, doc: &crate::DocId) -> Result<bool> {
+        Ok(self.storage.load(&key([INDEX, "relay-docs", case.as_str(), doc.as_str()])?)?.is_some())
+    }
+
+    /// Remember that the relay knows document `doc` of a case (so it is registered once).
+    #[cfg_attr(not(feature = "sync"), allow(dead_code))]
+    pub(crate) fn set_relay_knows(&self, case: &CaseId, doc: &crate::DocId) -> Result<()> {
+        self.storage.put(&key([INDEX, "relay-docs", case.as_str(), doc.as_str()])?, b"")?;
         Ok(())
     }
 

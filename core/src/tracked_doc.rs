@@ -178,11 +178,98 @@ impl TrackedDoc {
         Ok(())
     }
 
+    /// Merge changes received by another component sharing this storage (the sync client's samod
+    /// repository) and make sure they are durable here: each applied change is written as an incremental
+    /// chunk unless already there (samod stores them too, but asynchronously), then flushed. Changes already
+    /// in the document are skipped. If the document holds unsaved edits, the merged changes are left for
+    /// the next save instead. Returns how many changes were new.
+    pub(crate) fn merge_external(&mut self, storage: &dyn Storage, changes: Vec<Change>) -> Result<usize> {
+        let clean = !self.is_dirty();
+        let new: Vec<Change> =
+            changes.into_iter().filter(|c| self.doc.get_change_by_hash(&c.hash()).is_none()).collect();
+        if new.is_empty() {
+            return Ok(0);
+        }
+        self.doc.apply_changes(new.clone())?;
+        // Changes whose dependencies are missing wait inside Automerge and are not part of the document.
+        let applied: Vec<&Change> = new.iter().filter(|c| self.doc.get_change_by_hash(&c.hash()).is_some()).collect();
+        if clean {
+            for c in &applied {
+                let k = key([self.id.as_str(), "incremental", &c.hash().to_string()])?;
+                if storage.load(&k)?.is_none() {
+                    storage.put(&k, c.raw_bytes())?;
+                }
+                if self.chunks.insert(k) {
+                    self.incrementals += 1;
+                }
+            }
+            storage.flush()?;
+            self.saved_heads = self.doc.get_heads();
+        }
+        Ok(applied.len())
+    }
+
     /// Delete every chunk of document `id`.
     pub(crate) fn delete_all(storage: &dyn Storage, id: &DocId) -> Result<()> {
         for k in storage.keys(&prefix(id)?)? {
             storage.delete(&k)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::{ROOT, ReadDoc};
+
+    use super::*;
+    use crate::storage::MemoryStorage;
+
+    fn saved(storage: &MemoryStorage, t: &mut TrackedDoc) {
+        let (stats, heads) = t.write(storage).unwrap();
+        storage.flush().unwrap();
+        t.mark_saved(storage, heads, stats).unwrap();
+    }
+
+    fn get(t: &TrackedDoc, k: &str) -> Option<i64> {
+        t.doc.get(ROOT, k).unwrap().and_then(|(v, _)| v.as_i64())
+    }
+
+    #[test]
+    fn external_changes_are_merged_durably_and_are_not_unsaved_edits() {
+        let storage = MemoryStorage::new();
+        let case = DocId::random();
+        let id = DocId::random();
+        let mut a = TrackedDoc::new(id.clone(), AutoCommit::new_with_encoding(TEXT_ENCODING));
+        a.doc.put(ROOT, "x", 1).unwrap();
+        saved(&storage, &mut a);
+
+        // Another replica's change, as samod would hand it over.
+        let mut other = a.doc.fork();
+        other.put(ROOT, "y", 2).unwrap();
+        other.commit();
+        let heads = a.doc.get_heads();
+        let changes = other.get_changes(&heads);
+        assert_eq!(a.merge_external(&storage, changes.clone()).unwrap(), 1);
+        assert!(!a.is_dirty());
+        assert_eq!(get(&a, "y"), Some(2));
+        // Idempotent.
+        assert_eq!(a.merge_external(&storage, changes).unwrap(), 0);
+        // On storage, without a save.
+        let b = TrackedDoc::load(&storage, &id, &case).unwrap().unwrap();
+        assert_eq!(get(&b, "y"), Some(2));
+
+        // With a pending local edit, the merged changes wait for the save (which writes both).
+        let mut c = TrackedDoc::load(&storage, &id, &case).unwrap().unwrap();
+        c.doc.put(ROOT, "z", 3).unwrap();
+        other.put(ROOT, "w", 4).unwrap();
+        other.commit();
+        let heads = c.doc.get_heads();
+        let changes = other.get_changes(&heads);
+        assert_eq!(c.merge_external(&storage, changes).unwrap(), 1);
+        assert!(c.is_dirty());
+        saved(&storage, &mut c);
+        let d = TrackedDoc::load(&storage, &id, &case).unwrap().unwrap();
+        assert_eq!((get(&d, "w"), get(&d, "z")), (Some(4), Some(3)));
     }
 }

@@ -239,16 +239,14 @@ fn run(n: usize, ops: &[Op]) {
     }
     let reference_state = reps[0].case.state().unwrap();
     let reference = views(&mut reps[0].case);
-    for r in 1..n {
-        assert_eq!(reps[r].case.state().unwrap(), reference_state, "replica {r} documents differ");
-        assert_eq!(views(&mut reps[r].case), reference, "replica {r} views differ");
+    for (r, rep) in reps.iter_mut().enumerate().skip(1) {
+        assert_eq!(rep.case.state().unwrap(), reference_state, "replica {r} documents differ");
+        assert_eq!(views(&mut rep.case), reference, "replica {r} views differ");
     }
     let written: Vec<(TextField, String)> = reps.iter().flat_map(|r| r.written.clone()).collect();
-    {
-        for (field, token) in &written {
-            let text = reps[0].case.text(field).unwrap();
-            assert!(text.contains(token.as_str()), "lost {token:?} in {field:?}: {text:?}");
-        }
+    for (field, token) in &written {
+        let text = reps[0].case.text(field).unwrap();
+        assert!(text.contains(token.as_str()), "lost {token:?} in {field:?}: {text:?}");
     }
 }
 

@@ -68,9 +68,60 @@ impl TextField {
 /// Longest text a single splice may insert (bytes).
 pub const MAX_INSERT: usize = 1 << 20;
 
+/// The text object last located by `Case::text_target`, so that a burst of keystrokes into one field
+/// does not repeat the lookups (author check, appointment, notes document, map keys): each is a seek in
+/// Automerge's columnar op set, several times the cost of the splice itself.
+///
+/// Valid as long as the structure it was derived from is unchanged. Within an open case that structure
+/// only changes through `Case::edit` (every named operation) and through changes merged into an open
+/// document (`Case::merge_external`), both of which clear this cache, and through `text_target` itself
+/// (creating a missing text object), which refills it. Splices, saves and reads keep it valid. Any new
+/// way of changing an open document must clear it too; debug builds check every hit against a fresh
+/// lookup.
+#[derive(Debug, Clone)]
+pub(crate) struct TextTarget {
+    field: TextField,
+    obj: ObjId,
+}
+
 impl Case {
     /// Locate a text field: the document that holds it and the text object.
     fn text_target(&mut self, field: &TextField) -> Result<(&mut AutoCommit, ObjId)> {
+        let cached = match &self.text_cache {
+            Some(c) if c.field == *field => Some(c.obj.clone()),
+            _ => None,
+        };
+        let obj = match cached {
+            Some(obj) => {
+                debug_assert_eq!(
+                    self.locate_text(field).ok().as_ref(),
+                    Some(&obj),
+                    "stale text cache for {field:?}"
+                );
+                obj
+            }
+            None => {
+                self.text_cache = None;
+                let obj = self.locate_text(field)?;
+                self.text_cache = Some(TextTarget {
+                    field: field.clone(),
+                    obj: obj.clone(),
+                });
+                obj
+            }
+        };
+        let doc = match field {
+            TextField::AppointmentNotes { appointment, .. } | TextField::AppointmentSummary(appointment) => {
+                // Opened by `locate_text` (now or when the cache was filled); notes documents stay open.
+                &mut self.notes_doc(appointment)?.doc
+            }
+            _ => &mut self.main.doc,
+        };
+        Ok((doc, obj))
+    }
+
+    /// Find (or create) the text object of a field, without the cache.
+    fn locate_text(&mut self, field: &TextField) -> Result<ObjId> {
         let main = &self.main.doc;
         let obj = match field {
             TextField::ProposedTreatment => Some(am::root_map(main, "patient")?).map(|p| (p, "proposed_treatment")),
@@ -97,20 +148,16 @@ impl Case {
                     t
                 }
             };
-            return Ok((doc, t));
+            return Ok(t);
         }
         match field {
-            TextField::AppointmentNotes { appointment, author } => {
-                let t = self.notes_text(appointment, author)?;
-                Ok((&mut self.notes_doc(appointment)?.doc, t))
-            }
+            TextField::AppointmentNotes { appointment, author } => self.notes_text(appointment, author),
             TextField::AppointmentSummary(appointment) => {
-                let d = &mut self.notes_doc(appointment)?.doc;
-                let t = am::get_obj(d, &ROOT, "summary").ok_or_else(|| Error::InvalidInput {
+                let d = &self.notes_doc(appointment)?.doc;
+                am::get_obj(d, &ROOT, "summary").ok_or_else(|| Error::InvalidInput {
                     field: "summary",
                     reason: "notes document lacks its summary".into(),
-                })?;
-                Ok((d, t))
+                })
             }
             _ => unreachable!("handled above"),
         }
@@ -133,8 +180,18 @@ impl Case {
 
     /// Append `text` at the end of a text field.
     pub fn append_text(&mut self, field: &TextField, text: &str) -> Result<()> {
-        let len = self.text_len(field)?;
-        self.splice_text(field, len, 0, text)
+        // `splice_text` at the length, with one lookup: at the end of the text nothing can be cut, so the
+        // range and surrogate checks of `splice_text` always pass.
+        let (doc, t) = self.text_target(field)?;
+        let len = doc.length(&t);
+        if text.len() > MAX_INSERT {
+            return Err(Error::InvalidInput {
+                field: "text",
+                reason: "more than 1 MiB in one edit".into(),
+            });
+        }
+        doc.splice_text(&t, len, 0, text)?;
+        Ok(())
     }
 
     /// Length of a text field in UTF-16 code units.

@@ -1,0 +1,116 @@
+//! [`Case`]: an open case. The core's `Case` under a mutex (it is not `Sync`); every read and write of
+//! the model is in `model/`, one file per part of the guide, as `#[uniffi::export] impl Case` blocks.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::convert::u64_of;
+use crate::error::{CasebookError, Result};
+use crate::model::exchange::CaseState;
+use crate::observer::{CaseObservers, ChangeOrigin};
+
+/// An open case. Thread-safe: calls are serialized on a lock and each is quick (sub-millisecond edits).
+///
+/// Writes are held in memory until [`Case::save`], which makes them durable: save on a short debounce
+/// while typing (for example one second idle) and when the app goes to the background. Every successful
+/// write tells the store's observers (`ChangeOrigin.LOCAL`), after the lock is released.
+#[derive(uniffi::Object)]
+pub struct Case {
+    /// The core case.
+    pub(crate) inner: Mutex<casebook_core::Case>,
+    /// Its id, readable without the lock.
+    id: String,
+    /// The store's observers.
+    observers: Arc<CaseObservers>,
+}
+
+/// What a save wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct SaveStats {
+    /// Changes written.
+    pub changes: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Whether a document was compacted into a snapshot.
+    pub compacted: bool,
+}
+
+impl From<casebook_core::SaveStats> for SaveStats {
+    fn from(s: casebook_core::SaveStats) -> Self {
+        Self {
+            changes: u64_of(s.changes),
+            bytes: u64_of(s.bytes),
+            compacted: s.compacted,
+        }
+    }
+}
+
+impl Case {
+    pub(crate) fn new(inner: casebook_core::Case, observers: Arc<CaseObservers>) -> Self {
+        Self {
+            id: inner.id().to_string(),
+            inner: Mutex::new(inner),
+            observers,
+        }
+    }
+
+    /// The core case, locked. A lock poisoned by a panic in an earlier call is refused rather than
+    /// trusted: that call may have left an edit half done.
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, casebook_core::Case>> {
+        self.inner.lock().map_err(|_| CasebookError::Internal {
+            reason: "an earlier call on this case failed unexpectedly: open the case again".into(),
+        })
+    }
+
+    /// Run a read.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&mut casebook_core::Case) -> T) -> Result<T> {
+        Ok(f(&mut *self.lock()?))
+    }
+
+    /// Run a read that may fail.
+    pub(crate) fn try_read<T>(
+        &self,
+        f: impl FnOnce(&mut casebook_core::Case) -> casebook_core::Result<T>,
+    ) -> Result<T> {
+        Ok(f(&mut *self.lock()?)?)
+    }
+
+    /// Run a named write; on success tell the observers (after the lock is released).
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut casebook_core::Case) -> casebook_core::Result<T>) -> Result<T> {
+        let out = f(&mut *self.lock()?)?;
+        self.observers.changed(&self.id, ChangeOrigin::Local);
+        Ok(out)
+    }
+}
+
+#[uniffi::export]
+impl Case {
+    /// The case id (share it with the invite code; it names the case in exchange files and on the relay).
+    pub fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    /// Whether there are edits not yet saved.
+    pub fn has_unsaved_changes(&self) -> Result<bool> {
+        self.read(|c| c.has_unsaved_changes())
+    }
+
+    /// Write and flush every pending edit: when this returns, the edits survive a crash. On error nothing
+    /// saved before is lost and the edits stay pending for the next save.
+    pub fn save(&self) -> Result<SaveStats> {
+        Ok(self.try_read(|c| c.save())?.into())
+    }
+
+    /// The current state (heads of every document): give it to a peer so that it exports only what you
+    /// lack (see [`Case::export_changes`]).
+    pub fn state(&self) -> Result<CaseState> {
+        Ok(self.try_read(|c| c.state())?.into())
+    }
+
+    /// An exchange file with this case's saved changes that a peer at `since` lacks (all with `None`).
+    /// Save first: unsaved edits are not exported.
+    #[uniffi::method(default(since = None))]
+    pub fn export_changes(&self, since: Option<CaseState>) -> Result<Vec<u8>> {
+        let since: Option<casebook_core::CaseState> = since.map(Into::into);
+        self.try_read(|c| c.export_changes(since.as_ref()))
+    }
+}

@@ -1,0 +1,177 @@
+//! Organised documentation (step 4): records chronology, medications, family history, symptoms.
+
+use casebook_core::model::chronology::{
+    DocumentEntry as CoreDocument, DocumentKind, FamilyHistoryEntry as CoreHistory, Location,
+    Medication as CoreMedication,
+};
+
+use crate::case::Case;
+use crate::convert::date;
+use crate::error::Result;
+
+/// Kind of a document in the chronology.
+#[uniffi::remote(Enum)]
+pub enum DocumentKind {
+    /// Pathology report.
+    PathologyReport,
+    /// Imaging study (disc).
+    ImagingStudy,
+    /// Imaging report.
+    ImagingReport,
+    /// Lab result.
+    LabResult,
+    /// Operative report.
+    OperativeReport,
+    /// Consultation summary.
+    ConsultationSummary,
+    /// Treatment record.
+    TreatmentRecord,
+    /// Other.
+    Other,
+}
+
+/// Where a document is kept.
+#[uniffi::remote(Enum)]
+pub enum Location {
+    /// Paper or disc, in the family's folder.
+    Physical,
+    /// A digital copy.
+    Digital,
+    /// Both.
+    Both,
+}
+
+/// A document in the chronology.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DocumentEntry {
+    /// Item id.
+    pub id: String,
+    /// Date of the document, `YYYY-MM-DD`.
+    pub date: Option<String>,
+    /// Kind.
+    pub kind: DocumentKind,
+    /// Facility of origin.
+    pub facility: Option<String>,
+    /// Description.
+    pub description: String,
+    /// Where it is.
+    pub location: Location,
+}
+
+/// A medication.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Medication {
+    /// Item id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Dose and schedule.
+    pub dose: Option<String>,
+}
+
+/// A relative's cancer.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FamilyHistoryEntry {
+    /// Item id.
+    pub id: String,
+    /// Relative (e.g. "mother").
+    pub relative: String,
+    /// Cancer.
+    pub cancer: String,
+    /// Age at diagnosis.
+    pub age_at_diagnosis: Option<u64>,
+}
+
+impl From<CoreDocument> for DocumentEntry {
+    fn from(d: CoreDocument) -> Self {
+        Self {
+            id: d.id,
+            date: date(d.date),
+            kind: d.kind,
+            facility: d.facility,
+            description: d.description,
+            location: d.location,
+        }
+    }
+}
+
+impl From<CoreMedication> for Medication {
+    fn from(m: CoreMedication) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            dose: m.dose,
+        }
+    }
+}
+
+impl From<CoreHistory> for FamilyHistoryEntry {
+    fn from(h: CoreHistory) -> Self {
+        Self {
+            id: h.id,
+            relative: h.relative,
+            cancer: h.cancer,
+            age_at_diagnosis: h.age_at_diagnosis,
+        }
+    }
+}
+
+#[uniffi::export]
+impl Case {
+    /// The records chronology, oldest first (undated last).
+    pub fn documents(&self) -> Result<Vec<DocumentEntry>> {
+        Ok(self.read(|c| c.documents())?.into_iter().map(Into::into).collect())
+    }
+
+    /// Add a document to the chronology (`date` as `YYYY-MM-DD`). Returns its id.
+    pub fn add_document(
+        &self,
+        date: Option<String>,
+        kind: DocumentKind,
+        facility: Option<String>,
+        description: String,
+        location: Location,
+    ) -> Result<String> {
+        self.write(|c| c.add_document(date.as_deref(), kind, facility.as_deref(), &description, location))
+    }
+
+    /// Remove a document from the chronology.
+    pub fn remove_document(&self, id: String) -> Result<()> {
+        self.write(|c| c.remove_document(&id))
+    }
+
+    /// The medication list.
+    pub fn medications(&self) -> Result<Vec<Medication>> {
+        Ok(self.read(|c| c.medications())?.into_iter().map(Into::into).collect())
+    }
+
+    /// Add a medication. Returns its id.
+    pub fn add_medication(&self, name: String, dose: Option<String>) -> Result<String> {
+        self.write(|c| c.add_medication(&name, dose.as_deref()))
+    }
+
+    /// Remove a medication.
+    pub fn remove_medication(&self, id: String) -> Result<()> {
+        self.write(|c| c.remove_medication(&id))
+    }
+
+    /// The family cancer history.
+    pub fn family_history(&self) -> Result<Vec<FamilyHistoryEntry>> {
+        Ok(self.read(|c| c.family_history())?.into_iter().map(Into::into).collect())
+    }
+
+    /// Add a relative's cancer (age at diagnosis 0–130). Returns its id.
+    pub fn add_family_history(&self, relative: String, cancer: String, age_at_diagnosis: Option<u64>) -> Result<String> {
+        self.write(|c| c.add_family_history(&relative, &cancer, age_at_diagnosis))
+    }
+
+    /// Remove a family history entry.
+    pub fn remove_family_history(&self, id: String) -> Result<()> {
+        self.write(|c| c.remove_family_history(&id))
+    }
+
+    /// Symptoms and concerns (collaborative text: edit with `SharedText.Symptoms`).
+    pub fn symptoms(&self) -> Result<String> {
+        self.read(|c| c.symptoms())
+    }
+}

@@ -1,0 +1,115 @@
+//! Costs of seeking opinions, with totals.
+
+use casebook_core::model::cost::{Cost as CoreCost, CostCategory, CostTotals as CoreTotals};
+
+use crate::case::Case;
+use crate::convert::date;
+use crate::error::Result;
+
+/// What a cost is for.
+#[uniffi::remote(Enum)]
+pub enum CostCategory {
+    /// Consultation fees.
+    Consultation,
+    /// Travel.
+    Travel,
+    /// Lodging.
+    Lodging,
+    /// Records fees and the like.
+    Records,
+    /// Anything else.
+    Other,
+}
+
+/// A cost.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Cost {
+    /// Item id.
+    pub id: String,
+    /// Category.
+    pub category: CostCategory,
+    /// Amount in cents.
+    pub amount_cents: u64,
+    /// Date, `YYYY-MM-DD`.
+    pub date: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// The total of one category.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CategoryTotal {
+    /// Category.
+    pub category: CostCategory,
+    /// Total in cents.
+    pub total_cents: u64,
+}
+
+/// Totals in cents.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CostTotals {
+    /// Per category, in category order (categories without costs omitted).
+    pub by_category: Vec<CategoryTotal>,
+    /// Everything.
+    pub total_cents: u64,
+}
+
+impl From<CoreCost> for Cost {
+    fn from(c: CoreCost) -> Self {
+        Self {
+            id: c.id,
+            category: c.category,
+            amount_cents: c.amount_cents,
+            date: date(c.date),
+            description: c.description,
+        }
+    }
+}
+
+impl From<CoreTotals> for CostTotals {
+    fn from(t: CoreTotals) -> Self {
+        Self {
+            by_category: t
+                .by_category
+                .into_iter()
+                .map(|(category, total_cents)| CategoryTotal { category, total_cents })
+                .collect(),
+            total_cents: t.total_cents,
+        }
+    }
+}
+
+/// Parse an amount typed by the user ("120", "120.5", "120.50") into cents.
+#[uniffi::export]
+pub fn parse_amount(text: String) -> Result<u64> {
+    Ok(casebook_core::model::cost::parse_amount(&text)?)
+}
+
+#[uniffi::export]
+impl Case {
+    /// Every cost.
+    pub fn costs(&self) -> Result<Vec<Cost>> {
+        Ok(self.read(|c| c.costs())?.into_iter().map(Into::into).collect())
+    }
+
+    /// Record a cost (`date` as `YYYY-MM-DD`). Returns its id.
+    pub fn add_cost(
+        &self,
+        category: CostCategory,
+        amount_cents: u64,
+        date: Option<String>,
+        description: Option<String>,
+    ) -> Result<String> {
+        self.write(|c| c.add_cost(category, amount_cents, date.as_deref(), description.as_deref()))
+    }
+
+    /// Remove a cost.
+    pub fn remove_cost(&self, id: String) -> Result<()> {
+        self.write(|c| c.remove_cost(&id))
+    }
+
+    /// Totals per category and overall.
+    pub fn cost_totals(&self) -> Result<CostTotals> {
+        Ok(self.read(|c| c.cost_totals())?.into())
+    }
+}

@@ -1,0 +1,188 @@
+//! Opinions (step 7): what each doctor concluded, and where they differ.
+
+use casebook_core::model::opinion::{
+    Aspect, Comparison as CoreComparison, Difference as CoreDifference, NewOpinion as CoreNew, Opinion as CoreOpinion,
+};
+
+use crate::case::Case;
+use crate::convert::{date, u64_of};
+use crate::error::Result;
+
+/// An aspect on which opinions can differ.
+#[uniffi::remote(Enum)]
+pub enum Aspect {
+    /// The diagnosis.
+    Diagnosis,
+    /// The stage.
+    Stage,
+    /// The recommended treatment.
+    Treatment,
+}
+
+/// A settable opinion field (the treatment is collaborative text: `SharedText.OpinionTreatment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum OpinionField {
+    /// Diagnosis as stated.
+    Diagnosis,
+    /// Stage as stated.
+    Stage,
+    /// Clinical trials mentioned.
+    Trials,
+}
+
+impl OpinionField {
+    fn key(self) -> &'static str {
+        match self {
+            OpinionField::Diagnosis => "diagnosis",
+            OpinionField::Stage => "stage",
+            OpinionField::Trials => "trials",
+        }
+    }
+}
+
+/// One doctor's opinion.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Opinion {
+    /// Item id.
+    pub id: String,
+    /// 1 for the first opinion, 2 for the second, …
+    pub rank: u64,
+    /// Specialist id, if linked.
+    pub specialist: Option<String>,
+    /// Date given, `YYYY-MM-DD`.
+    pub date: Option<String>,
+    /// Diagnosis as stated.
+    pub diagnosis: Option<String>,
+    /// Stage as stated.
+    pub stage: Option<String>,
+    /// Recommended treatment (collaborative text).
+    pub treatment: String,
+    /// Clinical trials mentioned.
+    pub trials: Option<String>,
+}
+
+/// Fields of a new opinion.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NewOpinion {
+    /// 1 = first, 2 = second, … (at most 20).
+    pub rank: u64,
+    /// Specialist id.
+    #[uniffi(default = None)]
+    pub specialist: Option<String>,
+    /// Date, `YYYY-MM-DD`.
+    #[uniffi(default = None)]
+    pub date: Option<String>,
+    /// Diagnosis.
+    #[uniffi(default = None)]
+    pub diagnosis: Option<String>,
+    /// Stage.
+    #[uniffi(default = None)]
+    pub stage: Option<String>,
+    /// Recommended treatment.
+    #[uniffi(default = None)]
+    pub treatment: Option<String>,
+    /// Trials mentioned.
+    #[uniffi(default = None)]
+    pub trials: Option<String>,
+}
+
+/// One opinion's value on an aspect.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RankedValue {
+    /// The opinion's rank.
+    pub rank: u64,
+    /// Its value.
+    pub value: String,
+}
+
+/// A difference between opinions on one aspect.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OpinionDifference {
+    /// What differs.
+    pub aspect: Aspect,
+    /// Each opinion's value.
+    pub values: Vec<RankedValue>,
+}
+
+/// The comparison of all opinions.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OpinionComparison {
+    /// Number of opinions compared.
+    pub opinions: u64,
+    /// Aspects on which they differ (ignoring case and spacing).
+    pub differences: Vec<OpinionDifference>,
+    /// Opinions differ and no third opinion exists yet: the guide suggests one.
+    pub suggest_third_opinion: bool,
+}
+
+impl From<CoreOpinion> for Opinion {
+    fn from(o: CoreOpinion) -> Self {
+        Self {
+            id: o.id,
+            rank: o.rank,
+            specialist: o.specialist,
+            date: date(o.date),
+            diagnosis: o.diagnosis,
+            stage: o.stage,
+            treatment: o.treatment,
+            trials: o.trials,
+        }
+    }
+}
+
+impl From<CoreDifference> for OpinionDifference {
+    fn from(d: CoreDifference) -> Self {
+        Self {
+            aspect: d.aspect,
+            values: d.values.into_iter().map(|(rank, value)| RankedValue { rank, value }).collect(),
+        }
+    }
+}
+
+impl From<CoreComparison> for OpinionComparison {
+    fn from(c: CoreComparison) -> Self {
+        Self {
+            opinions: u64_of(c.opinions),
+            differences: c.differences.into_iter().map(Into::into).collect(),
+            suggest_third_opinion: c.suggest_third_opinion,
+        }
+    }
+}
+
+#[uniffi::export]
+impl Case {
+    /// Every opinion, by rank.
+    pub fn opinions(&self) -> Result<Vec<Opinion>> {
+        Ok(self.read(|c| c.opinions())?.into_iter().map(Into::into).collect())
+    }
+
+    /// Record an opinion. Returns its id.
+    pub fn add_opinion(&self, opinion: NewOpinion) -> Result<String> {
+        self.write(|c| {
+            c.add_opinion(CoreNew {
+                rank: opinion.rank,
+                specialist: opinion.specialist.as_deref(),
+                date: opinion.date.as_deref(),
+                diagnosis: opinion.diagnosis.as_deref(),
+                stage: opinion.stage.as_deref(),
+                treatment: opinion.treatment.as_deref(),
+                trials: opinion.trials.as_deref(),
+            })
+        })
+    }
+
+    /// Set (or with `None`, clear) an opinion's diagnosis, stage or trials.
+    pub fn set_opinion(&self, id: String, field: OpinionField, value: Option<String>) -> Result<()> {
+        self.write(|c| c.set_opinion(&id, field.key(), value.as_deref()))
+    }
+
+    /// Remove an opinion.
+    pub fn remove_opinion(&self, id: String) -> Result<()> {
+        self.write(|c| c.remove_opinion(&id))
+    }
+
+    /// Compare the opinions: where diagnosis, stage or recommendation differ.
+    pub fn compare_opinions(&self) -> Result<OpinionComparison> {
+        Ok(self.read(|c| c.compare_opinions())?.into())
+    }
+}

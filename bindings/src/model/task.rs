@@ -1,0 +1,62 @@
+//! Tasks shared among the care team. (`CareTask`, not `Task`: Swift has a `Task` of its own.)
+
+use casebook_core::model::task::Task as CoreTask;
+
+use crate::case::Case;
+use crate::convert::date;
+use crate::error::Result;
+
+/// A task.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CareTask {
+    /// Item id.
+    pub id: String,
+    /// What to do.
+    pub title: String,
+    /// Caregiver id of the assignee.
+    pub assignee: Option<String>,
+    /// Due date, `YYYY-MM-DD`.
+    pub due: Option<String>,
+    /// Done.
+    pub done: bool,
+}
+
+impl From<CoreTask> for CareTask {
+    fn from(t: CoreTask) -> Self {
+        Self {
+            id: t.id,
+            title: t.title,
+            assignee: t.assignee,
+            due: date(t.due),
+            done: t.done,
+        }
+    }
+}
+
+#[uniffi::export]
+impl Case {
+    /// Every task: open ones first, by due date.
+    pub fn tasks(&self) -> Result<Vec<CareTask>> {
+        Ok(self.read(|c| c.tasks())?.into_iter().map(Into::into).collect())
+    }
+
+    /// Add a task (`assignee` a caregiver id, `due` as `YYYY-MM-DD`). Returns its id.
+    pub fn add_task(&self, title: String, assignee: Option<String>, due: Option<String>) -> Result<String> {
+        self.write(|c| c.add_task(&title, assignee.as_deref(), due.as_deref()))
+    }
+
+    /// Mark a task done or not done.
+    pub fn set_task_done(&self, id: String, done: bool) -> Result<()> {
+        self.write(|c| c.set_task_done(&id, done))
+    }
+
+    /// Assign a task to a caregiver, or unassign it with `None`.
+    pub fn assign_task(&self, id: String, assignee: Option<String>) -> Result<()> {
+        self.write(|c| c.assign_task(&id, assignee.as_deref()))
+    }
+
+    /// Remove a task.
+    pub fn remove_task(&self, id: String) -> Result<()> {
+        self.write(|c| c.remove_task(&id))
+    }
+}

@@ -1,0 +1,93 @@
+//! The care team (caregivers) and the patient's preferences.
+
+use casebook_core::model::team::{Caregiver as CoreCaregiver, DetailLevel, Preferences as CorePreferences};
+
+use crate::case::Case;
+use crate::error::Result;
+
+/// How much detail the patient wants to hear.
+#[uniffi::remote(Enum)]
+pub enum DetailLevel {
+    /// Every detail.
+    Everything,
+    /// The main points.
+    Essentials,
+    /// Only what they ask.
+    OnlyWhenAsked,
+}
+
+/// A caregiver on the case.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Caregiver {
+    /// Item id (author id of notes, questions and answers).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Relationship to the patient (e.g. "daughter").
+    pub relationship: Option<String>,
+}
+
+/// The patient's preferences.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Preferences {
+    /// How much detail they want.
+    pub detail_level: Option<DetailLevel>,
+    /// Their wishes in their words (collaborative text: `SharedText.Wishes`).
+    pub wishes: String,
+    /// Whether the patient agreed to seek a second opinion (step 1).
+    pub agreed_to_second_opinion: bool,
+}
+
+impl From<CoreCaregiver> for Caregiver {
+    fn from(c: CoreCaregiver) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            relationship: c.relationship,
+        }
+    }
+}
+
+impl From<CorePreferences> for Preferences {
+    fn from(p: CorePreferences) -> Self {
+        Self {
+            detail_level: p.detail_level,
+            wishes: p.wishes,
+            agreed_to_second_opinion: p.agreed_to_second_opinion,
+        }
+    }
+}
+
+#[uniffi::export]
+impl Case {
+    /// The care team.
+    pub fn care_team(&self) -> Result<Vec<Caregiver>> {
+        Ok(self.read(|c| c.care_team())?.into_iter().map(Into::into).collect())
+    }
+
+    /// The caregiver with this id, if any.
+    pub fn caregiver(&self, id: String) -> Result<Option<Caregiver>> {
+        Ok(self.read(|c| c.caregiver(&id))?.map(Into::into))
+    }
+
+    /// Add a caregiver (someone who joined adds themselves, then `Store.setMe`). Returns the id.
+    #[uniffi::method(default(relationship = None))]
+    pub fn add_caregiver(&self, name: String, relationship: Option<String>) -> Result<String> {
+        self.write(|c| c.add_caregiver(&name, relationship.as_deref()))
+    }
+
+    /// The patient's preferences.
+    pub fn preferences(&self) -> Result<Preferences> {
+        Ok(self.read(|c| c.preferences())?.into())
+    }
+
+    /// Set (or clear) how much detail the patient wants.
+    pub fn set_detail_level(&self, level: Option<DetailLevel>) -> Result<()> {
+        self.write(|c| c.set_detail_level(level))
+    }
+
+    /// Record whether the patient agreed to seek a second opinion (the guide's first step).
+    pub fn set_agreed_to_second_opinion(&self, agreed: bool) -> Result<()> {
+        self.write(|c| c.set_agreed_to_second_opinion(agreed))
+    }
+}

@@ -1,0 +1,74 @@
+//! [`Detachable`]: the relay's handle on its database, which shutdown can cut.
+//!
+//! samod 0.16 never ends its background tasks (its I/O loop and the repository reference each other), so
+//! they keep their storage — and through the share policy, the directory — alive after `Repo::stop`. Every
+//! relay component therefore reaches the sled database through this wrapper; [`Detachable::detach`] drops
+//! the database so its file lock is released and a new relay can open the same directory in the same
+//! process. Any later operation fails with an I/O error (none is expected after the repository stopped).
+
+use std::sync::{Arc, RwLock};
+
+use casebook_core::storage::{Storage, StorageError, StorageKey};
+
+/// A [`Storage`] that forwards to an inner one until detached.
+pub(crate) struct Detachable {
+    inner: RwLock<Option<Arc<dyn Storage>>>,
+}
+
+impl Detachable {
+    /// Wrap `inner`.
+    pub(crate) fn new(inner: Arc<dyn Storage>) -> Self {
+        Detachable { inner: RwLock::new(Some(inner)) }
+    }
+
+    /// Drop the inner storage; returns it (so the caller can wait for the last reference to go).
+    pub(crate) fn detach(&self) -> Option<Arc<dyn Storage>> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn get(&self) -> Result<Arc<dyn Storage>, StorageError> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| StorageError::Io("the relay has stopped".into()))
+    }
+}
+
+impl Storage for Detachable {
+    fn load(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get()?.load(key)
+    }
+    fn load_range(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
+        self.get()?.load_range(prefix)
+    }
+    fn keys(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
+        self.get()?.keys(prefix)
+    }
+    fn put(&self, key: &StorageKey, data: &[u8]) -> Result<(), StorageError> {
+        self.get()?.put(key, data)
+    }
+    fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
+        self.get()?.delete(key)
+    }
+    fn flush(&self) -> Result<(), StorageError> {
+        self.get()?.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casebook_core::storage::{MemoryStorage, key};
+
+    #[test]
+    fn forwards_until_detached() {
+        let d = Detachable::new(Arc::new(MemoryStorage::new()));
+        let k = key(["a", "b"]).unwrap();
+        d.put(&k, b"x").unwrap();
+        assert_eq!(d.load(&k).unwrap().as_deref(), Some(&b"x"[..]));
+        assert!(d.detach().is_some());
+        assert!(d.load(&k).is_err());
+        assert!(d.detach().is_none());
+    }
+}

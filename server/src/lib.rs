@@ -1,0 +1,70 @@
+//! # casebook-server
+//!
+//! Casebook's relay: caregivers' phones sync their cases through it, each whenever it has a network.
+//! It speaks the automerge-repo sync protocol over an authenticated WebSocket (samod), keeps every case in
+//! one sled database through the core's [`casebook_core::storage`], and serves the small HTTP API of
+//! [`casebook_core::relay_api`] for accounts, devices, cases, invites and members.
+//!
+//! ```no_run
+//! # async fn demo() -> casebook_server::Result<()> {
+//! let dir = std::path::Path::new("/tmp/relay-data");
+//! let relay = casebook_server::Relay::start(casebook_server::Config::for_tests(dir)).await?;
+//! println!("sync at {}/v1/sync, API at {}", relay.url(), relay.http_url());
+//! relay.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`config`]: [`Config`], the flags/environment and every limit with its default.
+//! - `relay`: [`Relay::start`], [`RelayHandle`] (address, URL, graceful shutdown), [`run`],
+//!   [`shutdown_signal`].
+//! - `api`: HTTP handlers and the router; JSON extractors whose rejections are JSON errors.
+//! - `sync`: the `/v1/sync` WebSocket: upgrade checks, the per-connection pump, close codes.
+//! - `auth`: bearer tokens, the authenticated-device and client-address extractors.
+//! - `accounts`: the directory of accounts, devices, cases, documents, members, link codes, invites —
+//!   in memory, persisted under `relay/…` keys.
+//! - `membership`: the role rules (pure).
+//! - `policy`: samod's share policy from membership, with live updates.
+//! - `quota`: per-case storage accounting and the samod storage wrapper that feeds it.
+//! - `limits`: per-address token-bucket rate limits (pure) and client address resolution.
+//! - `connections`: live sync connections by device (revocation, shutdown).
+//! - `secret`: tokens, codes, hashes.
+//! - `detachable`: the database handle that shutdown cuts (samod never releases its storage).
+//! - `metrics`: counters and the Prometheus text.
+//! - `tls`, `listener`: rustls listener, client address for both listeners.
+//! - `logging`: the tracing subscriber and its content guard.
+//! - [`error`]: [`Error`] and its mapping to HTTP status + JSON body.
+//! - `state`: what handlers share.
+//!
+//! # Invariants
+//! - A device's samod peer id is bound at the upgrade to the device its token authenticates.
+//! - A non-member learns nothing about a case: API answers and sync answers are those for an unknown one.
+//! - Tokens and codes are stored only as SHA-256 hashes; codes are single use.
+//! - Logs carry ids and counts only.
+//! - Only the core's `SledStorage` names sled.
+
+pub mod config;
+pub mod error;
+
+mod accounts;
+mod api;
+mod auth;
+mod connections;
+mod detachable;
+mod limits;
+mod listener;
+mod logging;
+mod membership;
+mod metrics;
+mod policy;
+mod quota;
+mod relay;
+mod secret;
+mod state;
+mod sync;
+mod tls;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use logging::init_logging;
+pub use relay::{Relay, RelayHandle, run, shutdown_signal};

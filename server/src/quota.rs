@@ -1,0 +1,271 @@
+//! Per-case storage quota: [`Quota`] counts the stored bytes of every document of a case, and
+//! [`QuotaStorage`] (the samod storage of the relay) feeds it on every write.
+//!
+//! When a case's bytes exceed the quota, its share policy turns read-only for everyone: the relay stops
+//! accepting its changes (clients keep theirs locally), keeps serving reads, and the API answers
+//! `quota_exceeded` (registering documents, `GET /v1/cases/{id}/usage`). The write that crosses the line is
+//! stored, so a case can overshoot by at most one sync message (bounded by the message size limit). If
+//! compaction brings the case back under the quota, it becomes writable again.
+//!
+//! Usage is counted lazily: a document's bytes are read from storage the first time the document is
+//! written or its case's usage is asked for after a start, then kept up to date from the writes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+
+use casebook_core::storage::{SamodStorage, Storage, StorageKey, key};
+
+use crate::accounts::Directory;
+use crate::metrics::{LimitKind, Metrics};
+
+/// Bytes stored per document. Pure bookkeeping.
+#[derive(Debug, Default)]
+pub(crate) struct UsageBook {
+    docs: HashMap<String, u64>,
+}
+
+impl UsageBook {
+    /// Bytes of `doc`, if counted.
+    pub(crate) fn get(&self, doc: &str) -> Option<u64> {
+        self.docs.get(doc).copied()
+    }
+
+    /// Set the bytes of `doc` (first count from storage).
+    pub(crate) fn set(&mut self, doc: &str, bytes: u64) {
+        self.docs.insert(doc.to_string(), bytes);
+    }
+
+    /// A value of `doc` went from `old` bytes (absent: `None`) to `new` (deleted: `None`).
+    pub(crate) fn apply(&mut self, doc: &str, old: Option<usize>, new: Option<usize>) {
+        let v = self.docs.entry(doc.to_string()).or_default();
+        *v = v.saturating_sub(old.unwrap_or(0) as u64).saturating_add(new.unwrap_or(0) as u64);
+    }
+
+    /// Total bytes of `docs` (uncounted ones as zero).
+    pub(crate) fn total<'a>(&self, docs: impl IntoIterator<Item = &'a String>) -> u64 {
+        docs.into_iter().filter_map(|d| self.get(d)).sum()
+    }
+}
+
+/// Whether `bytes` is over `limit` (0 disables the quota).
+pub(crate) fn over_quota(bytes: u64, limit: u64) -> bool {
+    limit > 0 && bytes > limit
+}
+
+/// The quota of every case.
+pub(crate) struct Quota {
+    raw: Arc<dyn Storage>,
+    dir: Arc<Directory>,
+    limit: u64,
+    book: Mutex<UsageBook>,
+    over: RwLock<HashSet<String>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Quota {
+    /// A quota of `limit` bytes per case over `raw`.
+    pub(crate) fn new(raw: Arc<dyn Storage>, dir: Arc<Directory>, limit: u64, metrics: Arc<Metrics>) -> Self {
+        Quota { raw, dir, limit, book: Mutex::default(), over: RwLock::default(), metrics }
+    }
+
+    /// The per-case limit in bytes (0: none).
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    fn book(&self) -> std::sync::MutexGuard<'_, UsageBook> {
+        self.book.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ensure(&self, book: &mut UsageBook, doc: &str) {
+        if book.get(doc).is_some() {
+            return;
+        }
+        let bytes = match key([doc]).and_then(|k| self.raw.load_range(&k)) {
+            Ok(entries) => entries.iter().map(|(_, v)| v.len() as u64).sum(),
+            Err(e) => {
+                tracing::warn!(doc_id = doc, error = %e, "cannot count stored bytes of a document");
+                0
+            }
+        };
+        book.set(doc, bytes);
+    }
+
+    /// Make sure `doc` is counted before a write to it.
+    pub(crate) fn before_write(&self, doc: &str) {
+        let mut book = self.book();
+        self.ensure(&mut book, doc);
+    }
+
+    /// Stored bytes of a case (all its documents).
+    pub(crate) fn case_usage(&self, case_id: &str) -> u64 {
+        let docs = self.dir.documents_of(case_id);
+        let mut book = self.book();
+        for d in &docs {
+            self.ensure(&mut book, d);
+        }
+        book.total(&docs)
+    }
+
+    /// Whether a case is over its quota (as of its last write).
+    pub(crate) fn is_over(&self, case_id: &str) -> bool {
+        self.over.read().unwrap_or_else(|e| e.into_inner()).contains(case_id)
+    }
+
+    /// Cases over quota.
+    pub(crate) fn over_count(&self) -> usize {
+        self.over.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// A write to `doc` happened: a value went from `old` to `new` bytes.
+    pub(crate) fn after_write(&self, doc: &str, old: Option<usize>, new: Option<usize>) {
+        self.book().apply(doc, old, new);
+        let Some(case) = self.dir.case_of(doc) else { return };
+        self.refresh(&case);
+    }
+
+    /// Re-evaluate a case against the quota; tell share policies when it flips.
+    pub(crate) fn refresh(&self, case_id: &str) {
+        let bytes = self.case_usage(case_id);
+        let now_over = over_quota(bytes, self.limit);
+        let flipped = {
+            let mut over = self.over.write().unwrap_or_else(|e| e.into_inner());
+            if now_over { over.insert(case_id.to_string()) } else { over.remove(case_id) }
+        };
+        if flipped {
+            if now_over {
+                self.metrics.limit_hit(LimitKind::CaseQuota);
+                tracing::warn!(case_id, bytes, quota = self.limit, "case over its storage quota: now read-only");
+            } else {
+                tracing::info!(case_id, bytes, quota = self.limit, "case back under its storage quota");
+            }
+            self.dir.notify();
+        }
+    }
+}
+
+/// The document a storage key belongs to (`<doc id>/<kind>/<hash>`), if it is a document key.
+fn doc_of(k: &StorageKey) -> Option<String> {
+    let flat = k.to_string();
+    let mut parts = flat.split('/');
+    let doc = parts.next()?;
+    parts.next()?;
+    Some(doc.to_string())
+}
+
+/// The relay's samod storage: the core's [`SamodStorage`] (flushed writes) plus quota accounting.
+#[derive(Clone)]
+pub(crate) struct QuotaStorage {
+    inner: SamodStorage,
+    raw: Arc<dyn Storage>,
+    quota: Arc<Quota>,
+}
+
+impl QuotaStorage {
+    /// Wrap `raw` for samod, counting into `quota`.
+    pub(crate) fn new(raw: Arc<dyn Storage>, quota: Arc<Quota>) -> Self {
+        QuotaStorage { inner: SamodStorage::new(raw.clone()), raw, quota }
+    }
+
+    /// Failed storage operations so far.
+    pub(crate) fn failures(&self) -> u64 {
+        self.inner.failures()
+    }
+
+    fn old_len(&self, k: &StorageKey) -> Option<usize> {
+        self.raw.load(k).ok().flatten().map(|v| v.len())
+    }
+}
+
+impl samod::storage::Storage for QuotaStorage {
+    fn load(&self, key: StorageKey) -> impl Future<Output = Option<Vec<u8>>> + Send {
+        samod::storage::Storage::load(&self.inner, key)
+    }
+
+    fn load_range(&self, prefix: StorageKey) -> impl Future<Output = HashMap<StorageKey, Vec<u8>>> + Send {
+        samod::storage::Storage::load_range(&self.inner, prefix)
+    }
+
+    fn put(&self, key: StorageKey, data: Vec<u8>) -> impl Future<Output = ()> + Send {
+        let doc = doc_of(&key);
+        let old = doc.as_ref().and_then(|d| {
+            self.quota.before_write(d);
+            self.old_len(&key)
+        });
+        let len = data.len();
+        let write = samod::storage::Storage::put(&self.inner, key, data);
+        let quota = self.quota.clone();
+        async move {
+            write.await;
+            if let Some(d) = doc {
+                quota.after_write(&d, old, Some(len));
+            }
+        }
+    }
+
+    fn delete(&self, key: StorageKey) -> impl Future<Output = ()> + Send {
+        let doc = doc_of(&key);
+        let old = doc.as_ref().and_then(|d| {
+            self.quota.before_write(d);
+            self.old_len(&key)
+        });
+        let write = samod::storage::Storage::delete(&self.inner, key);
+        let quota = self.quota.clone();
+        async move {
+            write.await;
+            if let Some(d) = doc {
+                quota.after_write(&d, old, None);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::DirectoryLimits;
+    use casebook_core::storage::MemoryStorage;
+
+    #[test]
+    fn book_applies_puts_overwrites_and_deletes() {
+        let mut b = UsageBook::default();
+        b.apply("d", None, Some(100));
+        b.apply("d", Some(100), Some(40));
+        b.apply("d", None, Some(10));
+        assert_eq!(b.get("d"), Some(50));
+        b.apply("d", Some(10), None);
+        b.apply("d", Some(1000), None);
+        assert_eq!(b.get("d"), Some(0));
+        assert_eq!(b.total(&["d".to_string(), "e".to_string()]), 0);
+        assert!(over_quota(11, 10) && !over_quota(10, 10) && !over_quota(u64::MAX, 0));
+    }
+
+    #[test]
+    fn case_goes_read_only_over_quota_and_back() {
+        const CASE: &str = "2W7hUGUKr7oAmKDYR6cdv8c6Wko6";
+        const DOC: &str = "3NFtS2pmvmGpQEdKzR9zxK8UhTvA";
+        let raw: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        raw.put(&key([CASE, "snapshot", "a"]).unwrap(), &[0; 60]).unwrap();
+        let dir = Arc::new(Directory::open(raw.clone(), DirectoryLimits::from(&crate::Config::default()), 0).unwrap());
+        let creds = dir.create_account("A".into(), None, 0).unwrap();
+        let a = dir.authenticate(&creds.token).unwrap();
+        dir.register_case(&a, CASE, 0).unwrap();
+        dir.register_document(&a, CASE, DOC).unwrap();
+        let quota = Arc::new(Quota::new(raw.clone(), dir.clone(), 100, Arc::default()));
+        let storage = QuotaStorage::new(raw.clone(), quota.clone());
+        let mut changes = dir.subscribe();
+        changes.borrow_and_update();
+        futures::executor::block_on(async {
+            use samod::storage::Storage as _;
+            storage.put(key([DOC, "incremental", "x"]).unwrap(), vec![0; 30]).await;
+            assert_eq!(quota.case_usage(CASE), 90);
+            assert!(!quota.is_over(CASE));
+            storage.put(key([DOC, "incremental", "y"]).unwrap(), vec![0; 30]).await;
+            assert!(quota.is_over(CASE));
+            assert!(changes.has_changed().unwrap());
+            storage.delete(key([CASE, "snapshot", "a"]).unwrap()).await;
+            assert_eq!(quota.case_usage(CASE), 60);
+            assert!(!quota.is_over(CASE));
+        });
+    }
+}

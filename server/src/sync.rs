@@ -1,0 +1,277 @@
+//! `GET /v1/sync`: the authenticated WebSocket that carries the automerge-repo sync protocol.
+//!
+//! At the upgrade: rate limit, token (`Authorization: Bearer` or `?token=`), connection permit (503 when
+//! full), and the message size limit handed to the WebSocket codec (checked on frame headers, before any
+//! payload is read or decoded). Then one task per connection owns the socket and pumps binary messages
+//! between it and samod, whose handshake must announce the device's own peer id
+//! ([`peer_id_for_device`]). The task closes the socket with a code and a reason:
+//!
+//! | code | reason |
+//! |---|---|
+//! | 1001 | relay shutting down |
+//! | 1002 | undecodable or out-of-protocol sync message |
+//! | 1003 | text frame (the protocol is binary) |
+//! | 1008 | peer id does not match the authenticated device |
+//! | 1009 | message larger than the limit |
+//! | 4401 | device token revoked |
+//! | 4408 | idle timeout, or no handshake in time |
+//!
+//! Removing a member needs no close: the share policy stops sharing the case's documents with them at once.
+
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use casebook_core::relay_api::peer_id_for_device;
+use futures::{SinkExt, Stream, StreamExt};
+use samod::{AcceptorEvent, ConnFinishedReason, PeerId, Transport};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+
+use crate::accounts::DeviceAuth;
+use crate::auth::{ClientIp, authenticate, bearer};
+use crate::connections::Kick;
+use crate::error::Error;
+use crate::metrics::LimitKind;
+use crate::state::AppState;
+
+/// A close code and its reason.
+type Close = (u16, &'static str);
+
+const GOING_AWAY: Close = (1001, "relay shutting down");
+const PROTOCOL: Close = (1002, "sync protocol error");
+const UNDECODABLE: Close = (1002, "undecodable sync message");
+const TEXT_FRAME: Close = (1003, "binary messages only");
+const WRONG_PEER: Close = (1008, "peer id does not match the authenticated device");
+const TOO_BIG: Close = (1009, "message larger than the relay accepts");
+const REVOKED: Close = (4401, "device token revoked");
+const IDLE: Close = (4408, "idle timeout");
+const NO_HANDSHAKE: Close = (4408, "no sync handshake in time");
+
+/// The `token` parameter of a query string (hex, so no decoding needed).
+fn query_token(query: Option<&str>) -> Option<String> {
+    query?.split('&').find_map(|pair| pair.strip_prefix("token=")).map(str::to_string)
+}
+
+/// The upgrade handler.
+pub(crate) async fn upgrade(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let token = bearer(&headers).map(str::to_string).or_else(|| query_token(query.as_deref()));
+    let auth = match authenticate(&state, ip.0, token.as_deref()) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(ws) = ws else {
+        return Error::InvalidInput("expected a WebSocket upgrade".into()).into_response();
+    };
+    if state.is_shutting_down() {
+        return Error::Unavailable("the relay is shutting down").into_response();
+    }
+    let Ok(permit) = state.permits.clone().try_acquire_owned() else {
+        state.metrics.limit_hit(LimitKind::Connections);
+        tracing::warn!(device_id = %auth.device_id, "connection limit reached");
+        return Error::Unavailable("too many connections; retry later").into_response();
+    };
+    let max = state.config.max_message_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_failed_upgrade(|e| tracing::debug!(error = %e, "WebSocket upgrade failed"))
+        .on_upgrade(move |socket| run(state, auth, socket, permit))
+}
+
+/// Why samod ended a connection, as a close code.
+async fn samod_reason(events: &mut (impl Stream<Item = AcceptorEvent> + Unpin)) -> Close {
+    let reason = tokio::time::timeout(Duration::from_millis(200), async {
+        while let Some(event) = events.next().await {
+            if let AcceptorEvent::ClientDisconnected { reason, .. } = event {
+                return Some(reason);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    match reason {
+        Some(ConnFinishedReason::ErrorReceiving(msg)) if msg.contains("peer ID mismatch") => WRONG_PEER,
+        Some(ConnFinishedReason::ErrorReceiving(msg)) if msg.to_ascii_lowercase().contains("decode") => UNDECODABLE,
+        Some(ConnFinishedReason::ErrorReceiving(_)) => PROTOCOL,
+        _ => GOING_AWAY,
+    }
+}
+
+fn is_too_big(e: &axum::Error) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("too long") || text.contains("too big") || text.contains("space limit")
+}
+
+/// One connection: pump messages between the socket and samod until either side ends, then close.
+async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: OwnedSemaphorePermit) {
+    let (registration, mut kick) = state.connections.register(&auth.device_id);
+    state.metrics.connection_opened();
+    let (mut ws_tx, mut ws_rx) = socket.split();
+    let (mut to_samod, from_ws) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
+    // Unbounded towards the socket: samod never waits on us, so it always drains what we feed it.
+    let (to_ws, mut from_samod) = futures::channel::mpsc::unbounded::<Vec<u8>>();
+    let peer = PeerId::from(peer_id_for_device(&auth.device_id));
+    let transport = Transport::new(from_ws, to_ws).with_expected_peer_id(peer);
+    let Ok(conn) = state.acceptor.accept(transport) else {
+        let _ = send_close(&mut ws_tx, GOING_AWAY).await;
+        let _ = ws_tx.close().await;
+        state.metrics.connection_closed();
+        return;
+    };
+    let mut events = conn.events();
+    let handshake = conn.handshake_complete();
+    tokio::pin!(handshake);
+    let handshake_deadline = tokio::time::sleep(state.config.handshake_timeout());
+    tokio::pin!(handshake_deadline);
+    let idle = state.config.idle_timeout();
+    let mut ping = tokio::time::interval_at(Instant::now() + idle / 3, idle / 3);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut handshaken = false;
+    let mut last_heard = Instant::now();
+    let (mut msgs_in, mut msgs_out) = (0u64, 0u64);
+    tracing::info!(device_id = %auth.device_id, account_id = %auth.account_id, "sync connection opened");
+
+    let outcome: Option<Close> = loop {
+        tokio::select! {
+            why = &mut kick => break Some(match why {
+                Ok(Kick::Revoked) => REVOKED,
+                Ok(Kick::Shutdown) | Err(_) => GOING_AWAY,
+            }),
+            out = from_samod.next() => match out {
+                Some(bytes) => {
+                    state.metrics.message_out(bytes.len());
+                    msgs_out += 1;
+                    match tokio::time::timeout(idle, ws_tx.send(Message::Binary(bytes.into()))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break None,
+                        Err(_) => {
+                            state.metrics.limit_hit(LimitKind::IdleTimeout);
+                            break Some(IDLE);
+                        }
+                    }
+                }
+                None => {
+                    let reason = samod_reason(&mut events).await;
+                    if reason != GOING_AWAY {
+                        state.metrics.limit_hit(LimitKind::Protocol);
+                    }
+                    break Some(reason);
+                }
+            },
+            msg = ws_rx.next() => match msg {
+                None | Some(Ok(Message::Close(_))) => break None,
+                Some(Err(e)) if is_too_big(&e) => {
+                    state.metrics.limit_hit(LimitKind::MessageSize);
+                    break Some(TOO_BIG);
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(device_id = %auth.device_id, error = %e, "WebSocket receive error");
+                    break None;
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    last_heard = Instant::now();
+                    state.metrics.message_in(bytes.len());
+                    msgs_in += 1;
+                    if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
+                        break Some(samod_reason(&mut events).await);
+                    }
+                }
+                Some(Ok(Message::Text(_))) => {
+                    state.metrics.limit_hit(LimitKind::Protocol);
+                    break Some(TEXT_FRAME);
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
+            },
+            result = &mut handshake, if !handshaken => {
+                handshaken = true;
+                if result.is_ok() {
+                    tracing::debug!(device_id = %auth.device_id, "sync handshake complete");
+                }
+            }
+            _ = &mut handshake_deadline, if !handshaken => {
+                state.metrics.limit_hit(LimitKind::HandshakeTimeout);
+                break Some(NO_HANDSHAKE);
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= idle {
+                    state.metrics.limit_hit(LimitKind::IdleTimeout);
+                    break Some(IDLE);
+                }
+                if ws_tx.send(Message::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+
+    // Ending the inbound stream tells samod the peer is gone.
+    drop(to_samod);
+    drop(from_samod);
+    let closing = async {
+        match outcome {
+            Some(reason) => {
+                // The closing handshake: our close frame, then the peer's reply, then the TCP close. Closing
+                // the TCP connection at once could make the peer lose our close frame to a reset.
+                send_close(&mut ws_tx, reason).await?;
+                while let Some(Ok(msg)) = ws_rx.next().await {
+                    if matches!(msg, Message::Close(_)) {
+                        break;
+                    }
+                }
+                ws_tx.close().await
+            }
+            // The peer closed or went away: flush the close reply, if any.
+            None => ws_tx.close().await,
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+    state.metrics.connection_closed();
+    tracing::info!(
+        device_id = %auth.device_id,
+        close_code = outcome.map(|c| c.0),
+        reason = outcome.map(|c| c.1),
+        messages_in = msgs_in,
+        messages_out = msgs_out,
+        "sync connection closed"
+    );
+    drop(registration);
+}
+
+async fn send_close(
+    ws_tx: &mut futures::stream::SplitSink<WebSocket, Message>,
+    (code, reason): Close,
+) -> Result<(), axum::Error> {
+    ws_tx.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_from_query() {
+        assert_eq!(query_token(Some("a=1&token=abc")), Some("abc".into()));
+        assert_eq!(query_token(Some("token=")), Some(String::new()));
+        assert_eq!(query_token(Some("x=token=abc")), None);
+        assert_eq!(query_token(None), None);
+    }
+
+    #[test]
+    fn close_reasons_fit_a_close_frame() {
+        for (_, reason) in [GOING_AWAY, PROTOCOL, UNDECODABLE, TEXT_FRAME, WRONG_PEER, TOO_BIG, REVOKED, IDLE, NO_HANDSHAKE]
+        {
+            assert!(reason.len() <= 123);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The `casebook-server` binary: flags and environment, logs without content, graceful SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use casebook_core::relay_api::{CreateAccount, DeviceCredentials};
+use common::{Client, Http, get, put, wait_for};
+
+const BIN: &str = env!("CARGO_BIN_EXE_casebook-server");
+
+/// Kills the relay process if the test fails before stopping it.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn help_lists_every_limit_with_its_environment_variable() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--data-dir",
+        "--tls-cert",
+        "--tls-key",
+        "--max-message-bytes",
+        "--max-body-bytes",
+        "--max-connections",
+        "--idle-timeout-secs",
+        "--auth-failures-per-minute",
+        "--redeem-attempts-per-minute",
+        "--case-quota-bytes",
+        "CASEBOOK_LISTEN",
+        "CASEBOOK_DATA_DIR",
+        "CASEBOOK_MAX_MESSAGE_BYTES",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_logs_no_content_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("CASEBOOK_DATA_DIR", dir.path())
+        .env("RUST_LOG", "trace")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut child = Kill(child);
+    let log = Arc::new(Mutex::new(String::new()));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let reader = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                if line.contains("relay listening")
+                    && let Some(addr) = line.split("addr=").nth(1).and_then(|s| s.split_whitespace().next())
+                {
+                    let _ = addr_tx.send(addr.to_string());
+                }
+                log.lock().unwrap().push_str(&line);
+                log.lock().unwrap().push('\n');
+            }
+        })
+    };
+    let addr: std::net::SocketAddr = addr_rx.recv_timeout(Duration::from_secs(20)).expect("listening").parse().unwrap();
+    let http = Http::new(addr);
+    assert_eq!(http.get("/healthz", None).await.body, "ok");
+
+    // A case with health information syncs through the relay.
+    let r = http
+        .post("/v1/accounts", None, &CreateAccount { display_name: "Zelda Quixote".into(), device_name: Some("Zelda's phone".into()) })
+        .await;
+    let ana: DeviceCredentials = r.json();
+    let mut client = Client::offline(&ana).await;
+    let doc = client.create("diagnosis", "SECRET-DIAGNOSIS-TEXT").await;
+    http.register_case(&ana.token, &doc.document_id().to_string()).await;
+    client.dial_url(&format!("ws://{addr}"), &ana.token);
+    if tokio::time::timeout(Duration::from_secs(10), client.dialer.as_ref().unwrap().established()).await.unwrap().is_err() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut ev = client.dialer.as_ref().unwrap().events();
+        let first = futures::StreamExt::next(&mut ev).await;
+        panic!("DBGLOG {first:?} {}", log.lock().unwrap().lines().filter(|l| !l.contains("sled")).collect::<Vec<_>>().join("\n"));
+    }
+    put(&doc, "notes", "PRIVATE-NOTE-WORDS").await;
+    let ben = http.member(&ana.token, &doc.document_id().to_string(), "Ben", casebook_core::relay_api::Role::Editor).await;
+    let mut other = Client::offline(&ben).await;
+    other.dial_url(&format!("ws://{addr}"), &ben.token);
+    other.established().await;
+    let found = other.find(doc.document_id()).await.unwrap();
+    assert!(wait_for(&found, "notes", "PRIVATE-NOTE-WORDS", Duration::from_secs(5)).await);
+    assert_eq!(get(&found, "diagnosis").await.as_deref(), Some("SECRET-DIAGNOSIS-TEXT"));
+    client.stop().await;
+    other.stop().await;
+
+    let status = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..200 {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            exited = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let exited = exited.expect("the relay stops within 10 s of SIGTERM");
+    assert!(exited.success(), "{exited:?}");
+    reader.join().unwrap();
+    let log = log.lock().unwrap().clone();
+    assert!(log.contains("relay stopped"), "{log}");
+    assert!(log.contains("sync connection opened"), "{log}");
+    for secret in ["SECRET-DIAGNOSIS", "PRIVATE-NOTE", "Zelda", "Quixote", "phone", "Ben"] {
+        assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
+    }
+    for secret in [ana.token.as_str(), ben.token.as_str()] {
+        assert!(!log.contains(secret), "the log contains a token");
+    }
+    // The data directory is released and complete: a new relay process opens it.
+    let again = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut again = Kill(again.unwrap());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(again.0.try_wait().unwrap().is_none(), "the second relay is running");
+    Command::new("kill").args(["-TERM", &again.0.id().to_string()]).status().unwrap();
+    assert!(again.0.wait().unwrap().success());
+}

@@ -1,0 +1,393 @@
+//! Sync over the relay's WebSocket: authentication at the upgrade, membership on the wire, live revocation,
+//! and every kind of bad input — each refused with its own close code while other clients keep syncing.
+
+mod common;
+
+use std::time::Duration;
+
+use casebook_core::relay_api::{CaseUsage, DeviceCredentials, RegisterDocument, Role};
+use casebook_core::storage::{SledStorage, Storage, key};
+use common::{Client, TestRelay, eventually, expect_close, get, put, wait_for, ws_connect};
+use futures::{SinkExt, StreamExt};
+use samod::DocHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+const SOON: Duration = Duration::from_secs(5);
+
+/// Ana owns a case (created offline, registered, then synced) with `title = first`.
+async fn shared_case(relay: &TestRelay) -> (DeviceCredentials, Client, DocHandle) {
+    let http = relay.http();
+    let ana = http.create_account("Ana").await;
+    let mut client = Client::offline(&ana).await;
+    let doc = client.create("title", "first").await;
+    http.register_case(&ana.token, &doc.document_id().to_string()).await;
+    client.dial(&relay.handle, &ana.token);
+    client.established().await;
+    (ana, client, doc)
+}
+
+async fn usage(relay: &TestRelay, token: &str, case: &str) -> CaseUsage {
+    relay.http().get(&format!("/v1/cases/{case}/usage"), Some(token)).await.json()
+}
+
+/// Wait until the relay has stored something of the case.
+async fn stored(relay: &TestRelay, token: &str, case: &str) {
+    let deadline = tokio::time::Instant::now() + SOON;
+    while usage(relay, token, case).await.bytes == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the relay did not store the case");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn upgrade_needs_a_valid_token_header_or_query() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let ana = http.create_account("Ana").await;
+    assert_eq!(ws_connect(&http, None, false).await.err(), Some(401));
+    assert_eq!(ws_connect(&http, Some(&"0".repeat(64)), false).await.err(), Some(401));
+    assert_eq!(ws_connect(&http, Some("garbage"), true).await.err(), Some(401));
+    let mut ws = ws_connect(&http, Some(&ana.token), true).await.expect("?token= accepted");
+    ws.close(None).await.unwrap();
+    let mut ws = ws_connect(&http, Some(&ana.token), false).await.expect("Bearer accepted");
+    ws.close(None).await.unwrap();
+    let r = http.get("/v1/sync", Some(&ana.token)).await;
+    assert_eq!((r.status, r.error_code().as_str()), (400, "invalid_input"), "not a WebSocket request");
+}
+
+#[tokio::test]
+async fn members_sync_a_case_and_its_documents() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let (ana, ana_client, ana_doc) = shared_case(&relay).await;
+    let case = ana_doc.document_id().clone();
+    let ben = http.member(&ana.token, &case.to_string(), "Ben", Role::Editor).await;
+    let ben_client = Client::connect(&relay.handle, &ben).await;
+
+    let ben_doc = ben_client.find(&case).await.expect("a member finds the case");
+    assert_eq!(get(&ben_doc, "title").await.as_deref(), Some("first"));
+    put(&ben_doc, "title", "from Ben").await;
+    assert!(wait_for(&ana_doc, "title", "from Ben", SOON).await, "Ana receives Ben's edit");
+    put(&ana_doc, "status", "from Ana").await;
+    assert!(wait_for(&ben_doc, "status", "from Ana", SOON).await, "Ben receives Ana's edit live");
+
+    // A notes document registered by an editor is covered by the case's membership.
+    let notes = ben_client.create("notes", "Ben's notes").await;
+    let r = http
+        .post(
+            &format!("/v1/cases/{case}/documents"),
+            Some(&ben.token),
+            &RegisterDocument { doc_id: notes.document_id().to_string() },
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let ana_notes = {
+        let deadline = tokio::time::Instant::now() + SOON;
+        loop {
+            if let Some(d) = ana_client.find(notes.document_id()).await {
+                break d;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "Ana never found the notes");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert!(wait_for(&ana_notes, "notes", "Ben's notes", SOON).await);
+    let metrics = http.get("/metrics", None).await.body;
+    assert!(metrics.contains("casebook_relay_connections 2\n"), "{metrics}");
+    assert!(!metrics.contains("casebook_relay_messages_in_total 0\n"));
+    ana_client.stop().await;
+    ben_client.stop().await;
+}
+
+#[tokio::test]
+async fn a_non_member_cannot_find_the_case() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let (ana, _ana_client, ana_doc) = shared_case(&relay).await;
+    let case = ana_doc.document_id().clone();
+    stored(&relay, &ana.token, &case.to_string()).await;
+    let eve = http.create_account("Eve").await;
+    let eve_client = Client::connect(&relay.handle, &eve).await;
+    assert!(eve_client.find(&case).await.is_none(), "the case looks unavailable");
+    let unknown = casebook_core::DocId::random().to_document_id();
+    assert!(eve_client.find(&unknown).await.is_none(), "exactly like a document that does not exist");
+    eve_client.stop().await;
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_its_writes_never_reach_others() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let (ana, _ana_client, ana_doc) = shared_case(&relay).await;
+    let case = ana_doc.document_id().clone();
+    let vic = http.member(&ana.token, &case.to_string(), "Vic", Role::Viewer).await;
+    let vic_client = Client::connect(&relay.handle, &vic).await;
+    let vic_doc = vic_client.find(&case).await.expect("a viewer reads");
+    put(&vic_doc, "title", "vandalised").await;
+    put(&ana_doc, "status", "after").await;
+    assert!(wait_for(&vic_doc, "status", "after", SOON).await, "the viewer keeps receiving");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get(&ana_doc, "title").await.as_deref(), Some("first"), "the viewer's write was ignored");
+    // And the relay did not keep it for anyone else either.
+    let ben = http.member(&ana.token, &case.to_string(), "Ben", Role::Editor).await;
+    let ben_client = Client::connect(&relay.handle, &ben).await;
+    let ben_doc = ben_client.find(&case).await.unwrap();
+    assert!(wait_for(&ben_doc, "status", "after", SOON).await);
+    assert_eq!(get(&ben_doc, "title").await.as_deref(), Some("first"));
+    vic_client.stop().await;
+    ben_client.stop().await;
+}
+
+#[tokio::test]
+async fn a_removed_member_stops_receiving_within_a_second() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let (ana, _ana_client, ana_doc) = shared_case(&relay).await;
+    let case = ana_doc.document_id().clone();
+    let ben = http.member(&ana.token, &case.to_string(), "Ben", Role::Editor).await;
+    let ben_client = Client::connect(&relay.handle, &ben).await;
+    let ben_doc = ben_client.find(&case).await.unwrap();
+    put(&ana_doc, "status", "before").await;
+    assert!(wait_for(&ben_doc, "status", "before", SOON).await);
+
+    let r = http.delete(&format!("/v1/cases/{case}/members/{}", ben.account_id), Some(&ana.token)).await;
+    assert_eq!(r.status, 204);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    put(&ana_doc, "status", "secret").await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(get(&ben_doc, "status").await.as_deref(), Some("before"), "nothing after the removal");
+    // Ben's writes no longer reach Ana either.
+    put(&ben_doc, "title", "from a former member").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get(&ana_doc, "title").await.as_deref(), Some("first"));
+    ben_client.stop().await;
+}
+
+#[tokio::test]
+async fn a_revoked_device_is_disconnected_and_refused() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let ana = http.create_account("Ana").await;
+    let mut ws = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    assert!(eventually(SOON, || relay.handle.connection_count() == 1).await);
+    let revoked_at = tokio::time::Instant::now();
+    let r = http.delete(&format!("/v1/devices/{}", ana.device_id), Some(&ana.token)).await;
+    assert_eq!(r.status, 204);
+    let (code, reason) = expect_close(&mut ws).await.expect("a close frame");
+    assert!(revoked_at.elapsed() < Duration::from_secs(1), "{:?}", revoked_at.elapsed());
+    assert_eq!((code, reason.as_str()), (4401, "device token revoked"));
+    assert_eq!(ws_connect(&http, Some(&ana.token), false).await.err(), Some(401));
+    assert!(eventually(SOON, || relay.handle.connection_count() == 0).await);
+}
+
+#[tokio::test]
+async fn a_peer_id_other_than_the_devices_is_refused() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let ana = http.create_account("Ana").await;
+    let mut impostor = Client::offline_as("device-someone-else").await;
+    impostor.dial(&relay.handle, &ana.token);
+    let result = tokio::time::timeout(common::TIMEOUT, impostor.dialer.as_ref().unwrap().established()).await.unwrap();
+    assert!(result.is_err(), "handshake refused");
+    let metrics = http.get("/metrics", None).await.body;
+    assert!(!metrics.contains("casebook_relay_limit_hits_total{kind=\"protocol\"} 0\n"), "{metrics}");
+    impostor.stop().await;
+}
+
+#[tokio::test]
+async fn bad_frames_close_only_their_connection_and_change_nothing_stored() {
+    let relay = TestRelay::start_with(|c| c.max_message_bytes = 64 * 1024).await;
+    let http = relay.http();
+    let (ana, ana_client, ana_doc) = shared_case(&relay).await;
+    let case = ana_doc.document_id().clone();
+    let ben = http.member(&ana.token, &case.to_string(), "Ben", Role::Editor).await;
+    let ben_client = Client::connect(&relay.handle, &ben).await;
+    let ben_doc = ben_client.find(&case).await.unwrap();
+    stored(&relay, &ana.token, &case.to_string()).await;
+    let before = usage(&relay, &ana.token, &case.to_string()).await.bytes;
+
+    // An oversized frame: 1009, before the payload is even read.
+    let mut ws = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    let _ = ws.send(Message::Binary(vec![0u8; 100 * 1024].into())).await;
+    assert_eq!(expect_close(&mut ws).await.map(|c| c.0), Some(1009));
+    // Garbage bytes where a CBOR message belongs: 1002.
+    let mut ws = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    ws.send(Message::Binary(b"\xff\x00 not cbor at all".to_vec().into())).await.unwrap();
+    let (code, reason) = expect_close(&mut ws).await.unwrap();
+    assert_eq!((code, reason.as_str()), (1002, "undecodable sync message"));
+    // A truncated join message: 1002.
+    let mut ws = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    let join = b"\xa3\x64type\x64join\x68senderId\x68impo";
+    ws.send(Message::Binary(join.to_vec().into())).await.unwrap();
+    assert_eq!(expect_close(&mut ws).await.map(|c| c.0), Some(1002));
+    // A text frame: 1003.
+    let mut ws = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    ws.send(Message::Text("{\"type\":\"join\"}".into())).await.unwrap();
+    assert_eq!(expect_close(&mut ws).await.map(|c| c.0), Some(1003));
+
+    // The healthy connections kept syncing throughout.
+    put(&ana_doc, "status", "still syncing").await;
+    assert!(wait_for(&ben_doc, "status", "still syncing", SOON).await);
+    assert!(usage(&relay, &ana.token, &case.to_string()).await.bytes > before);
+    let metrics = http.get("/metrics", None).await.body;
+    assert!(metrics.contains("casebook_relay_limit_hits_total{kind=\"message_size\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("casebook_relay_limit_hits_total{kind=\"protocol\"} 3\n"), "{metrics}");
+    ana_client.stop().await;
+    ben_client.stop().await;
+}
+
+/// Every stored entry of a case document and of the relay's records, read with the relay stopped.
+fn snapshot(dir: &std::path::Path, doc: &str) -> Vec<(String, Vec<u8>)> {
+    let s = SledStorage::open(dir).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for prefix in [doc, "relay"] {
+        out.extend(s.load_range(&key([prefix]).unwrap()).unwrap().into_iter().map(|(k, v)| (k.to_string(), v)));
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn stored_data_is_unchanged_by_bad_input() {
+    let relay = TestRelay::start_with(|c| c.max_message_bytes = 64 * 1024).await;
+    let (ana, ana_client, ana_doc) = shared_case(&relay).await;
+    let case = ana_doc.document_id().to_string();
+    stored(&relay, &ana.token, &case).await;
+    ana_client.stop().await;
+    let TestRelay { handle, dir } = relay;
+    handle.shutdown().await;
+    let before = snapshot(dir.path(), &case);
+    assert!(before.iter().any(|(k, _)| k.starts_with(&case)));
+
+    let relay = TestRelay { handle: casebook_server::Relay::start(casebook_server::Config {
+        max_message_bytes: 64 * 1024,
+        ..casebook_server::Config::for_tests(dir.path())
+    })
+    .await
+    .unwrap(), dir };
+    let http = relay.http();
+    let mut ws = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    let _ = ws.send(Message::Binary(vec![7u8; 70 * 1024].into())).await;
+    assert_eq!(expect_close(&mut ws).await.map(|c| c.0), Some(1009));
+    let mut ws = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    ws.send(Message::Binary(vec![0xa1, 0x64, 0x74, 0x79].into())).await.unwrap();
+    assert_eq!(expect_close(&mut ws).await.map(|c| c.0), Some(1002));
+    assert_eq!(ws_connect(&http, Some(&"1".repeat(64)), false).await.err(), Some(401));
+    let r = http.raw("POST", "/v1/cases", Some(&ana.token), Some(("application/json", b"{\"case_id\":"))).await;
+    assert_eq!(r.status, 400);
+    let r = http.redeem(&ana.token, "0000-0000-0000-0000-0000").await;
+    assert_eq!(r.status, 404);
+    let TestRelay { handle, dir } = relay;
+    handle.shutdown().await;
+    assert_eq!(snapshot(dir.path(), &case), before, "stored data changed");
+}
+
+#[tokio::test]
+async fn connection_limit_answers_503_and_frees_slots() {
+    let relay = TestRelay::start_with(|c| c.max_connections = 1).await;
+    let http = relay.http();
+    let ana = http.create_account("Ana").await;
+    let mut first = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    assert_eq!(ws_connect(&http, Some(&ana.token), false).await.err(), Some(503));
+    let r = http.get("/v1/sync", Some(&ana.token)).await;
+    assert!(r.status == 400 || r.status == 503);
+    first.close(None).await.unwrap();
+    while first.next().await.is_some() {}
+    assert!(eventually(SOON, || relay.handle.connection_count() == 0).await);
+    let mut again = ws_connect(&http, Some(&ana.token), false).await.expect("the slot was freed");
+    again.close(None).await.unwrap();
+    let metrics = http.get("/metrics", None).await.body;
+    assert!(metrics.contains("casebook_relay_limit_hits_total{kind=\"connections\"} 1\n"), "{metrics}");
+}
+
+#[tokio::test]
+async fn silent_sockets_time_out_but_live_clients_stay() {
+    let relay = TestRelay::start_with(|c| {
+        c.idle_timeout_secs = 1;
+        c.handshake_timeout_secs = 60;
+    })
+    .await;
+    let http = relay.http();
+    let (ana, ana_client, ana_doc) = shared_case(&relay).await;
+    let mut silent = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(expect_close(&mut silent).await, Some((4408, "idle timeout".into())));
+    // samod's client answers the relay's pings: still connected, still syncing.
+    let ben = http.member(&ana.token, &ana_doc.document_id().to_string(), "Ben", Role::Editor).await;
+    let ben_client = Client::connect(&relay.handle, &ben).await;
+    let ben_doc = ben_client.find(ana_doc.document_id()).await.unwrap();
+    put(&ana_doc, "status", "after the timeout").await;
+    assert!(wait_for(&ben_doc, "status", "after the timeout", SOON).await);
+    ana_client.stop().await;
+    ben_client.stop().await;
+}
+
+#[tokio::test]
+async fn no_handshake_in_time_is_closed() {
+    let relay = TestRelay::start_with(|c| c.handshake_timeout_secs = 1).await;
+    let http = relay.http();
+    let ana = http.create_account("Ana").await;
+    let mut ws = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    assert_eq!(expect_close(&mut ws).await, Some((4408, "no sync handshake in time".into())));
+}
+
+#[tokio::test]
+async fn a_case_over_quota_turns_read_only() {
+    let relay = TestRelay::start_with(|c| c.case_quota_bytes = 1).await;
+    let http = relay.http();
+    let (ana, ana_client, ana_doc) = shared_case(&relay).await;
+    let case = ana_doc.document_id().clone();
+    stored(&relay, &ana.token, &case.to_string()).await;
+    let u = usage(&relay, &ana.token, &case.to_string()).await;
+    assert!(u.quota_exceeded && u.quota_bytes == 1 && u.bytes > 1, "{u:?}");
+    let r = http
+        .post(
+            &format!("/v1/cases/{case}/documents"),
+            Some(&ana.token),
+            &RegisterDocument { doc_id: casebook_core::DocId::random().to_string() },
+        )
+        .await;
+    assert_eq!((r.status, r.error_code().as_str()), (507, "quota_exceeded"));
+    // Reads still work; new changes are no longer accepted.
+    put(&ana_doc, "status", "not stored").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ben = http.member(&ana.token, &case.to_string(), "Ben", Role::Editor).await;
+    let ben_client = Client::connect(&relay.handle, &ben).await;
+    let ben_doc = ben_client.find(&case).await.expect("still readable");
+    assert_eq!(get(&ben_doc, "title").await.as_deref(), Some("first"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(get(&ben_doc, "status").await, None);
+    let metrics = http.get("/metrics", None).await.body;
+    assert!(metrics.contains("casebook_relay_cases_over_quota 1\n"), "{metrics}");
+    ana_client.stop().await;
+    ben_client.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_and_a_restart_keeps_every_case() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let (ana, ana_client, ana_doc) = shared_case(&relay).await;
+    let case = ana_doc.document_id().clone();
+    put(&ana_doc, "status", "saved before the stop").await;
+    let ben = http.member(&ana.token, &case.to_string(), "Ben", Role::Editor).await;
+    // Wait until the relay has Ana's latest change: a fresh member sees it.
+    let probe = Client::connect(&relay.handle, &ben).await;
+    let probe_doc = probe.find(&case).await.unwrap();
+    assert!(wait_for(&probe_doc, "status", "saved before the stop", SOON).await);
+    probe.stop().await;
+
+    let mut raw = ws_connect(&http, Some(&ana.token), false).await.unwrap();
+    let TestRelay { handle, dir } = relay;
+    let stopping = tokio::spawn(handle.shutdown());
+    assert_eq!(expect_close(&mut raw).await.map(|c| c.0), Some(1001));
+    stopping.await.unwrap();
+    ana_client.stop().await;
+
+    let relay = TestRelay { handle: casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path())).await.unwrap(), dir };
+    let ben_client = Client::connect(&relay.handle, &ben).await;
+    let ben_doc = ben_client.find(&case).await.expect("the case survived the restart");
+    assert_eq!(get(&ben_doc, "status").await.as_deref(), Some("saved before the stop"));
+    ben_client.stop().await;
+    relay.handle.shutdown().await;
+}

@@ -1,0 +1,96 @@
+//! TLS: with a certificate and key the relay serves `https://` and `wss://` (rustls), nothing in clear.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use casebook_core::relay_api::Me;
+use common::{Http, TestRelay, send_request};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn connector() -> TlsConnector {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(fixture("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+async fn tls_stream(relay: &TestRelay) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(relay.addr()).await.unwrap();
+    connector().connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap()
+}
+
+#[tokio::test]
+async fn serves_https_and_wss_with_a_certificate() {
+    let relay = TestRelay::start_with(|c| {
+        c.tls_cert = Some(fixture("cert.pem"));
+        c.tls_key = Some(fixture("key.pem"));
+    })
+    .await;
+    assert!(relay.handle.url().starts_with("wss://"));
+    assert!(relay.handle.http_url().starts_with("https://"));
+    let host = relay.addr().to_string();
+
+    let r = send_request(tls_stream(&relay).await, &host, "GET", "/healthz", None, None).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+    let body = br#"{"display_name":"Ana"}"#;
+    let r = send_request(tls_stream(&relay).await, &host, "POST", "/v1/accounts", None, Some(("application/json", body))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let creds: casebook_core::relay_api::DeviceCredentials = r.json();
+    let me: Me = send_request(tls_stream(&relay).await, &host, "GET", "/v1/me", Some(&creds.token), None).await.json();
+    assert_eq!(me.display_name, "Ana");
+
+    let mut request = format!("wss://localhost:{}/v1/sync", relay.addr().port()).into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {}", creds.token).parse().unwrap());
+    let (mut ws, response) = tokio_tungstenite::client_async(request, tls_stream(&relay).await).await.unwrap();
+    assert_eq!(response.status().as_u16(), 101);
+    ws.close(None).await.unwrap();
+
+    // Plain HTTP on the TLS port gets no answer.
+    let plain = tokio::time::timeout(common::TIMEOUT, async {
+        let mut s = Http::new(relay.addr()).connect().await;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        buf
+    })
+    .await
+    .unwrap();
+    assert!(!String::from_utf8_lossy(&plain).contains("200 OK"));
+    relay.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_certificate_path_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = casebook_server::Config {
+        tls_cert: Some(fixture("missing.pem")),
+        tls_key: Some(fixture("key.pem")),
+        ..casebook_server::Config::for_tests(dir.path())
+    };
+    let err = casebook_server::Relay::start(config).await.unwrap_err();
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+    let config = casebook_server::Config {
+        tls_cert: Some(fixture("key.pem")),
+        tls_key: Some(fixture("key.pem")),
+        ..casebook_server::Config::for_tests(dir.path())
+    };
+    assert!(casebook_server::Relay::start(config).await.is_err());
+}
