@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    appointment, care_team, case, conflict, cost, critical, decision, exchange, notes, opinion, patient, preferences,
-    question, record_request, records, specialist, symptoms, task, text,
+    appointment, care_team, case, conflict, cost, critical, decision, demo, exchange, notes, opinion, patient, preferences,
+    question, record_request, records, relay, specialist, symptoms, task, text,
 };
 
 /// Organise a cancer second opinion with your family, offline. Data stays in a local store; share it with
@@ -56,8 +56,21 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Create the store directory (does nothing if it exists).
     Init,
-    /// See Casebook work: two siblings take notes offline in the same consultation, swap files, and merge.
-    Demo,
+    /// See Casebook work: two siblings take notes offline in the same consultation, then sync through a relay
+    /// started in this process (or swap files with --files) and print the merged case.
+    Demo(demo::DemoArgs),
+    /// This device's account on a relay.
+    #[command(subcommand)]
+    Account(relay::AccountCmd),
+    /// Invite codes: create one (owner) or accept one to join a case.
+    #[command(subcommand)]
+    Invite(relay::InviteCmd),
+    /// List the members of the case on the relay.
+    Members,
+    /// Remove a member from the case (owner), or leave it (your own account id).
+    RemoveMember(relay::RemoveMemberArgs),
+    /// Sync the case with the relay: returns when up to date, or fails with the reason.
+    Sync(relay::SyncArgs),
     /// Create, list, show and delete cases.
     #[command(subcommand)]
     Case(case::CaseCmd),

@@ -18,6 +18,7 @@ pub(crate) mod progress;
 pub(crate) mod question;
 pub(crate) mod record_request;
 pub(crate) mod records;
+pub(crate) mod relay;
 pub(crate) mod specialist;
 pub(crate) mod store;
 pub(crate) mod symptoms;
@@ -34,7 +35,12 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx::new(cli.global)?;
     match cli.command {
         Command::Init => store::init(&ctx),
-        Command::Demo => demo::run(&ctx),
+        Command::Demo(a) => demo::run(&ctx, a),
+        Command::Account(c) => relay::account_cmd(&ctx, c),
+        Command::Invite(c) => relay::invite(&ctx, c),
+        Command::Members => relay::members(&ctx),
+        Command::RemoveMember(a) => relay::remove_member(&ctx, a),
+        Command::Sync(a) => relay::sync(&ctx, a),
         Command::Case(c) => case::run(&ctx, c),
         Command::Patient(c) => patient::run(&ctx, c),
         Command::Decision(c) => decision::run(&ctx, c),

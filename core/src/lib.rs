@@ -39,5 +39,5 @@ pub use error::{Error, Result};
 pub use ids::{CaseId, DocId};
 pub use model::Keyed;
 pub use schema::{SCHEMA_MAJOR, SCHEMA_MINOR};
-pub use store::{CaseListing, Store};
+pub use store::{CaseListing, RelayAccount, Store};
 pub use tracked_doc::SaveStats;

@@ -21,6 +21,17 @@ pub struct CaseListing {
     pub error: Option<String>,
 }
 
+/// This device's account on a relay.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RelayAccount {
+    /// The relay's base URL (`http(s)://…` or `ws(s)://…`).
+    pub server: String,
+    /// The account's display name.
+    pub display_name: String,
+    /// Account, device and token.
+    pub credentials: crate::relay_api::DeviceCredentials,
+}
+
 /// A local store of cases.
 #[derive(Clone)]
 pub struct Store {
@@ -171,6 +182,29 @@ impl Store {
     pub(crate) fn set_relay_knows(&self, case: &CaseId, doc: &crate::DocId) -> Result<()> {
         self.storage.put(&key([INDEX, "relay-docs", case.as_str(), doc.as_str()])?, b"")?;
         Ok(())
+    }
+
+    /// Remember this device's relay account (local only, never synced; the token is a secret of this
+    /// device and is stored like the case data, in the local store).
+    pub fn set_relay_account(&self, account: &RelayAccount) -> Result<()> {
+        let bytes = serde_json::to_vec(account).map_err(|e| Error::InvalidInput {
+            field: "relay account",
+            reason: e.to_string(),
+        })?;
+        self.storage.put(&key([INDEX, "relay-account"])?, &bytes)?;
+        self.storage.flush()?;
+        Ok(())
+    }
+
+    /// This device's relay account, if one was created or linked.
+    pub fn relay_account(&self) -> Result<Option<RelayAccount>> {
+        match self.storage.load(&key([INDEX, "relay-account"])?)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|_| Error::InvalidInput {
+                field: "relay account",
+                reason: "the stored relay account is unreadable; create or link the account again".into(),
+            }),
+        }
     }
 
     /// The caregiver using this device for a case, if set.

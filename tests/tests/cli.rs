@@ -857,3 +857,80 @@ fn demo_merges_two_offline_siblings() {
     assert_eq!(v["notes"]["summary"], "PET first, then decide. Written summary promised within a week.");
     assert_eq!(v["conflicts"][0]["path"], "patient/stage");
 }
+
+/// A relay in this test process on a free port (its own runtime), for the CLI processes to use.
+struct TestRelay {
+    rt: tokio::runtime::Runtime,
+    handle: Option<casebook_server::RelayHandle>,
+    _dir: TempDir,
+}
+
+impl TestRelay {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let handle = rt.block_on(casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path()))).unwrap();
+        Self { rt, handle: Some(handle), _dir: dir }
+    }
+
+    fn url(&self) -> String {
+        self.handle.as_ref().unwrap().http_url()
+    }
+}
+
+impl Drop for TestRelay {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            self.rt.block_on(h.shutdown());
+        }
+    }
+}
+
+#[test]
+fn siblings_share_join_and_sync_through_a_relay_from_the_cli() {
+    let relay = TestRelay::start();
+    let (ana, case, _) = Cb::with_case();
+    let ben = Cb::new();
+    ana.ok(&["account", "create", "--server", &relay.url(), "--name", "Ana"]);
+    ben.ok(&["init"]);
+    ben.ok(&["account", "create", "--server", &relay.url(), "--name", "Ben"]);
+    let shared = ana.json(&["case", "share", "--role", "editor"]);
+    assert_eq!(shared["saved_to_relay"], true);
+    let code = shared["invite"]["code"].as_str().unwrap().to_string();
+    let joined = ben.json(&["invite", "accept", &code, "--relationship", "son"]);
+    assert_eq!(joined["case_id"], case.as_str());
+    assert_eq!(joined["role"], "editor");
+    // A used code cannot be used again.
+    let again = ben.fail(&["invite", "accept", &code]);
+    assert!(!again.is_empty());
+
+    // Both write offline, then sync.
+    let appt = ana.add(&["appointment", "add", "--kind", "second_opinion"]);
+    ana.ok(&["sync"]);
+    ben.ok(&["sync"]);
+    ana.ok(&["notes", "append", &appt, "Ana: staging agreed, é"]);
+    ben.ok(&["notes", "append", &appt, "Ben: 診断 😀"]);
+    ana.ok(&["patient", "set", "stage", "IIIA"]);
+    ben.ok(&["patient", "set", "stage", "IIB"]);
+    for cb in [&ana, &ben, &ana] {
+        let s = cb.json(&["sync"]);
+        assert_eq!(s["state"], "up_to_date");
+        assert_eq!(s["saved_to_relay"], true);
+    }
+    let notes_a = ana.json(&["notes", "show", &appt]);
+    let notes_b = ben.json(&["notes", "show", &appt]);
+    assert_eq!(notes_a, notes_b);
+    let all = notes_a.to_string();
+    assert!(all.contains("Ana: staging agreed, é") && all.contains("Ben: 診断 😀"), "{all}");
+    let conflicts = ben.json(&["conflicts"]);
+    assert_eq!(conflicts, ana.json(&["conflicts"]));
+    assert!(conflicts.to_string().contains("patient/stage"));
+
+    let members = ana.json(&["members"]);
+    assert_eq!(members.as_array().unwrap().len(), 2);
+    let ben_account = ben.json(&["account", "show"])["account_id"].as_str().unwrap().to_string();
+    ana.ok(&["remove-member", &ben_account]);
+    assert_eq!(ana.json(&["members"]).as_array().unwrap().len(), 1);
+    let refused = ben.fail(&["sync", "--timeout", "5"]);
+    assert!(refused.contains("error"), "{refused}");
+}

@@ -23,6 +23,8 @@ pub(crate) enum CaseCmd {
     List,
     /// Overview: patient, decision date and days left, verdict, progress and counts.
     Show,
+    /// Put the case on the relay (you become its owner) and print an invite code for a sibling.
+    Share(super::relay::ShareArgs),
     /// Delete the case and all its notes from this store (other devices keep their copy).
     Delete {
         /// Confirm the deletion.
@@ -51,6 +53,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
         CaseCmd::Create(a) => create(ctx, a),
         CaseCmd::List => list(ctx),
         CaseCmd::Show => show(ctx),
+        CaseCmd::Share(a) => super::relay::share(ctx, a),
         CaseCmd::Delete { yes } => delete(ctx, yes),
     }
 }

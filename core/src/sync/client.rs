@@ -535,6 +535,27 @@ impl SyncClient {
         }
     }
 
+    /// Sync a case completely: [`SyncClient::sync_case`], wait until up to date, merge what arrived, and
+    /// repeat while what arrived names documents not synced yet (a sibling's new appointments), so that on
+    /// success the open case holds everything the relay holds and the relay holds every local edit.
+    pub fn sync_and_wait(&self, case: &mut Case, timeout: Duration) -> SyncResult<CaseSyncStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        let id = case.id().clone();
+        let watched = |this: &Self| {
+            lock(&this.shared.cases).get(&id).map(|c| c.docs.len() + c.missing.len()).unwrap_or(0)
+        };
+        self.sync_case(case)?;
+        loop {
+            let before = watched(self);
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let status = self.wait_until_synced(&id, left)?;
+            self.sync_case(case)?;
+            if watched(self) == before {
+                return Ok(status);
+            }
+        }
+    }
+
     /// This device's account id.
     pub fn account_id(&self) -> &str {
         &self.account_id

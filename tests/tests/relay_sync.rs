@@ -1,0 +1,190 @@
+//! End-to-end through a real relay on 127.0.0.1:0 with real sled stores in temp dirs:
+//! siblings editing offline then syncing, and a relay restarted from its data directory.
+
+use std::time::{Duration, Instant};
+
+use casebook_core::model::appointment::{AppointmentField, AppointmentKind, NewAppointment};
+use casebook_core::model::patient::PatientField;
+use casebook_core::model::record_request::{Channel, NewEvent, RecordItem};
+use casebook_core::model::text::TextField;
+use casebook_core::relay_api::{DeviceCredentials, Role};
+use casebook_core::sync::{RelayClient, SyncClient};
+use casebook_core::{Case, CaseId, Store};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Relay {
+    rt: tokio::runtime::Runtime,
+    handle: Option<casebook_server::RelayHandle>,
+}
+
+impl Relay {
+    fn start(dir: &std::path::Path) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let handle = rt.block_on(casebook_server::Relay::start(casebook_server::Config::for_tests(dir))).unwrap();
+        Self { rt, handle: Some(handle) }
+    }
+    fn url(&self) -> String {
+        self.handle.as_ref().unwrap().http_url()
+    }
+    fn stop(mut self) {
+        let h = self.handle.take().unwrap();
+        self.rt.block_on(h.shutdown());
+    }
+}
+
+struct Phone {
+    store: Store,
+    sync: Option<SyncClient>,
+    creds: DeviceCredentials,
+    _dir: tempfile::TempDir,
+}
+
+impl Phone {
+    fn new(url: &str, name: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let creds = RelayClient::new(url).unwrap().create_account(name, None).unwrap();
+        Self { store, sync: None, creds, _dir: dir }
+    }
+    fn online(&mut self, url: &str) -> &SyncClient {
+        self.sync = Some(SyncClient::start(&self.store, url, self.creds.clone()).unwrap());
+        self.sync.as_ref().unwrap()
+    }
+    fn offline(&mut self) {
+        if let Some(s) = self.sync.take() {
+            s.stop().unwrap();
+        }
+    }
+    fn sync(&self, case: &mut Case) {
+        self.sync.as_ref().unwrap().sync_and_wait(case, WAIT).unwrap();
+    }
+}
+
+/// Ana creates and shares a case with an appointment; Ben joins it as editor. Both end online.
+fn family(url: &str) -> (Phone, Phone, Case, Case, CaseId, String, String, String) {
+    let mut ana = Phone::new(url, "Ana");
+    let mut ben = Phone::new(url, "Ben");
+    let (mut a, ana_id) = ana.store.create_case("Mum", "Ana", Some("daughter")).unwrap();
+    let appt = a.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() }).unwrap();
+    a.save().unwrap();
+    let id = a.id().clone();
+    ana.online(url).share_case(&mut a).unwrap();
+    ana.sync(&mut a);
+    let code = ana.sync.as_ref().unwrap().relay().create_invite(&id, Role::Editor, None).unwrap().code;
+    RelayClient::with_token(url, &ben.creds.token).unwrap().redeem_invite(&code).unwrap();
+    let mut b = ben.online(url).join_case(&id, WAIT).unwrap();
+    let ben_id = b.add_caregiver("Ben", Some("son")).unwrap();
+    b.save().unwrap();
+    ben.sync(&mut b);
+    ana.sync(&mut a);
+    (ana, ben, a, b, id, appt, ana_id, ben_id)
+}
+
+#[test]
+fn siblings_edit_offline_then_sync_to_identical_cases() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(relay_dir.path());
+    let url = relay.url();
+    let (mut ana, mut ben, mut a, mut b, _id, appt, ana_id, ben_id) = family(&url);
+
+    // The basement: both offline, typing in the same consultation and editing other fields.
+    ana.offline();
+    ben.offline();
+    let na = TextField::AppointmentNotes { appointment: appt.clone(), author: ana_id.clone() };
+    let nb = TextField::AppointmentNotes { appointment: appt.clone(), author: ben_id.clone() };
+    let mut typed_a = String::new();
+    let mut typed_b = String::new();
+    for i in 0..200 {
+        let wa = format!("a{i}é ");
+        let wb = format!("b{i}😀診 ");
+        a.append_text(&na, &wa).unwrap();
+        b.append_text(&nb, &wb).unwrap();
+        typed_a.push_str(&wa);
+        typed_b.push_str(&wb);
+        if i % 10 == 9 {
+            a.save().unwrap();
+            b.save().unwrap();
+        }
+    }
+    a.append_text(&TextField::AppointmentSummary(appt.clone()), "PET first. ").unwrap();
+    b.append_text(&TextField::AppointmentSummary(appt.clone()), "Summary promised.").unwrap();
+    a.set_patient(PatientField::Stage, Some("IIIA")).unwrap();
+    b.set_patient(PatientField::Stage, Some("IIB")).unwrap();
+    a.set_appointment(&appt, AppointmentField::Start, Some("2026-12-01T09:30")).unwrap();
+    b.set_appointment(&appt, AppointmentField::Start, Some("2026-12-01T14:00")).unwrap();
+    let r = b.add_record_request("City Lab", &[RecordItem::PathologySlides], Channel::LabRelease).unwrap();
+    b.log_request_event(&r, NewEvent { kind: "requested_in_writing", date: "2026-11-20", ..Default::default() }).unwrap();
+    a.save().unwrap();
+    b.save().unwrap();
+
+    // Upstairs: online again.
+    let started = Instant::now();
+    ana.online(&url);
+    ben.online(&url);
+    ana.sync(&mut a);
+    ben.sync(&mut b);
+    ana.sync(&mut a);
+    let took = started.elapsed();
+    println!("sync after offline editing took {} ms", took.as_millis());
+
+    assert_eq!(a.state().unwrap(), b.state().unwrap(), "identical documents");
+    let notes = a.notes(&appt).unwrap();
+    assert_eq!(notes, b.notes(&appt).unwrap());
+    let text_of = |who: &str| notes.by_author.iter().find(|n| n.author == who).unwrap().text.clone();
+    assert_eq!(text_of(&ana_id), typed_a, "no word of Ana's lost");
+    assert_eq!(text_of(&ben_id), typed_b, "no word of Ben's lost");
+    assert!(notes.summary.contains("PET first.") && notes.summary.contains("Summary promised."));
+    let paths: Vec<String> = a.conflicts().into_iter().map(|c| c.path).collect();
+    assert!(paths.contains(&"patient/stage".to_string()), "{paths:?}");
+    assert!(paths.contains(&format!("appointments/{appt}/start")), "{paths:?}");
+    assert_eq!(a.conflicts(), b.conflicts());
+    assert_eq!(a.record_requests(), b.record_requests());
+    for p in [&ana, &ben] {
+        assert!(p.sync.as_ref().unwrap().status(a.id()).saved_to_relay);
+    }
+    ana.offline();
+    ben.offline();
+    relay.stop();
+}
+
+#[test]
+fn a_restarted_relay_serves_what_it_stored_to_a_sibling_who_was_offline() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(relay_dir.path());
+    let url = relay.url();
+    let (mut ana, mut ben, mut a, _b, id, appt, ana_id, _) = family(&url);
+    ben.offline();
+    drop(_b);
+
+    // Ana edits while Ben is offline; the relay stores it.
+    let na = TextField::AppointmentNotes { appointment: appt.clone(), author: ana_id.clone() };
+    a.append_text(&na, "Written while Ben was offline: 診断 confirmé 😀").unwrap();
+    a.set_patient(PatientField::Stage, Some("IV")).unwrap();
+    let appt2 = a.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
+    a.append_text(&TextField::AppointmentNotes { appointment: appt2.clone(), author: ana_id.clone() }, "follow-up notes").unwrap();
+    a.save().unwrap();
+    ana.sync(&mut a);
+    assert!(ana.sync.as_ref().unwrap().status(&id).saved_to_relay);
+    ana.offline();
+
+    // The relay stops and starts again from its data directory (on a new port).
+    relay.stop();
+    let relay = Relay::start(relay_dir.path());
+    let url = relay.url();
+
+    // Ben comes online and receives everything.
+    ben.online(&url);
+    let mut b = ben.store.open_case(&id).unwrap();
+    ben.sync(&mut b);
+    assert_eq!(b.patient().stage.as_deref(), Some("IV"));
+    let notes = b.notes(&appt).unwrap();
+    assert!(notes.by_author.iter().any(|n| n.text == "Written while Ben was offline: 診断 confirmé 😀"), "{notes:?}");
+    assert_eq!(b.notes(&appt2).unwrap().by_author[0].text, "follow-up notes");
+    // And what Ben has is durable in his store.
+    ben.offline();
+    let mut again = ben.store.open_case(&id).unwrap();
+    assert_eq!(again.notes(&appt2).unwrap().by_author[0].text, "follow-up notes");
+    relay.stop();
+}
+
