@@ -286,7 +286,8 @@ impl Directory {
     /// Drop expired link codes and invites.
     pub(crate) fn purge_expired(&self, now: u64) -> Result<()> {
         let mut inner = self.write();
-        let links: Vec<String> = inner.links.iter().filter(|(_, l)| l.expires_at < now).map(|(k, _)| k.clone()).collect();
+        let links: Vec<String> =
+            inner.links.iter().filter(|(_, l)| l.expires_at < now).map(|(k, _)| k.clone()).collect();
         let invites: Vec<String> =
             inner.invites.iter().filter(|(_, i)| i.expires_at < now).map(|(k, _)| k.clone()).collect();
         if links.is_empty() && invites.is_empty() {
@@ -308,10 +309,17 @@ impl Directory {
         Ok(())
     }
 
-    fn new_device(&self, inner: &mut Inner, account_id: &str, name: Option<String>, now: u64) -> Result<DeviceCredentials> {
+    fn new_device(
+        &self,
+        inner: &mut Inner,
+        account_id: &str,
+        name: Option<String>,
+        now: u64,
+    ) -> Result<DeviceCredentials> {
         let device_id = secret::new_id();
         let token = secret::new_token();
-        let rec = DeviceRec { account_id: account_id.to_string(), name, token_hash: secret::hash(&token), created_at: now };
+        let rec =
+            DeviceRec { account_id: account_id.to_string(), name, token_hash: secret::hash(&token), created_at: now };
         self.put("device", &device_id, &rec)?;
         self.flush()?;
         inner.tokens.insert(rec.token_hash.clone(), device_id.clone());
@@ -320,7 +328,12 @@ impl Directory {
     }
 
     /// Create an account with its first device.
-    pub(crate) fn create_account(&self, display_name: String, device_name: Option<String>, now: u64) -> Result<DeviceCredentials> {
+    pub(crate) fn create_account(
+        &self,
+        display_name: String,
+        device_name: Option<String>,
+        now: u64,
+    ) -> Result<DeviceCredentials> {
         let mut inner = self.write();
         let account_id = secret::new_id();
         let rec = AccountRec { display_name, created_at: now };
@@ -525,7 +538,8 @@ impl Directory {
     pub(crate) fn redeem_invite(&self, auth: &DeviceAuth, code: &str, now: u64) -> Result<CaseMembership> {
         let hash = secret::hash_code(code).ok_or(Error::NotFound("invite code not found or already used"))?;
         let mut inner = self.write();
-        let invite = inner.invites.get(&hash).cloned().ok_or(Error::NotFound("invite code not found or already used"))?;
+        let invite =
+            inner.invites.get(&hash).cloned().ok_or(Error::NotFound("invite code not found or already used"))?;
         if invite.expires_at < now {
             self.delete("invite", &hash)?;
             self.flush()?;
@@ -707,7 +721,10 @@ mod tests {
         assert_eq!(second.account_id, a.account_id);
         assert!(matches!(d.link_device(&link.code, None, 102), Err(Error::NotFound(_))));
         let old = d.create_link_code(&a, 100).unwrap();
-        assert!(matches!(d.link_device(&old.code, None, old.expires_at + 1), Err(Error::NotFound("link code has expired"))));
+        assert!(matches!(
+            d.link_device(&old.code, None, old.expires_at + 1),
+            Err(Error::NotFound("link code has expired"))
+        ));
     }
 
     #[test]

@@ -202,7 +202,8 @@ async fn me(State(state): State<AppState>, Authed(auth): Authed) -> Result<Json<
 }
 
 async fn create_link_code(State(state): State<AppState>, Authed(auth): Authed) -> Result<(StatusCode, Json<LinkCode>)> {
-    let code = state.with_dir(move |d, now| d.create_link_code(&auth, now)).await.map_err(|e| count_limit(&state, e))?;
+    let code =
+        state.with_dir(move |d, now| d.create_link_code(&auth, now)).await.map_err(|e| count_limit(&state, e))?;
     Ok((StatusCode::CREATED, Json(code)))
 }
 

@@ -65,19 +65,21 @@ pub struct Config {
     #[arg(long, env = "CASEBOOK_HANDSHAKE_TIMEOUT_SECS", default_value_t = 15)]
     pub handshake_timeout_secs: u64,
 
-    /// Failed authentications allowed per client address per minute; then 429 until the budget refills.
+    /// Failed authentications allowed per client address per minute; then 429 until the budget refills
+    /// (0: no limit).
     #[arg(long, env = "CASEBOOK_AUTH_FAILURES_PER_MINUTE", default_value_t = 20)]
     pub auth_failures_per_minute: u32,
 
-    /// Invite and link-code redemptions allowed per client address per minute.
+    /// Invite and link-code redemptions allowed per client address per minute (0: no limit).
     #[arg(long, env = "CASEBOOK_REDEEM_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
     pub redeem_attempts_per_minute: u32,
 
-    /// Accounts that one client address may create per hour.
+    /// Accounts that one client address may create per hour (0: no limit).
     #[arg(long, env = "CASEBOOK_ACCOUNTS_PER_HOUR", default_value_t = 30)]
     pub accounts_per_hour: u32,
 
-    /// Stored bytes per case (all its documents); above it the case becomes read-only on the relay.
+    /// Stored bytes per case (all its documents); above it the case becomes read-only on the relay
+    /// (0: no quota).
     #[arg(long, env = "CASEBOOK_CASE_QUOTA_BYTES", default_value_t = DEFAULT_CASE_QUOTA_BYTES)]
     pub case_quota_bytes: u64,
 
@@ -207,8 +209,8 @@ mod tests {
 
     #[test]
     fn flags_override_and_tls_needs_both() {
-        let c = Config::try_parse_from(["casebook-server", "--listen", "0.0.0.0:9000", "--max-connections", "3"])
-            .unwrap();
+        let c =
+            Config::try_parse_from(["casebook-server", "--listen", "0.0.0.0:9000", "--max-connections", "3"]).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.max_connections, 3);
         assert!(Config::try_parse_from(["casebook-server", "--tls-cert", "a.pem"]).is_err());

@@ -209,10 +209,25 @@ impl Metrics {
             "Cases read-only on the relay because of the storage quota.",
             &[("", g.cases_over_quota as u64)],
         );
-        metric("casebook_relay_messages_in_total", "counter", "Sync messages received.", &[("", get(&self.messages_in))]);
+        metric(
+            "casebook_relay_messages_in_total",
+            "counter",
+            "Sync messages received.",
+            &[("", get(&self.messages_in))],
+        );
         metric("casebook_relay_messages_out_total", "counter", "Sync messages sent.", &[("", get(&self.messages_out))]);
-        metric("casebook_relay_bytes_in_total", "counter", "Bytes of sync messages received.", &[("", get(&self.bytes_in))]);
-        metric("casebook_relay_bytes_out_total", "counter", "Bytes of sync messages sent.", &[("", get(&self.bytes_out))]);
+        metric(
+            "casebook_relay_bytes_in_total",
+            "counter",
+            "Bytes of sync messages received.",
+            &[("", get(&self.bytes_in))],
+        );
+        metric(
+            "casebook_relay_bytes_out_total",
+            "counter",
+            "Bytes of sync messages sent.",
+            &[("", get(&self.bytes_out))],
+        );
         metric(
             "casebook_relay_auth_failures_total",
             "counter",

@@ -118,6 +118,13 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
     let (registration, mut kick) = state.connections.register(&auth.device_id);
     state.metrics.connection_opened();
     let (mut ws_tx, mut ws_rx) = socket.split();
+    if state.is_shutting_down() {
+        // Upgraded while shutdown began: it may have missed the shutdown kick.
+        let _ = send_close(&mut ws_tx, GOING_AWAY).await;
+        let _ = ws_tx.close().await;
+        state.metrics.connection_closed();
+        return;
+    }
     let (mut to_samod, from_ws) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
     // Unbounded towards the socket: samod never waits on us, so it always drains what we feed it.
     let (to_ws, mut from_samod) = futures::channel::mpsc::unbounded::<Vec<u8>>();
@@ -269,7 +276,8 @@ mod tests {
 
     #[test]
     fn close_reasons_fit_a_close_frame() {
-        for (_, reason) in [GOING_AWAY, PROTOCOL, UNDECODABLE, TEXT_FRAME, WRONG_PEER, TOO_BIG, REVOKED, IDLE, NO_HANDSHAKE]
+        for (_, reason) in
+            [GOING_AWAY, PROTOCOL, UNDECODABLE, TEXT_FRAME, WRONG_PEER, TOO_BIG, REVOKED, IDLE, NO_HANDSHAKE]
         {
             assert!(reason.len() <= 123);
         }

@@ -21,9 +21,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A rustls acceptor for `cert` (PEM chain, leaf first) and `key` (PEM, PKCS#8, PKCS#1 or SEC1).
 pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
-    let read = |p: &Path| {
-        std::fs::read(p).map_err(|e| Error::Config(format!("cannot read {}: {e}", p.display())))
-    };
+    let read = |p: &Path| std::fs::read(p).map_err(|e| Error::Config(format!("cannot read {}: {e}", p.display())));
     let cert_pem = read(cert)?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()

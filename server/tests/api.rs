@@ -75,11 +75,7 @@ async fn bad_input_gets_json_errors() {
     let r = http.post("/v1/cases", Some(&creds.token), &serde_json::json!({"case_id": "not-an-id"})).await;
     assert_eq!((r.status, r.error_code().as_str()), (400, "invalid_input"));
     let r = http
-        .post(
-            &format!("/v1/cases/{}/invites", case_id()),
-            Some(&creds.token),
-            &serde_json::json!({"role": "admin"}),
-        )
+        .post(&format!("/v1/cases/{}/invites", case_id()), Some(&creds.token), &serde_json::json!({"role": "admin"}))
         .await;
     assert_eq!(r.status, 400);
     let r = http.get("/v1/nothing-here", None).await;
@@ -105,7 +101,9 @@ async fn link_codes_are_single_use_and_expire() {
     let link: LinkCode = http.post_empty("/v1/devices/link-codes", Some(&first.token)).await.json();
     assert!(link.code.replace('-', "").len() >= 16, "at least 80 bits");
 
-    let r = http.post("/v1/devices/link", None, &LinkDevice { code: link.code.clone(), device_name: Some("tablet".into()) }).await;
+    let r = http
+        .post("/v1/devices/link", None, &LinkDevice { code: link.code.clone(), device_name: Some("tablet".into()) })
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let second: DeviceCredentials = r.json();
     assert_eq!(second.account_id, first.account_id);
@@ -115,7 +113,9 @@ async fn link_codes_are_single_use_and_expire() {
 
     let r = http.post("/v1/devices/link", None, &LinkDevice { code: link.code.clone(), device_name: None }).await;
     assert_eq!((r.status, r.error_code().as_str()), (404, "not_found"), "reused");
-    let r = http.post("/v1/devices/link", None, &LinkDevice { code: "ABCD-EFGH-JKMN-PQRS-TVWX".into(), device_name: None }).await;
+    let r = http
+        .post("/v1/devices/link", None, &LinkDevice { code: "ABCD-EFGH-JKMN-PQRS-TVWX".into(), device_name: None })
+        .await;
     assert_eq!(r.status, 404, "guessed");
 
     let old: LinkCode = http.post_empty("/v1/devices/link-codes", Some(&first.token)).await.json();
@@ -207,7 +207,9 @@ async fn invites_single_use_expiry_and_guessing() {
     let r = http.post(&invites, Some(&ana.token), &CreateInvite { role: Role::Owner, expires_in_secs: None }).await;
     assert_eq!(r.status, 400, "owner is not grantable");
     for secs in [59, 30 * 24 * 3600 + 1] {
-        let r = http.post(&invites, Some(&ana.token), &CreateInvite { role: Role::Viewer, expires_in_secs: Some(secs) }).await;
+        let r = http
+            .post(&invites, Some(&ana.token), &CreateInvite { role: Role::Viewer, expires_in_secs: Some(secs) })
+            .await;
         assert_eq!(r.status, 400, "{secs}");
     }
     let r = http.post(&invites, Some(&ben.token), &CreateInvite { role: Role::Viewer, expires_in_secs: None }).await;
@@ -355,7 +357,9 @@ async fn code_redemption_is_rate_limited() {
     let r = guesser.redeem(&ana.token, "0000-0000-0000-0000-0009").await;
     assert_eq!((r.status, r.error_code().as_str()), (429, "rate_limited"));
     assert!(r.header("retry-after").is_some());
-    let r = guesser.post("/v1/devices/link", None, &LinkDevice { code: "0000-0000-0000-0000-0008".into(), device_name: None }).await;
+    let r = guesser
+        .post("/v1/devices/link", None, &LinkDevice { code: "0000-0000-0000-0000-0008".into(), device_name: None })
+        .await;
     assert_eq!(r.status, 429, "link codes share the budget");
     let r = http.with_source("127.0.0.5").redeem(&ana.token, "0000-0000-0000-0000-0007").await;
     assert_eq!(r.status, 404, "another address still gets an answer");

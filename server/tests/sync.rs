@@ -259,12 +259,15 @@ async fn stored_data_is_unchanged_by_bad_input() {
     let before = snapshot(dir.path(), &case);
     assert!(before.iter().any(|(k, _)| k.starts_with(&case)));
 
-    let relay = TestRelay { handle: casebook_server::Relay::start(casebook_server::Config {
-        max_message_bytes: 64 * 1024,
-        ..casebook_server::Config::for_tests(dir.path())
-    })
-    .await
-    .unwrap(), dir };
+    let relay = TestRelay {
+        handle: casebook_server::Relay::start(casebook_server::Config {
+            max_message_bytes: 64 * 1024,
+            ..casebook_server::Config::for_tests(dir.path())
+        })
+        .await
+        .unwrap(),
+        dir,
+    };
     let http = relay.http();
     let mut ws = ws_connect(&http, Some(&ana.token), false).await.unwrap();
     let _ = ws.send(Message::Binary(vec![7u8; 70 * 1024].into())).await;
@@ -384,7 +387,10 @@ async fn shutdown_closes_sockets_and_a_restart_keeps_every_case() {
     stopping.await.unwrap();
     ana_client.stop().await;
 
-    let relay = TestRelay { handle: casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path())).await.unwrap(), dir };
+    let relay = TestRelay {
+        handle: casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path())).await.unwrap(),
+        dir,
+    };
     let ben_client = Client::connect(&relay.handle, &ben).await;
     let ben_doc = ben_client.find(&case).await.expect("the case survived the restart");
     assert_eq!(get(&ben_doc, "status").await.as_deref(), Some("saved before the stop"));

@@ -50,7 +50,9 @@ async fn serves_https_and_wss_with_a_certificate() {
     let r = send_request(tls_stream(&relay).await, &host, "GET", "/healthz", None, None).await;
     assert_eq!((r.status, r.body.as_str()), (200, "ok"));
     let body = br#"{"display_name":"Ana"}"#;
-    let r = send_request(tls_stream(&relay).await, &host, "POST", "/v1/accounts", None, Some(("application/json", body))).await;
+    let r =
+        send_request(tls_stream(&relay).await, &host, "POST", "/v1/accounts", None, Some(("application/json", body)))
+            .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let creds: casebook_core::relay_api::DeviceCredentials = r.json();
     let me: Me = send_request(tls_stream(&relay).await, &host, "GET", "/v1/me", Some(&creds.token), None).await.json();

@@ -8,6 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use automerge::ReadDoc;
+use automerge::transaction::Transactable;
 use casebook_core::relay_api::{
     CaseMembership, CreateAccount, CreateInvite, DeviceCredentials, Invite, RedeemInvite, RegisterCase, Role,
     peer_id_for_device,
@@ -15,16 +17,14 @@ use casebook_core::relay_api::{
 use casebook_server::{Config, Relay, RelayHandle};
 use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
-use automerge::ReadDoc;
-use automerge::transaction::Transactable;
-use samod::{BackoffConfig, DialError, DocHandle, Dialer, DocumentId, PeerId, Repo, Transport};
+use samod::{BackoffConfig, DialError, Dialer, DocHandle, DocumentId, PeerId, Repo, Transport};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::WebSocketStream;
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -147,9 +147,7 @@ impl Http {
     // --- API shortcuts ---
 
     pub async fn create_account(&self, name: &str) -> DeviceCredentials {
-        let r = self
-            .post("/v1/accounts", None, &CreateAccount { display_name: name.into(), device_name: None })
-            .await;
+        let r = self.post("/v1/accounts", None, &CreateAccount { display_name: name.into(), device_name: None }).await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.json()
     }
@@ -217,10 +215,8 @@ fn parse_response(raw: &[u8]) -> Resp {
     let head = std::str::from_utf8(&raw[..split]).unwrap();
     let mut lines = head.split("\r\n");
     let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     let mut body = raw[split + 4..].to_vec();
     if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
         body = dechunk(&body);
@@ -306,8 +302,7 @@ impl Dialer for TokenDialer {
             let tx = tx.with(|b: Vec<u8>| {
                 futures::future::ready(Ok::<_, tokio_tungstenite::tungstenite::Error>(Message::Binary(b.into())))
             });
-            Ok(Transport::new(rx, tx)
-                .with_expected_peer_id(PeerId::from(casebook_core::relay_api::RELAY_PEER_ID)))
+            Ok(Transport::new(rx, tx).with_expected_peer_id(PeerId::from(casebook_core::relay_api::RELAY_PEER_ID)))
         })
     }
 }
@@ -329,7 +324,9 @@ impl Client {
         Client { repo, dialer: None }
     }
 
-    /// Dial the relay with `token` (one attempt: a refusal is final).
+    /// Dial the relay with `token`. A few retries: samod 0.16's first dial attempt can fail on a
+    /// multi-thread runtime ("no dialer registered": `Repo::dial` registers the dialer after asking for a
+    /// connection).
     pub fn dial(&mut self, relay: &RelayHandle, token: &str) {
         self.dial_url(&relay.url(), token);
     }
@@ -340,7 +337,7 @@ impl Client {
         let backoff = BackoffConfig {
             initial_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(200),
-            max_retries: Some(0),
+            max_retries: Some(3),
         };
         self.dialer = Some(self.repo.dial(backoff, Arc::new(dialer)).unwrap());
     }
