@@ -80,3 +80,20 @@ fn typing_is_coalesced_into_one_change_per_save() {
     assert_eq!(stats.changes, 1);
     assert_eq!(store.open_case(case.id()).unwrap().symptoms(), "typing in the basement");
 }
+
+#[test]
+fn reading_a_text_never_writes() {
+    use casebook_core::model::appointment::{AppointmentKind, NewAppointment};
+    let store = Store::in_memory();
+    let (mut case, me) = store.create_case("P", "C", None).unwrap();
+    let a = case.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
+    case.save().unwrap();
+    let notes = TextField::AppointmentNotes { appointment: a.clone(), author: me.clone() };
+    assert_eq!(case.text(&notes).unwrap(), "");
+    assert_eq!(case.text(&TextField::Symptoms).unwrap(), "");
+    assert!(case.notes(&a).unwrap().by_author.is_empty(), "reading created no author text");
+    assert!(matches!(
+        case.text(&TextField::AppointmentNotes { appointment: a, author: "ghost".into() }),
+        Err(Error::UnknownId { .. })
+    ));
+}

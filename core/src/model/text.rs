@@ -120,19 +120,23 @@ impl Case {
         Ok((doc, obj))
     }
 
-    /// Find (or create) the text object of a field, without the cache.
-    fn locate_text(&mut self, field: &TextField) -> Result<ObjId> {
+    /// The parent object and key of a field of the overview document (`None` for notes-document fields).
+    fn text_parent(&self, field: &TextField) -> Result<Option<(ObjId, &'static str)>> {
         let main = &self.main.doc;
-        let obj = match field {
-            TextField::ProposedTreatment => Some(am::root_map(main, "patient")?).map(|p| (p, "proposed_treatment")),
+        Ok(match field {
+            TextField::ProposedTreatment => Some((am::root_map(main, "patient")?, "proposed_treatment")),
             TextField::Symptoms => Some((ROOT, "symptoms")),
             TextField::Wishes => Some((am::root_map(main, "preferences")?, "wishes")),
             TextField::Question(id) => Some((item(main, "questions", id, "question")?, "text")),
             TextField::SpecialistNotes(id) => Some((item(main, "specialists", id, "specialist")?, "notes")),
             TextField::OpinionTreatment(id) => Some((item(main, "opinions", id, "opinion")?, "treatment")),
             TextField::AppointmentNotes { .. } | TextField::AppointmentSummary(_) => None,
-        };
-        if let Some((parent, key)) = obj {
+        })
+    }
+
+    /// Find (or create) the text object of a field, without the cache.
+    fn locate_text(&mut self, field: &TextField) -> Result<ObjId> {
+        if let Some((parent, key)) = self.text_parent(field)? {
             let doc = &mut self.main.doc;
             let t = match doc.get(&parent, key)? {
                 Some((automerge::Value::Object(automerge::ObjType::Text), t)) => t,
@@ -200,9 +204,20 @@ impl Case {
         Ok(automerge::ReadDoc::length(doc, &t))
     }
 
-    /// Current content of a text field.
+    /// Current content of a text field. A pure read: it never creates the field (an author's notes that
+    /// were never written read as empty).
     pub fn text(&mut self, field: &TextField) -> Result<String> {
-        let (doc, t) = self.text_target(field)?;
-        Ok(automerge::ReadDoc::text(doc, &t)?)
+        if let Some((parent, key)) = self.text_parent(field)? {
+            return Ok(am::get_text(&self.main.doc, &parent, key));
+        }
+        match field {
+            TextField::AppointmentNotes { appointment, author } => {
+                super::check_caregiver(&self.main.doc, author)?;
+                let d = &self.notes_doc(appointment)?.doc;
+                Ok(am::get_obj(d, &ROOT, "notes").map(|m| am::get_text(d, &m, author)).unwrap_or_default())
+            }
+            TextField::AppointmentSummary(appointment) => Ok(am::get_text(&self.notes_doc(appointment)?.doc, &ROOT, "summary")),
+            _ => unreachable!("overview fields are handled above"),
+        }
     }
 }
