@@ -36,8 +36,8 @@ cargo run -q -p uniffi-bindgen -- generate "$lib" \
   --out-dir "$out" --no-format
 # Library mode writes every language into one directory: sort them.
 mkdir -p "$out/kotlin" "$out/swift" "$out/python"
-[[ -d "$out/uniffi" ]] && mv "$out/uniffi" "$out/kotlin/"
+mv "$out/org" "$out/kotlin/"
 mv "$out"/*.swift "$out"/*.h "$out"/*.modulemap "$out/swift/"
 mv "$out"/*.py "$out/python/"
 cp "$lib" "$out/python/"
-echo "generated: $out/kotlin (package uniffi.casebook_ffi), $out/swift, $out/python; library: $lib"
+echo "generated: $out/kotlin (package org.casebook.ffi), $out/swift, $out/python; library: $lib"

@@ -13,4 +13,8 @@ echo "== fmt";    cargo fmt --all -- --check
 echo "== clippy"; cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests";  cargo test --workspace
 echo "== bench smoke"; CASEBOOK_BENCH_QUICK=1 cargo bench -p casebook-core --bench core_bench
+# Mobile bindings: cargo check for Android and iOS (installs the rustup targets), then the Kotlin (JVM) and
+# Python scenarios through the generated bindings against a real relay (installs kotlinc and JNA).
+echo "== bindings: android/ios check"; bindings/check-targets.sh
+echo "== bindings: kotlin + python";   bindings/tests/run.sh
 echo "== all green"

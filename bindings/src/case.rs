@@ -36,21 +36,13 @@ pub struct SaveStats {
 
 impl From<casebook_core::SaveStats> for SaveStats {
     fn from(s: casebook_core::SaveStats) -> Self {
-        Self {
-            changes: u64_of(s.changes),
-            bytes: u64_of(s.bytes),
-            compacted: s.compacted,
-        }
+        Self { changes: u64_of(s.changes), bytes: u64_of(s.bytes), compacted: s.compacted }
     }
 }
 
 impl Case {
     pub(crate) fn new(inner: casebook_core::Case, observers: Arc<CaseObservers>) -> Self {
-        Self {
-            id: inner.id().to_string(),
-            inner: Mutex::new(inner),
-            observers,
-        }
+        Self { id: inner.id().to_string(), inner: Mutex::new(inner), observers }
     }
 
     /// The core case, locked. A lock poisoned by a panic in an earlier call is refused rather than
@@ -112,5 +104,88 @@ impl Case {
     pub fn export_changes(&self, since: Option<CaseState>) -> Result<Vec<u8>> {
         let since: Option<casebook_core::CaseState> = since.map(Into::into);
         self.try_read(|c| c.export_changes(since.as_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use super::*;
+    use casebook_core::model::appointment::AppointmentKind;
+
+    use crate::model::appointment::NewAppointment;
+    use crate::model::text::SharedText;
+    use crate::observer::CaseObserver;
+    use crate::store::Store;
+
+    #[derive(Default)]
+    struct Seen(StdMutex<Vec<(String, ChangeOrigin)>>);
+
+    impl CaseObserver for Seen {
+        fn on_case_changed(&self, case_id: String, origin: ChangeOrigin) {
+            self.0.lock().unwrap().push((case_id, origin));
+        }
+    }
+
+    struct Throws;
+
+    impl CaseObserver for Throws {
+        fn on_case_changed(&self, _: String, _: ChangeOrigin) {
+            panic!("a foreign exception surfaces as a panic");
+        }
+    }
+
+    #[test]
+    fn writes_notify_reads_and_refused_writes_do_not() {
+        let store = Store::in_memory();
+        let seen = Arc::new(Seen::default());
+        store.add_observer(seen.clone());
+        let throws = store.add_observer(Arc::new(Throws));
+        let created = store.create_case("Mum".into(), "Ana".into(), None).unwrap();
+        let case = created.case;
+        let appt = case
+            .add_appointment(NewAppointment {
+                kind: AppointmentKind::SecondOpinion,
+                specialist: None,
+                start: None,
+                place: None,
+            })
+            .unwrap();
+        let field = SharedText::AppointmentNotes { appointment: appt.clone(), author: created.me.clone() };
+        case.append_text(field.clone(), "é😀".into()).unwrap();
+        assert_eq!(case.text_len(field.clone()).unwrap(), 3, "UTF-16 units");
+        let _ = case.notes(appt).unwrap();
+        let _ = case.progress(Some("2026-01-01".into())).unwrap();
+        assert!(matches!(case.splice_text(field, 2, 0, "x".into()), Err(CasebookError::InvalidInput { .. })));
+        assert!(matches!(case.remove_task("nope".into()), Err(CasebookError::NotFound { .. })));
+        let events = seen.0.lock().unwrap().clone();
+        assert_eq!(events.len(), 2, "one per successful write: {events:?}");
+        assert!(events.iter().all(|(id, o)| *id == case.id() && *o == ChangeOrigin::Local));
+        assert!(store.remove_observer(throws));
+        assert!(!store.remove_observer(throws));
+    }
+
+    #[test]
+    fn a_poisoned_case_is_refused_not_trusted() {
+        let store = Store::in_memory();
+        let case = store.create_case("Mum".into(), "Ana".into(), None).unwrap().case;
+        let c = case.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = c.inner.lock().unwrap();
+            panic!("a bug while holding the case");
+        })
+        .join();
+        assert!(matches!(case.patient(), Err(CasebookError::Internal { .. })));
+    }
+
+    #[test]
+    fn bad_dates_and_ids_are_invalid_input() {
+        let store = Store::in_memory();
+        let case = store.create_case("Mum".into(), "Ana".into(), None).unwrap().case;
+        assert!(matches!(case.progress(Some("tomorrow".into())), Err(CasebookError::InvalidInput { .. })));
+        assert!(matches!(store.open_case("not-an-id".into()), Err(CasebookError::InvalidInput { .. })));
+        assert!(!crate::store::is_valid_case_id("x".into()));
+        assert!(crate::store::is_valid_case_id(case.id()));
     }
 }

@@ -144,7 +144,8 @@ mod tests {
 
     #[test]
     fn core_errors_map_to_what_an_app_acts_on() {
-        let e: CasebookError = casebook_core::Error::InvalidInput { field: "age", reason: "must be between 0 and 130".into() }.into();
+        let e: CasebookError =
+            casebook_core::Error::InvalidInput { field: "age", reason: "must be between 0 and 130".into() }.into();
         assert!(matches!(e, CasebookError::InvalidInput { ref reason } if reason.contains("age")));
         let e: CasebookError = casebook_core::Error::UnknownId { kind: "specialist", id: "x".into() }.into();
         assert!(matches!(e, CasebookError::NotFound { .. }));

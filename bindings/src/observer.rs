@@ -35,10 +35,7 @@ pub(crate) struct Observers<T: ?Sized> {
 
 impl<T: ?Sized> Default for Observers<T> {
     fn default() -> Self {
-        Self {
-            next: AtomicU64::new(1),
-            list: Mutex::new(Vec::new()),
-        }
+        Self { next: AtomicU64::new(1), list: Mutex::new(Vec::new()) }
     }
 }
 

@@ -34,11 +34,7 @@ pub struct CaseListing {
 
 impl From<CoreListing> for CaseListing {
     fn from(l: CoreListing) -> Self {
-        Self {
-            id: l.id.to_string(),
-            display_name: l.display_name,
-            error: l.error,
-        }
+        Self { id: l.id.to_string(), display_name: l.display_name, error: l.error }
     }
 }
 
@@ -148,10 +144,7 @@ impl Store {
 
 impl Store {
     fn from_core(inner: casebook_core::Store) -> Self {
-        Self {
-            inner,
-            observers: Arc::new(CaseObservers::default()),
-        }
+        Self { inner, observers: Arc::new(CaseObservers::default()) }
     }
 }
 

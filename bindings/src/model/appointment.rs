@@ -112,10 +112,7 @@ pub struct NewAppointment {
 
 impl From<CoreConsent> for Consent {
     fn from(c: CoreConsent) -> Self {
-        Self {
-            person: c.person,
-            date: casebook_core::dates::format_date(c.date),
-        }
+        Self { person: c.person, date: casebook_core::dates::format_date(c.date) }
     }
 }
 
@@ -137,19 +134,13 @@ impl From<CoreAppointment> for Appointment {
 
 impl From<CoreAuthorNotes> for AuthorNotes {
     fn from(n: CoreAuthorNotes) -> Self {
-        Self {
-            author: n.author,
-            text: n.text,
-        }
+        Self { author: n.author, text: n.text }
     }
 }
 
 impl From<CoreNotes> for AppointmentNotes {
     fn from(n: CoreNotes) -> Self {
-        Self {
-            by_author: n.by_author.into_iter().map(Into::into).collect(),
-            summary: n.summary,
-        }
+        Self { by_author: n.by_author.into_iter().map(Into::into).collect(), summary: n.summary }
     }
 }
 

@@ -97,22 +97,13 @@ impl From<CoreDocument> for DocumentEntry {
 
 impl From<CoreMedication> for Medication {
     fn from(m: CoreMedication) -> Self {
-        Self {
-            id: m.id,
-            name: m.name,
-            dose: m.dose,
-        }
+        Self { id: m.id, name: m.name, dose: m.dose }
     }
 }
 
 impl From<CoreHistory> for FamilyHistoryEntry {
     fn from(h: CoreHistory) -> Self {
-        Self {
-            id: h.id,
-            relative: h.relative,
-            cancer: h.cancer,
-            age_at_diagnosis: h.age_at_diagnosis,
-        }
+        Self { id: h.id, relative: h.relative, cancer: h.cancer, age_at_diagnosis: h.age_at_diagnosis }
     }
 }
 
@@ -161,7 +152,12 @@ impl Case {
     }
 
     /// Add a relative's cancer (age at diagnosis 0–130). Returns its id.
-    pub fn add_family_history(&self, relative: String, cancer: String, age_at_diagnosis: Option<u64>) -> Result<String> {
+    pub fn add_family_history(
+        &self,
+        relative: String,
+        cancer: String,
+        age_at_diagnosis: Option<u64>,
+    ) -> Result<String> {
         self.write(|c| c.add_family_history(&relative, &cancer, age_at_diagnosis))
     }
 

@@ -18,10 +18,7 @@ pub struct FieldConflict {
 
 impl From<CoreConflict> for FieldConflict {
     fn from(c: CoreConflict) -> Self {
-        Self {
-            path: c.path,
-            values: c.values,
-        }
+        Self { path: c.path, values: c.values }
     }
 }
 

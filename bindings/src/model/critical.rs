@@ -48,21 +48,13 @@ pub struct Verdict {
 
 impl From<CoreFlag> for Flag {
     fn from(f: CoreFlag) -> Self {
-        Self {
-            situation: f.situation,
-            label: f.situation.label().to_string(),
-            flagged: f.flagged,
-            note: f.note,
-        }
+        Self { situation: f.situation, label: f.situation.label().to_string(), flagged: f.flagged, note: f.note }
     }
 }
 
 impl From<CoreVerdict> for Verdict {
     fn from(v: CoreVerdict) -> Self {
-        Self {
-            strongly_advised: v.strongly_advised,
-            reasons: v.reasons,
-        }
+        Self { strongly_advised: v.strongly_advised, reasons: v.reasons }
     }
 }
 

@@ -19,11 +19,7 @@ pub struct DecisionWindow {
 
 impl From<CoreWindow> for DecisionWindow {
     fn from(w: CoreWindow) -> Self {
-        Self {
-            date: date(w.date),
-            is_default: w.is_default,
-            days_left: w.days_left,
-        }
+        Self { date: date(w.date), is_default: w.is_default, days_left: w.days_left }
     }
 }
 

@@ -28,26 +28,18 @@ pub struct ImportReport {
 
 impl From<CoreState> for CaseState {
     fn from(s: CoreState) -> Self {
-        Self {
-            docs: s.docs.into_iter().collect(),
-        }
+        Self { docs: s.docs.into_iter().collect() }
     }
 }
 
 impl From<CaseState> for CoreState {
     fn from(s: CaseState) -> Self {
-        CoreState {
-            docs: s.docs.into_iter().collect(),
-        }
+        CoreState { docs: s.docs.into_iter().collect() }
     }
 }
 
 impl From<CoreReport> for ImportReport {
     fn from(r: CoreReport) -> Self {
-        Self {
-            case_id: r.case.to_string(),
-            new_case: r.new_case,
-            new_changes: u64_of(r.new_changes),
-        }
+        Self { case_id: r.case.to_string(), new_case: r.new_case, new_changes: u64_of(r.new_changes) }
     }
 }

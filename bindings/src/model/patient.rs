@@ -75,11 +75,7 @@ pub struct Patient {
 
 impl From<CoreOncologist> for Oncologist {
     fn from(o: CoreOncologist) -> Self {
-        Self {
-            name: o.name,
-            facility: o.facility,
-            contact: o.contact,
-        }
+        Self { name: o.name, facility: o.facility, contact: o.contact }
     }
 }
 

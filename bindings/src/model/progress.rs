@@ -33,22 +33,13 @@ pub struct CaseProgress {
 
 impl From<CoreStep> for Step {
     fn from(s: CoreStep) -> Self {
-        Self {
-            number: s.number,
-            title: s.title.to_string(),
-            done: s.done,
-            achieved: s.achieved,
-            next: s.next,
-        }
+        Self { number: s.number, title: s.title.to_string(), done: s.done, achieved: s.achieved, next: s.next }
     }
 }
 
 impl From<CoreProgress> for CaseProgress {
     fn from(p: CoreProgress) -> Self {
-        Self {
-            done: u64_of(p.done),
-            steps: p.steps.into_iter().map(Into::into).collect(),
-        }
+        Self { done: u64_of(p.done), steps: p.steps.into_iter().map(Into::into).collect() }
     }
 }
 

@@ -1,6 +1,8 @@
 //! Questions to ask (step 5), with answers recorded per appointment and author.
 
-use casebook_core::model::question::{Answer as CoreAnswer, Category, GUIDE_AUTHOR, Priority, Question as CoreQuestion};
+use casebook_core::model::question::{
+    Answer as CoreAnswer, Category, GUIDE_AUTHOR, Priority, Question as CoreQuestion,
+};
 
 use crate::case::Case;
 use crate::convert::index;
@@ -68,11 +70,7 @@ pub struct Question {
 
 impl From<CoreAnswer> for Answer {
     fn from(a: CoreAnswer) -> Self {
-        Self {
-            appointment: a.appointment,
-            author: a.author,
-            text: a.text,
-        }
+        Self { appointment: a.appointment, author: a.author, text: a.text }
     }
 }
 

@@ -23,13 +23,7 @@ pub struct CareTask {
 
 impl From<CoreTask> for CareTask {
     fn from(t: CoreTask) -> Self {
-        Self {
-            id: t.id,
-            title: t.title,
-            assignee: t.assignee,
-            due: date(t.due),
-            done: t.done,
-        }
+        Self { id: t.id, title: t.title, assignee: t.assignee, due: date(t.due), done: t.done }
     }
 }
 

@@ -40,21 +40,13 @@ pub struct Preferences {
 
 impl From<CoreCaregiver> for Caregiver {
     fn from(c: CoreCaregiver) -> Self {
-        Self {
-            id: c.id,
-            name: c.name,
-            relationship: c.relationship,
-        }
+        Self { id: c.id, name: c.name, relationship: c.relationship }
     }
 }
 
 impl From<CorePreferences> for Preferences {
     fn from(p: CorePreferences) -> Self {
-        Self {
-            detail_level: p.detail_level,
-            wishes: p.wishes,
-            agreed_to_second_opinion: p.agreed_to_second_opinion,
-        }
+        Self { detail_level: p.detail_level, wishes: p.wishes, agreed_to_second_opinion: p.agreed_to_second_opinion }
     }
 }
 

@@ -87,4 +87,3 @@ impl Case {
         Ok(u32_of(self.try_read(|c| c.text_len(&field.into()))?))
     }
 }
-

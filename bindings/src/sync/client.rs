@@ -43,11 +43,7 @@ pub struct CaseSyncStatus {
 
 impl From<CoreStatus> for CaseSyncStatus {
     fn from(s: CoreStatus) -> Self {
-        Self {
-            state: s.state,
-            last_synced_at: s.last_synced_at,
-            saved_to_relay: s.saved_to_relay,
-        }
+        Self { state: s.state, last_synced_at: s.last_synced_at, saved_to_relay: s.saved_to_relay }
     }
 }
 
@@ -103,9 +99,7 @@ impl SyncClient {
     #[uniffi::constructor]
     pub fn start(store: Arc<Store>, relay_url: String, credentials: DeviceCredentials) -> Result<Arc<Self>> {
         let inner = CoreClient::start(&store.inner, &relay_url, credentials.into())?;
-        let relay = Arc::new(Relay {
-            inner: inner.relay().clone(),
-        });
+        let relay = Arc::new(Relay { inner: inner.relay().clone() });
         let observers: Arc<Observers<dyn SyncObserver>> = Arc::new(Observers::default());
         let case_observers = store.observers.clone();
         {
@@ -120,12 +114,7 @@ impl SyncClient {
                 SyncEvent::Failed { error } => observers.each(|o| o.on_sync_failed(error.clone().into())),
             }));
         }
-        Ok(Arc::new(Self {
-            inner: RwLock::new(Some(inner)),
-            relay,
-            case_observers,
-            observers,
-        }))
+        Ok(Arc::new(Self { inner: RwLock::new(Some(inner)), relay, case_observers, observers }))
     }
 
     /// The relay's HTTP API signed in as this device (invites, members, devices).

@@ -100,70 +100,43 @@ pub struct Member {
 
 impl From<CoreCredentials> for DeviceCredentials {
     fn from(c: CoreCredentials) -> Self {
-        Self {
-            account_id: c.account_id,
-            device_id: c.device_id,
-            token: c.token,
-        }
+        Self { account_id: c.account_id, device_id: c.device_id, token: c.token }
     }
 }
 
 impl From<DeviceCredentials> for CoreCredentials {
     fn from(c: DeviceCredentials) -> Self {
-        Self {
-            account_id: c.account_id,
-            device_id: c.device_id,
-            token: c.token,
-        }
+        Self { account_id: c.account_id, device_id: c.device_id, token: c.token }
     }
 }
 
 impl From<Me> for AccountInfo {
     fn from(m: Me) -> Self {
-        Self {
-            account_id: m.account_id,
-            display_name: m.display_name,
-            device_id: m.device_id,
-        }
+        Self { account_id: m.account_id, display_name: m.display_name, device_id: m.device_id }
     }
 }
 
 impl From<CoreLinkCode> for LinkCode {
     fn from(l: CoreLinkCode) -> Self {
-        Self {
-            code: l.code,
-            expires_at: l.expires_at,
-        }
+        Self { code: l.code, expires_at: l.expires_at }
     }
 }
 
 impl From<CoreMembership> for CaseMembership {
     fn from(m: CoreMembership) -> Self {
-        Self {
-            case_id: m.case_id,
-            role: m.role,
-        }
+        Self { case_id: m.case_id, role: m.role }
     }
 }
 
 impl From<CoreInvite> for Invite {
     fn from(i: CoreInvite) -> Self {
-        Self {
-            code: i.code,
-            case_id: i.case_id,
-            role: i.role,
-            expires_at: i.expires_at,
-        }
+        Self { code: i.code, case_id: i.case_id, role: i.role, expires_at: i.expires_at }
     }
 }
 
 impl From<CoreMember> for Member {
     fn from(m: CoreMember) -> Self {
-        Self {
-            account_id: m.account_id,
-            display_name: m.display_name,
-            role: m.role,
-        }
+        Self { account_id: m.account_id, display_name: m.display_name, role: m.role }
     }
 }
 
@@ -181,17 +154,13 @@ impl Relay {
     /// machine or in tests), not signed in.
     #[uniffi::constructor]
     pub fn new(url: String) -> Result<Arc<Self>> {
-        Ok(Arc::new(Self {
-            inner: RelayClient::new(&url)?,
-        }))
+        Ok(Arc::new(Self { inner: RelayClient::new(&url)? }))
     }
 
     /// A client of the relay at `url`, signed in with a device token.
     #[uniffi::constructor]
     pub fn with_token(url: String, token: String) -> Result<Arc<Self>> {
-        Ok(Arc::new(Self {
-            inner: RelayClient::with_token(&url, &token)?,
-        }))
+        Ok(Arc::new(Self { inner: RelayClient::with_token(&url, &token)? }))
     }
 
     /// The relay's base URL.

@@ -1,8 +1,8 @@
 package org.casebook.viewmodel
 
-import uniffi.casebook_ffi.Appointment
-import uniffi.casebook_ffi.CaseSyncStatus
-import uniffi.casebook_ffi.SharedText
+import org.casebook.ffi.Appointment
+import org.casebook.ffi.CaseSyncStatus
+import org.casebook.ffi.SharedText
 
 /** Another caregiver's notes, with their name. */
 data class OthersNotes(val authorId: String, val name: String, val text: String)
@@ -49,7 +49,7 @@ class AppointmentNotesViewModel(
         attempt {
             val case = session.case(caseId)
             val appointment = case.appointments().firstOrNull { it.id == appointmentId }
-                ?: throw uniffi.casebook_ffi.CasebookException.NotFound("appointment $appointmentId")
+                ?: throw org.casebook.ffi.CasebookException.NotFound("appointment $appointmentId")
             val notes = case.notes(appointmentId)
             val names = case.careTeam().associate { it.id to it.name }
             val sync = session.syncStatus.value[caseId] ?: session.sync?.status(caseId)

@@ -1,13 +1,13 @@
 package org.casebook.viewmodel
 
-import uniffi.casebook_ffi.Appointment
-import uniffi.casebook_ffi.AppointmentKind
-import uniffi.casebook_ffi.CaseSyncStatus
-import uniffi.casebook_ffi.DecisionWindow
-import uniffi.casebook_ffi.NewAppointment
-import uniffi.casebook_ffi.Role
-import uniffi.casebook_ffi.Step
-import uniffi.casebook_ffi.Verdict
+import org.casebook.ffi.Appointment
+import org.casebook.ffi.AppointmentKind
+import org.casebook.ffi.CaseSyncStatus
+import org.casebook.ffi.DecisionWindow
+import org.casebook.ffi.NewAppointment
+import org.casebook.ffi.Role
+import org.casebook.ffi.Step
+import org.casebook.ffi.Verdict
 
 /** What the case overview shows. */
 data class Overview(
@@ -81,7 +81,7 @@ class CaseOverviewViewModel(
         }.onFailure { error.set((it as? UiException)?.error) }.getOrNull()
     }
 
-    private fun <T> edit(block: (uniffi.casebook_ffi.Case) -> T): T? =
+    private fun <T> edit(block: (org.casebook.ffi.Case) -> T): T? =
         attempt {
             val case = session.case(caseId)
             block(case).also { session.saveAndSync(case) }

@@ -2,17 +2,17 @@ package org.casebook.viewmodel
 
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.CopyOnWriteArrayList
-import uniffi.casebook_ffi.Case
-import uniffi.casebook_ffi.CaseObserver
-import uniffi.casebook_ffi.CaseSyncStatus
-import uniffi.casebook_ffi.CasebookException
-import uniffi.casebook_ffi.ChangeOrigin
-import uniffi.casebook_ffi.DeviceCredentials
-import uniffi.casebook_ffi.Relay
-import uniffi.casebook_ffi.Store
-import uniffi.casebook_ffi.SyncClient
-import uniffi.casebook_ffi.SyncObserver
-import uniffi.casebook_ffi.SyncState
+import org.casebook.ffi.Case
+import org.casebook.ffi.CaseObserver
+import org.casebook.ffi.CaseSyncStatus
+import org.casebook.ffi.CasebookException
+import org.casebook.ffi.ChangeOrigin
+import org.casebook.ffi.DeviceCredentials
+import org.casebook.ffi.Relay
+import org.casebook.ffi.Store
+import org.casebook.ffi.SyncClient
+import org.casebook.ffi.SyncObserver
+import org.casebook.ffi.SyncState
 
 /**
  * The app's one connection to Casebook: the [Store], the open cases (one [Case] per case id, shared by
@@ -60,8 +60,12 @@ class CasebookSession(val store: Store, private val ui: UiDispatcher = Immediate
     /** The open case with this id (opened on first use, then shared). */
     fun case(caseId: String): Case = open.computeIfAbsent(caseId) { store.openCase(it) }
 
-    /** Make a case created or joined elsewhere the shared one for its id. */
-    fun adopt(case: Case): Case = open.putIfAbsent(case.id(), case) ?: case
+    /** Make a case created or joined elsewhere the shared one for its id (if one is open, keep that). */
+    fun adopt(case: Case): Case {
+        val existing = open.putIfAbsent(case.id(), case) ?: return case
+        if (existing !== case) case.close()
+        return existing
+    }
 
     /** The caregiver id of this device's user in a case. */
     fun me(caseId: String): String? = store.me(caseId)
@@ -80,6 +84,9 @@ class CasebookSession(val store: Store, private val ui: UiDispatcher = Immediate
             publishStatus(case.id(), s.status(case.id()))
         }
     }
+
+    /** Save (and sync) every open case: when the app goes to the background. */
+    fun saveOpenCases() = open.values.forEach { runCatching { saveAndSync(it) } }
 
     /** Create an account on the relay and start syncing; returns the credentials to keep securely. */
     fun signUp(relayUrl: String, displayName: String, deviceName: String? = null): DeviceCredentials {

@@ -39,5 +39,5 @@ class Observable<T>(initial: T) {
     }
 }
 
-/** What a screen shows when a call failed: the message of a [uniffi.casebook_ffi.CasebookException]. */
+/** What a screen shows when a call failed: the message of a [org.casebook.ffi.CasebookException]. */
 data class UiError(val message: String, val signInAgain: Boolean = false)

@@ -1,9 +1,9 @@
 package org.casebook.viewmodel
 
-import uniffi.casebook_ffi.Answer
-import uniffi.casebook_ffi.Category
-import uniffi.casebook_ffi.Priority
-import uniffi.casebook_ffi.Question
+import org.casebook.ffi.Answer
+import org.casebook.ffi.Category
+import org.casebook.ffi.Priority
+import org.casebook.ffi.Question
 
 /** An answer with the name of who wrote it down. */
 data class AnswerRow(val author: String, val text: String)
@@ -27,7 +27,7 @@ class QuestionsViewModel(
 ) : AutoCloseable {
     val questions = Observable<List<QuestionRow>>(emptyList())
     val error = Observable<UiError?>(null)
-    private val guide = uniffi.casebook_ffi.guideAuthorId()
+    private val guide = org.casebook.ffi.guideAuthorId()
     private val unsubscribe = session.onCaseChanged { id, _ -> if (id == caseId) refresh() }
 
     init {
@@ -63,7 +63,7 @@ class QuestionsViewModel(
         edit { it.addAnswer(questionId, appointment, me, text) }
     }
 
-    private fun <T> edit(block: (uniffi.casebook_ffi.Case) -> T): T? =
+    private fun <T> edit(block: (org.casebook.ffi.Case) -> T): T? =
         attempt {
             val case = session.case(caseId)
             block(case).also { session.saveAndSync(case) }

@@ -1,10 +1,10 @@
 package org.casebook.viewmodel
 
-import uniffi.casebook_ffi.Channel
-import uniffi.casebook_ffi.EventKind
-import uniffi.casebook_ffi.NewRequestEvent
-import uniffi.casebook_ffi.RecordItem
-import uniffi.casebook_ffi.RequestStatus
+import org.casebook.ffi.Channel
+import org.casebook.ffi.EventKind
+import org.casebook.ffi.NewRequestEvent
+import org.casebook.ffi.RecordItem
+import org.casebook.ffi.RequestStatus
 
 /** One row of the record-request tracker. */
 data class RequestRow(
@@ -68,7 +68,7 @@ class RecordRequestsViewModel(
         edit { it.logRequestEvent(requestId, NewRequestEvent(kind = kind, date = date, note = note, feeCents = feeCents, by = me)) }
     }
 
-    private fun <T> edit(block: (uniffi.casebook_ffi.Case) -> T): T? =
+    private fun <T> edit(block: (org.casebook.ffi.Case) -> T): T? =
         attempt {
             val case = session.case(caseId)
             block(case).also { session.saveAndSync(case) }

@@ -1,0 +1,62 @@
+package org.casebook.app.ui
+
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.padding
+import androidx.compose.material3.Button
+import androidx.compose.material3.ExperimentalMaterial3Api
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.OutlinedButton
+import androidx.compose.material3.OutlinedTextField
+import androidx.compose.material3.Scaffold
+import androidx.compose.material3.Text
+import androidx.compose.material3.TopAppBar
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.remember
+import androidx.compose.runtime.setValue
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.unit.dp
+import org.casebook.app.CasebookApplication
+import org.casebook.ffi.CasebookException
+import org.casebook.viewmodel.toUiError
+
+/**
+ * Sign this phone in to the family's relay (create an account; the token goes to encrypted storage), or
+ * sign out. Everything works without it; the relay only carries edits between phones.
+ */
+@OptIn(ExperimentalMaterial3Api::class)
+@Composable
+fun AccountScreen(app: CasebookApplication, done: () -> Unit) {
+    val failure by app.session.syncFailure.asState()
+    var url by remember { mutableStateOf(app.session.relayUrl ?: "https://") }
+    var name by remember { mutableStateOf("") }
+    var message by remember { mutableStateOf<String?>(null) }
+
+    Scaffold(topBar = { TopAppBar(title = { Text("Relay") }) }) { padding ->
+        Column(Modifier.padding(padding).padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+            failure?.let { Text(it.message, color = MaterialTheme.colorScheme.error) }
+            Text(if (app.session.sync != null) "Signed in to ${app.session.relayUrl}" else "Not signed in: cases stay on this phone.")
+            OutlinedTextField(url, { url = it }, label = { Text("Relay address") })
+            OutlinedTextField(name, { name = it }, label = { Text("Your name (shown to your family)") })
+            Button(onClick = {
+                app.background.execute {
+                    message = try {
+                        val creds = app.session.signUp(url.trim(), name.trim(), android.os.Build.MODEL)
+                        app.credentials.save(url.trim(), creds)
+                        "Signed in."
+                    } catch (e: CasebookException) {
+                        e.toUiError().message
+                    }
+                }
+            }) { Text("Create account and sign in") }
+            OutlinedButton(onClick = {
+                app.session.stopSync()
+                app.credentials.clear()
+                done()
+            }) { Text("Sign out") }
+            message?.let { Text(it) }
+        }
+    }
+}

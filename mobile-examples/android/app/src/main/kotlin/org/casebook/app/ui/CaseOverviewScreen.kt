@@ -1,0 +1,144 @@
+package org.casebook.app.ui
+
+import androidx.compose.foundation.clickable
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.Row
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.lazy.LazyColumn
+import androidx.compose.foundation.lazy.items
+import androidx.compose.material3.AlertDialog
+import androidx.compose.material3.Button
+import androidx.compose.material3.Card
+import androidx.compose.material3.ExperimentalMaterial3Api
+import androidx.compose.material3.ListItem
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.OutlinedButton
+import androidx.compose.material3.OutlinedTextField
+import androidx.compose.material3.Scaffold
+import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
+import androidx.compose.material3.TopAppBar
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.remember
+import androidx.compose.runtime.setValue
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.unit.dp
+import java.time.LocalDate
+import org.casebook.app.CasebookApplication
+import org.casebook.ffi.AppointmentKind
+import org.casebook.viewmodel.CaseOverviewViewModel
+import org.casebook.viewmodel.label
+
+/**
+ * The case at a glance: what is next, the decision window, the verdict, the seven steps, appointments,
+ * and the way to the record requests and the questions.
+ */
+@OptIn(ExperimentalMaterial3Api::class)
+@Composable
+fun CaseOverviewScreen(
+    app: CasebookApplication,
+    caseId: String,
+    openAppointment: (String) -> Unit,
+    openRequests: () -> Unit,
+    openQuestions: () -> Unit,
+) {
+    val vm = rememberClosing(caseId) { CaseOverviewViewModel(app.session, caseId) { LocalDate.now().toString() } }
+    val overview by vm.overview.asState()
+    val error by vm.error.asState()
+    var inviteCode by remember { mutableStateOf<String?>(null) }
+    var adding by remember { mutableStateOf(false) }
+    val o = overview ?: return
+
+    Scaffold(topBar = { TopAppBar(title = { Text(o.patientName) }) }) { padding ->
+        LazyColumn(Modifier.padding(padding).padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+            item {
+                o.next?.let { step ->
+                    Card(Modifier.fillMaxWidth()) {
+                        Column(Modifier.padding(16.dp)) {
+                            Text("Next — step ${step.number}: ${step.title}", style = MaterialTheme.typography.titleMedium)
+                            step.next?.let { Text(it) }
+                        }
+                    }
+                } ?: Text("All seven steps are done.", style = MaterialTheme.typography.titleMedium)
+            }
+            item {
+                val d = o.decision
+                val when_ = when {
+                    d.date == null -> "Set the diagnosis date to see the decision window"
+                    (d.daysLeft ?: 0) >= 0 -> "${d.daysLeft} days left to decide (${d.date}${if (d.isDefault) ", default: diagnosis + 28 days" else ""})"
+                    else -> "The decision date ${d.date} has passed"
+                }
+                Text(when_)
+                if (o.verdict.stronglyAdvised) {
+                    Text("A second opinion is strongly advised (${o.verdict.reasons.size} critical situation(s)).", color = MaterialTheme.colorScheme.error)
+                }
+                if (o.conflicts > 0) Text("${o.conflicts} field(s) were set differently by two people: pick one.")
+                Text(o.sync.label(), style = MaterialTheme.typography.bodySmall)
+                error?.let { Text(it.message, color = MaterialTheme.colorScheme.error) }
+            }
+            item {
+                Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                    Button(onClick = openRequests) { Text(if (o.overdueRequests > 0) "Records (${o.overdueRequests} overdue)" else "Records") }
+                    OutlinedButton(onClick = openQuestions) { Text("Questions") }
+                    OutlinedButton(onClick = { app.background.execute { vm.invite()?.let { inviteCode = it } } }) { Text("Invite") }
+                }
+            }
+            item { Text("The seven steps (${o.stepsDone} of 7 done)", style = MaterialTheme.typography.titleMedium) }
+            items(o.steps, key = { it.number.toInt() }) { step ->
+                ListItem(
+                    headlineContent = { Text("${if (step.done) "✓" else "○"} ${step.number}. ${step.title}") },
+                    supportingContent = { Text((step.achieved + listOfNotNull(step.next?.let { "Next: $it" })).joinToString("\n")) },
+                )
+                if (step.number.toInt() == 1 && !step.done) {
+                    TextButton(onClick = { vm.agreeToSecondOpinion() }) { Text("We agreed together to seek a second opinion") }
+                }
+            }
+            item {
+                Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                    Text("Appointments", style = MaterialTheme.typography.titleMedium)
+                    TextButton(onClick = { adding = true }) { Text("Add") }
+                }
+            }
+            items(o.appointments, key = { it.id }) { a ->
+                ListItem(
+                    headlineContent = { Text(a.kind.name.lowercase().replace('_', ' ')) },
+                    supportingContent = { Text(listOfNotNull(a.start?.replace('T', ' '), a.place).joinToString(" · ")) },
+                    modifier = Modifier.clickable { openAppointment(a.id) },
+                )
+            }
+        }
+    }
+
+    inviteCode?.let { code ->
+        AlertDialog(
+            onDismissRequest = { inviteCode = null },
+            title = { Text("Invite code") },
+            text = { Text("Send this code to a family member. It works once, for 7 days:\n\n$code") },
+            confirmButton = { TextButton(onClick = { inviteCode = null }) { Text("Done") } },
+        )
+    }
+    if (adding) {
+        var start by remember { mutableStateOf("") }
+        var place by remember { mutableStateOf("") }
+        AlertDialog(
+            onDismissRequest = { adding = false },
+            title = { Text("Second-opinion consultation") },
+            text = {
+                Column(verticalArrangement = Arrangement.spacedBy(8.dp)) {
+                    OutlinedTextField(start, { start = it }, label = { Text("When (YYYY-MM-DD HH:MM)") })
+                    OutlinedTextField(place, { place = it }, label = { Text("Where") })
+                }
+            },
+            confirmButton = {
+                Button(onClick = {
+                    vm.addAppointment(AppointmentKind.SECOND_OPINION, start.ifBlank { null }, place.ifBlank { null })?.let { adding = false }
+                }) { Text("Add") }
+            },
+            dismissButton = { TextButton(onClick = { adding = false }) { Text("Cancel") } },
+        )
+    }
+}

@@ -1,0 +1,106 @@
+import SwiftUI
+import CasebookFFI
+
+/// The case at a glance: what is next, decision window, verdict, the seven steps, appointments.
+struct CaseOverviewView: View {
+    @StateObject private var model: CaseOverviewModel
+    let session: CasebookSession
+    @State private var adding = false
+    @State private var start = ""
+    @State private var place = ""
+
+    init(session: CasebookSession, caseId: String) {
+        self.session = session
+        _model = StateObject(wrappedValue: CaseOverviewModel(session: session, caseId: caseId))
+    }
+
+    var body: some View {
+        List {
+            Section {
+                if let step = model.next {
+                    VStack(alignment: .leading, spacing: 4) {
+                        Text("Next — step \(step.number): \(step.title)").font(.headline)
+                        if let next = step.next { Text(next) }
+                    }
+                } else {
+                    Text("All seven steps are done.").font(.headline)
+                }
+                if let d = model.decision {
+                    Text(decisionText(d))
+                }
+                if model.verdict?.stronglyAdvised == true {
+                    Text("A second opinion is strongly advised.").foregroundStyle(.red)
+                }
+                if model.conflicts > 0 {
+                    Text("\(model.conflicts) field(s) were set differently by two people: pick one.")
+                }
+                Text(model.sync.label).font(.caption)
+                if let e = model.error { Text(e).foregroundStyle(.red) }
+            }
+            Section {
+                NavigationLink(model.overdue > 0 ? "Medical records (\(model.overdue) overdue)" : "Medical records") {
+                    RecordRequestsView(session: session, caseId: model.caseId)
+                }
+                NavigationLink("Questions to ask") { QuestionsView(session: session, caseId: model.caseId, appointmentId: nil) }
+                Button("Invite a family member") { casebookIO.async { model.invite() } }
+            }
+            Section("The seven steps") {
+                ForEach(model.steps, id: \.number) { step in
+                    VStack(alignment: .leading, spacing: 2) {
+                        Text("\(step.done ? "✓" : "○") \(step.number). \(step.title)")
+                        ForEach(step.achieved, id: \.self) { Text($0).font(.caption) }
+                        if let next = step.next { Text("Next: \(next)").font(.caption).foregroundStyle(.secondary) }
+                        if step.number == 1 && !step.done {
+                            Button("We agreed together to seek a second opinion") { model.agreeToSecondOpinion() }
+                        }
+                    }
+                }
+            }
+            Section("Appointments") {
+                ForEach(model.appointments, id: \.id) { a in
+                    NavigationLink {
+                        AppointmentView(session: session, caseId: model.caseId, appointmentId: a.id)
+                    } label: {
+                        VStack(alignment: .leading) {
+                            Text(String(describing: a.kind))
+                            Text([a.start?.replacingOccurrences(of: "T", with: " "), a.place].compactMap { $0 }.joined(separator: " · "))
+                                .font(.caption)
+                        }
+                    }
+                }
+                Button("Add a consultation") { adding = true }
+            }
+        }
+        .navigationTitle(model.patientName)
+        .onAppear { model.reload() }
+        .alert("Invite code", isPresented: Binding(get: { model.inviteCode != nil }, set: { if !$0 { model.inviteCode = nil } })) {
+            Button("Done") { model.inviteCode = nil }
+        } message: {
+            Text("Send this code to a family member. It works once, for 7 days:\n\n\(model.inviteCode ?? "")")
+        }
+        .sheet(isPresented: $adding) {
+            NavigationStack {
+                Form {
+                    TextField("When (YYYY-MM-DD HH:MM)", text: $start)
+                    TextField("Where", text: $place)
+                }
+                .navigationTitle("Second-opinion consultation")
+                .toolbar {
+                    ToolbarItem(placement: .cancellationAction) { Button("Cancel") { adding = false } }
+                    ToolbarItem(placement: .confirmationAction) {
+                        Button("Add") {
+                            model.addAppointment(start: start.isEmpty ? nil : start, place: place.isEmpty ? nil : place)
+                            adding = false
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func decisionText(_ d: DecisionWindow) -> String {
+        guard let date = d.date, let left = d.daysLeft else { return "Set the diagnosis date to see the decision window" }
+        if left < 0 { return "The decision date \(date) has passed" }
+        return "\(left) days left to decide (\(date)\(d.isDefault ? ", default: diagnosis + 28 days" : ""))"
+    }
+}
