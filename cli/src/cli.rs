@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    appointment, care_team, case, conflict, cost, critical, decision, demo, exchange, notes, opinion, patient, preferences,
-    question, record_request, records, relay, specialist, symptoms, task, text,
+    appointment, care_team, case, conflict, cost, critical, decision, demo, exchange, notes, opinion, patient,
+    preferences, question, record_request, records, relay, specialist, symptoms, task, text,
 };
 
 /// Organise a cancer second opinion with your family, offline. Data stays in a local store; share it with

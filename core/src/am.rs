@@ -63,18 +63,13 @@ pub(crate) fn get_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<ObjId>
 
 /// The child object at `obj[key]`, or a typed "unknown id" error.
 pub(crate) fn child(doc: &AutoCommit, obj: &ObjId, key: &str, kind: &'static str) -> Result<ObjId> {
-    get_obj(doc, obj, key).ok_or_else(|| Error::UnknownId {
-        kind,
-        id: key.to_string(),
-    })
+    get_obj(doc, obj, key).ok_or_else(|| Error::UnknownId { kind, id: key.to_string() })
 }
 
 /// A map object at the document root, created at case creation.
 pub(crate) fn root_map(doc: &AutoCommit, key: &str) -> Result<ObjId> {
-    get_obj(doc, &automerge::ROOT, key).ok_or_else(|| Error::InvalidInput {
-        field: "document",
-        reason: format!("missing section {key}"),
-    })
+    get_obj(doc, &automerge::ROOT, key)
+        .ok_or_else(|| Error::InvalidInput { field: "document", reason: format!("missing section {key}") })
 }
 
 /// Put a string, or delete the key when `value` is `None`.
@@ -99,12 +94,7 @@ pub(crate) fn keys(doc: &AutoCommit, obj: &ObjId) -> Vec<String> {
 /// Refuses positions past the end and positions between the two halves of a surrogate pair.
 pub(crate) fn check_splice(doc: &AutoCommit, text: &ObjId, index: usize, delete: usize) -> Result<usize> {
     let len = doc.length(text);
-    let err = |reason| Error::TextIndex {
-        index,
-        delete,
-        len,
-        reason,
-    };
+    let err = |reason| Error::TextIndex { index, delete, len, reason };
     let end = index.checked_add(delete).ok_or_else(|| err("overflow"))?;
     if end > len {
         return Err(err("past the end of the text"));

@@ -45,12 +45,7 @@ impl Case {
         let mut doc = AutoCommit::new_with_encoding(am::TEXT_ENCODING);
         schema::init_case(&mut doc, created)?;
         doc.commit();
-        let mut case = Case {
-            main: TrackedDoc::new(id, doc),
-            notes: BTreeMap::new(),
-            storage,
-            text_cache: None,
-        };
+        let mut case = Case { main: TrackedDoc::new(id, doc), notes: BTreeMap::new(), storage, text_cache: None };
         crate::model::question::seed_guide_questions(&mut case, created)?;
         Ok(case)
     }
@@ -59,12 +54,7 @@ impl Case {
     pub(crate) fn open(storage: Arc<dyn Storage>, id: &CaseId) -> Result<Self> {
         let main = TrackedDoc::load(&*storage, id, id)?.ok_or_else(|| Error::CaseNotFound(id.clone()))?;
         schema::check_case(&main.doc, id)?;
-        Ok(Case {
-            main,
-            notes: BTreeMap::new(),
-            storage,
-            text_cache: None,
-        })
+        Ok(Case { main, notes: BTreeMap::new(), storage, text_cache: None })
     }
 
     /// The case id.

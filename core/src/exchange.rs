@@ -78,19 +78,12 @@ impl Store {
             if changes.is_empty() {
                 continue;
             }
-            docs.push(DocEntry {
-                id: id.to_string(),
-                changes: changes.iter().map(|c| c.raw_bytes().len()).collect(),
-            });
+            docs.push(DocEntry { id: id.to_string(), changes: changes.iter().map(|c| c.raw_bytes().len()).collect() });
             for c in &changes {
                 blobs.push(c.raw_bytes().to_vec());
             }
         }
-        let header = serde_json::to_vec(&Header {
-            case: case.to_string(),
-            docs,
-        })
-        .map_err(|e| bad(e.to_string()))?;
+        let header = serde_json::to_vec(&Header { case: case.to_string(), docs }).map_err(|e| bad(e.to_string()))?;
         let mut out = Vec::with_capacity(12 + header.len() + blobs.iter().map(Vec::len).sum::<usize>());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
@@ -143,7 +136,9 @@ impl Store {
             for len in &d.changes {
                 let bytes = &file[offset..offset + len];
                 offset += len;
-                changes.push(Change::try_from(bytes).map_err(|_| bad(format!("a change of document {id} does not decode")))?);
+                changes.push(
+                    Change::try_from(bytes).map_err(|_| bad(format!("a change of document {id} does not decode")))?,
+                );
             }
             let mut t = match merged.remove(&id) {
                 Some(t) => t,
@@ -191,11 +186,7 @@ impl Store {
         }
         storage.flush()?;
         self.register(&case)?;
-        Ok(ImportReport {
-            case,
-            new_case,
-            new_changes,
-        })
+        Ok(ImportReport { case, new_case, new_changes })
     }
 }
 

@@ -34,10 +34,8 @@ impl DocId {
 impl FromStr for DocId {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let id = DocumentId::from_str(s.trim()).map_err(|_| Error::InvalidInput {
-            field: "document id",
-            reason: "not an automerge document id".into(),
-        })?;
+        let id = DocumentId::from_str(s.trim())
+            .map_err(|_| Error::InvalidInput { field: "document id", reason: "not an automerge document id".into() })?;
         Ok(DocId(id.to_string()))
     }
 }

@@ -62,10 +62,7 @@ pub(crate) fn items(doc: &AutoCommit, section: &str) -> Vec<(String, ObjId)> {
     let Ok(sec) = am::root_map(doc, section) else {
         return Vec::new();
     };
-    am::keys(doc, &sec)
-        .into_iter()
-        .filter_map(|k| am::get_obj(doc, &sec, &k).map(|o| (k, o)))
-        .collect()
+    am::keys(doc, &sec).into_iter().filter_map(|k| am::get_obj(doc, &sec, &k).map(|o| (k, o))).collect()
 }
 
 /// Delete item `id` from a section.
@@ -80,16 +77,10 @@ pub(crate) fn remove_item(doc: &mut AutoCommit, section: &str, id: &str, kind: &
 pub(crate) fn required(field: &'static str, s: &str) -> Result<String> {
     let t = s.trim();
     if t.is_empty() {
-        return Err(Error::InvalidInput {
-            field,
-            reason: "must not be empty".into(),
-        });
+        return Err(Error::InvalidInput { field, reason: "must not be empty".into() });
     }
     if t.len() > 10_000 {
-        return Err(Error::InvalidInput {
-            field,
-            reason: "longer than 10,000 bytes".into(),
-        });
+        return Err(Error::InvalidInput { field, reason: "longer than 10,000 bytes".into() });
     }
     Ok(t.to_string())
 }
@@ -119,11 +110,7 @@ pub trait Keyed: Sized + Copy + 'static {
     fn parse(field: &'static str, s: &str) -> Result<Self> {
         Self::from_key(s).ok_or_else(|| Error::InvalidInput {
             field,
-            reason: format!(
-                "expected one of: {}",
-                Self::ALL.iter().map(|v| v.key()).collect::<Vec<_>>().join(", ")
-            ),
+            reason: format!("expected one of: {}", Self::ALL.iter().map(|v| v.key()).collect::<Vec<_>>().join(", ")),
         })
     }
 }
-

@@ -19,9 +19,9 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT};
 
 use crate::am;
-use crate::model::Keyed;
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, DocId};
+use crate::model::Keyed;
 
 /// Major schema version: a reader refuses documents with a higher major version.
 pub const SCHEMA_MAJOR: u64 = 1;
@@ -74,10 +74,7 @@ pub(crate) fn init_case(doc: &mut AutoCommit, created: &str) -> Result<()> {
 pub(crate) fn check_case(doc: &AutoCommit, case: &CaseId) -> Result<()> {
     let kind = am::get_str(doc, &ROOT, "kind");
     if kind.as_deref() != Some(KIND_CASE) {
-        return Err(Error::Corrupt {
-            case: case.clone(),
-            detail: "not a Casebook case document".into(),
-        });
+        return Err(Error::Corrupt { case: case.clone(), detail: "not a Casebook case document".into() });
     }
     let major = am::get_u64(doc, &ROOT, "schema_major").unwrap_or(0);
     let minor = am::get_u64(doc, &ROOT, "schema_minor").unwrap_or(0);

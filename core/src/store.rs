@@ -74,7 +74,12 @@ impl Store {
 
     /// Create and save a case for a patient, with its first caregiver (who becomes this device's "me" for
     /// the case). Returns the case and the caregiver id.
-    pub fn create_case(&self, patient_display_name: &str, caregiver_name: &str, relationship: Option<&str>) -> Result<(Case, String)> {
+    pub fn create_case(
+        &self,
+        patient_display_name: &str,
+        caregiver_name: &str,
+        relationship: Option<&str>,
+    ) -> Result<(Case, String)> {
         let created = crate::dates::format_date(crate::dates::today());
         let mut case = Case::create(self.storage.clone(), &created)?;
         case.set_patient(PatientField::DisplayName, Some(patient_display_name))?;
@@ -101,16 +106,8 @@ impl Store {
                 continue;
             };
             out.push(match self.open_case(&id) {
-                Ok(c) => CaseListing {
-                    id,
-                    display_name: c.patient().display_name,
-                    error: None,
-                },
-                Err(e) => CaseListing {
-                    id,
-                    display_name: None,
-                    error: Some(e.to_string()),
-                },
+                Ok(c) => CaseListing { id, display_name: c.patient().display_name, error: None },
+                Err(e) => CaseListing { id, display_name: None, error: Some(e.to_string()) },
             });
         }
         Ok(out)
@@ -187,10 +184,8 @@ impl Store {
     /// Remember this device's relay account (local only, never synced; the token is a secret of this
     /// device and is stored like the case data, in the local store).
     pub fn set_relay_account(&self, account: &RelayAccount) -> Result<()> {
-        let bytes = serde_json::to_vec(account).map_err(|e| Error::InvalidInput {
-            field: "relay account",
-            reason: e.to_string(),
-        })?;
+        let bytes = serde_json::to_vec(account)
+            .map_err(|e| Error::InvalidInput { field: "relay account", reason: e.to_string() })?;
         self.storage.put(&key([INDEX, "relay-account"])?, &bytes)?;
         self.storage.flush()?;
         Ok(())
@@ -209,9 +204,6 @@ impl Store {
 
     /// The caregiver using this device for a case, if set.
     pub fn me(&self, case: &CaseId) -> Result<Option<String>> {
-        Ok(self
-            .storage
-            .load(&key([INDEX, "me", case.as_str()])?)?
-            .and_then(|v| String::from_utf8(v).ok()))
+        Ok(self.storage.load(&key([INDEX, "me", case.as_str()])?)?.and_then(|v| String::from_utf8(v).ok()))
     }
 }

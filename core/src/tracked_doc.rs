@@ -55,13 +55,7 @@ fn prefix(id: &DocId) -> Result<StorageKey> {
 impl TrackedDoc {
     /// A new document not yet on storage.
     pub(crate) fn new(id: DocId, doc: AutoCommit) -> Self {
-        Self {
-            id,
-            doc,
-            saved_heads: Vec::new(),
-            chunks: HashSet::new(),
-            incrementals: 0,
-        }
+        Self { id, doc, saved_heads: Vec::new(), chunks: HashSet::new(), incrementals: 0 }
     }
 
     /// Load a document from its chunks; `None` if storage holds nothing for it. `case` names the case in
@@ -71,10 +65,7 @@ impl TrackedDoc {
         if entries.is_empty() {
             return Ok(None);
         }
-        let corrupt = |detail: String| Error::Corrupt {
-            case: case.clone(),
-            detail,
-        };
+        let corrupt = |detail: String| Error::Corrupt { case: case.clone(), detail };
         // Snapshots first (one full document), then incremental changes in any order.
         let mut snapshots = Vec::new();
         let mut incrementals = Vec::new();
@@ -112,13 +103,7 @@ impl TrackedDoc {
         let saved_heads = doc.get_heads();
         let n_inc = incrementals.len();
         let chunks = snapshots.into_iter().chain(incrementals).map(|(k, _)| k).collect();
-        Ok(Some(Self {
-            id: id.clone(),
-            doc,
-            saved_heads,
-            chunks,
-            incrementals: n_inc,
-        }))
+        Ok(Some(Self { id: id.clone(), doc, saved_heads, chunks, incrementals: n_inc }))
     }
 
     /// Whether the document holds edits not yet durable.
@@ -162,11 +147,8 @@ impl TrackedDoc {
     pub(crate) fn mark_saved(&mut self, storage: &dyn Storage, heads: Vec<ChangeHash>, stats: SaveStats) -> Result<()> {
         self.saved_heads = heads;
         if stats.compacted {
-            let snapshot = key([
-                self.id.as_str(),
-                "snapshot",
-                &samod_core::CompactionHash::new(&self.saved_heads).to_string(),
-            ])?;
+            let snapshot =
+                key([self.id.as_str(), "snapshot", &samod_core::CompactionHash::new(&self.saved_heads).to_string()])?;
             for k in self.chunks.drain() {
                 if k != snapshot {
                     storage.delete(&k)?;

@@ -139,18 +139,26 @@ fn apply(reps: &mut [Replica], id: &CaseId, op: &Op, step: usize) {
             if !rq.is_empty() {
                 let kind = casebook_core::model::record_request::EventKind::ALL[k].key();
                 let date = format!("2026-01-{d:02}");
-                c.log_request_event(&rq[i % rq.len()].id, NewEvent { kind, date: &date, by: Some(&me), ..Default::default() })
-                    .unwrap();
+                c.log_request_event(
+                    &rq[i % rq.len()].id,
+                    NewEvent { kind, date: &date, by: Some(&me), ..Default::default() },
+                )
+                .unwrap();
             }
         }
         Op::AddAppointment(_) => {
-            c.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() }).unwrap();
+            c.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() })
+                .unwrap();
         }
         Op::AppointmentStart(_, i, h) => {
             let ap = c.appointments();
             if !ap.is_empty() {
-                c.set_appointment(&ap[i % ap.len()].id, AppointmentField::Start, Some(&format!("2026-03-01T{h:02}:00")))
-                    .unwrap();
+                c.set_appointment(
+                    &ap[i % ap.len()].id,
+                    AppointmentField::Start,
+                    Some(&format!("2026-03-01T{h:02}:00")),
+                )
+                .unwrap();
             }
         }
         Op::Notes(_, i) | Op::Summary(_, i) => {
@@ -186,8 +194,12 @@ fn apply(reps: &mut [Replica], id: &CaseId, op: &Op, step: usize) {
             c.move_question(&q[i % q.len()].id, to % q.len()).unwrap();
         }
         Op::Opinion(_, k) => {
-            c.add_opinion(NewOpinion { rank: k as u64, stage: Some(["II", "III", "IV"][k as usize - 1]), ..Default::default() })
-                .unwrap();
+            c.add_opinion(NewOpinion {
+                rank: k as u64,
+                stage: Some(["II", "III", "IV"][k as usize - 1]),
+                ..Default::default()
+            })
+            .unwrap();
         }
         Op::Task(_) => {
             c.add_task(&format!("task {r}.{step}"), Some(&me), Some("2026-02-01")).unwrap();

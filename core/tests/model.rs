@@ -150,7 +150,10 @@ fn specialists_add_set_validate_remove() {
     assert_eq!(s.nci, NciDesignation::Comprehensive);
     assert_eq!(s.contact.as_deref(), Some("intake@example.org"));
     assert_eq!(s.notes, "sees 300 lung cases a year");
-    assert!(matches!(case.set_specialist(&id, SpecialistField::Status, Some("maybe")), Err(Error::InvalidInput { .. })));
+    assert!(matches!(
+        case.set_specialist(&id, SpecialistField::Status, Some("maybe")),
+        Err(Error::InvalidInput { .. })
+    ));
     assert!(matches!(case.set_specialist("nope", SpecialistField::Name, Some("x")), Err(Error::UnknownId { .. })));
     assert!(case.add_specialist(NewSpecialist { name: "  ", ..Default::default() }).is_err());
     assert_unchanged(&mut case);
@@ -166,7 +169,11 @@ fn ev<'a>(kind: &'a str, date: &'a str) -> NewEvent<'a> {
 fn record_request_due_dates_extension_overdue_and_waiting() {
     let (_s, mut case, me) = new_case();
     let r = case
-        .add_record_request("City Hospital pathology", &[RecordItem::PathologySlides, RecordItem::PathologyReport], Channel::PatientRequest)
+        .add_record_request(
+            "City Hospital pathology",
+            &[RecordItem::PathologySlides, RecordItem::PathologyReport],
+            Channel::PatientRequest,
+        )
         .unwrap();
     let req = &case.record_requests()[0];
     assert_eq!(req.status, RequestStatus::NotRequested);
@@ -248,8 +255,24 @@ fn concurrent_request_events_both_survive_a_merge() {
 #[test]
 fn chronology_medications_history_and_symptoms() {
     let (_s, mut case, _) = new_case();
-    let d2 = case.add_document(Some("2026-02-01"), DocumentKind::ImagingStudy, Some("Imaging Center"), "CT chest disc", Location::Physical).unwrap();
-    let d1 = case.add_document(Some("2026-01-15"), DocumentKind::PathologyReport, Some("City Lab"), "Biopsy report", Location::Digital).unwrap();
+    let d2 = case
+        .add_document(
+            Some("2026-02-01"),
+            DocumentKind::ImagingStudy,
+            Some("Imaging Center"),
+            "CT chest disc",
+            Location::Physical,
+        )
+        .unwrap();
+    let d1 = case
+        .add_document(
+            Some("2026-01-15"),
+            DocumentKind::PathologyReport,
+            Some("City Lab"),
+            "Biopsy report",
+            Location::Digital,
+        )
+        .unwrap();
     let d3 = case.add_document(None, DocumentKind::Other, None, "Letter", Location::Both).unwrap();
     let order: Vec<_> = case.documents().into_iter().map(|d| d.id).collect();
     assert_eq!(order, vec![d1, d2, d3.clone()]);
@@ -280,7 +303,9 @@ fn questions_order_answers_and_authors() {
     assert_eq!(case.questions()[6].id, q);
     assert!(case.move_question(&q, 7).is_err());
     case.set_question_meta(&q, Some(Category::Logistics), Some(Priority::Low)).unwrap();
-    let appt = case.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() }).unwrap();
+    let appt = case
+        .add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() })
+        .unwrap();
     case.add_answer(&q, &appt, &me, "Not at this stage").unwrap();
     assert!(case.add_answer(&q, "no-appt", &me, "x").is_err());
     let got = case.questions().into_iter().find(|x| x.id == q).unwrap();
@@ -326,14 +351,17 @@ fn appointments_notes_per_author_summary_and_consent() {
     assert_eq!(appt.summary_requested, Some(date!(2026 - 03 - 02)));
     assert_eq!(appt.start.unwrap().hour(), 9);
     let notes = case.notes(&a).unwrap();
-    let by: std::collections::HashMap<_, _> = notes.by_author.iter().map(|n| (n.author.clone(), n.text.clone())).collect();
+    let by: std::collections::HashMap<_, _> =
+        notes.by_author.iter().map(|n| (n.author.clone(), n.text.clone())).collect();
     assert_eq!(by[&ana], "Stage confirmed. PET scan next.");
     assert_eq!(by[&ben], "Ask about trial NCT-1");
     assert_eq!(notes.summary, "Agreed: PET first.");
 
     assert!(case.set_appointment(&a, AppointmentField::Start, Some("tomorrow 9am")).is_err());
     assert!(case.set_appointment(&a, AppointmentField::Specialist, Some("ghost")).is_err());
-    assert!(case.append_text(&TextField::AppointmentNotes { appointment: a.clone(), author: "ghost".into() }, "x").is_err());
+    assert!(
+        case.append_text(&TextField::AppointmentNotes { appointment: a.clone(), author: "ghost".into() }, "x").is_err()
+    );
     assert!(case.notes("no-such-appointment").is_err());
     case.set_attendee(&a, "Mum", false).unwrap();
     assert_eq!(case.appointments()[0].attendees, vec!["Ana"]);
@@ -342,10 +370,24 @@ fn appointments_notes_per_author_summary_and_consent() {
 #[test]
 fn opinions_compare_and_suggest_a_third() {
     let (_s, mut case, _) = new_case();
-    case.add_opinion(NewOpinion { rank: 1, diagnosis: Some("Adenocarcinoma"), stage: Some("IIIA"), treatment: Some("Chemoradiation"), ..Default::default() }).unwrap();
+    case.add_opinion(NewOpinion {
+        rank: 1,
+        diagnosis: Some("Adenocarcinoma"),
+        stage: Some("IIIA"),
+        treatment: Some("Chemoradiation"),
+        ..Default::default()
+    })
+    .unwrap();
     assert!(!case.compare_opinions().suggest_third_opinion);
     let second = case
-        .add_opinion(NewOpinion { rank: 2, diagnosis: Some("adenocarcinoma "), stage: Some("IIB"), treatment: Some("chemoradiation"), trials: Some("NCT-1"), ..Default::default() })
+        .add_opinion(NewOpinion {
+            rank: 2,
+            diagnosis: Some("adenocarcinoma "),
+            stage: Some("IIB"),
+            treatment: Some("chemoradiation"),
+            trials: Some("NCT-1"),
+            ..Default::default()
+        })
         .unwrap();
     let c = case.compare_opinions();
     assert_eq!(c.opinions, 2);
@@ -413,9 +455,13 @@ fn progress_follows_the_case() {
     case.add_family_history("father", "colon cancer", None).unwrap();
     case.append_text(&TextField::Symptoms, "cough").unwrap();
     case.add_question("Which trials?", Category::Treatment, Priority::High, &me).unwrap();
-    case.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), start: Some("2026-03-01T10:00"), ..Default::default() })
-        .map(|a| case.set_appointment(&a, AppointmentField::SummaryRequested, Some("2026-03-01")).unwrap())
-        .unwrap();
+    case.add_appointment(NewAppointment {
+        kind: Some(AppointmentKind::SecondOpinion),
+        start: Some("2026-03-01T10:00"),
+        ..Default::default()
+    })
+    .map(|a| case.set_appointment(&a, AppointmentField::SummaryRequested, Some("2026-03-01")).unwrap())
+    .unwrap();
     case.add_opinion(NewOpinion { rank: 1, stage: Some("II"), ..Default::default() }).unwrap();
     let p = case.progress(today);
     assert_eq!(p.done, 6, "{p:#?}");

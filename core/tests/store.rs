@@ -37,10 +37,14 @@ fn create_list_open_delete() {
 fn saved_edits_reopen_and_unsaved_ones_do_not() {
     for (store, _dir) in stores() {
         let (mut case, me) = store.create_case("Mum", "Ana", None).unwrap();
-        let appt = case.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
-        case.append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: me.clone() }, "saved").unwrap();
+        let appt = case
+            .add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() })
+            .unwrap();
+        case.append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: me.clone() }, "saved")
+            .unwrap();
         case.save().unwrap();
-        case.append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: me.clone() }, " unsaved").unwrap();
+        case.append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: me.clone() }, " unsaved")
+            .unwrap();
         let mut again = store.open_case(case.id()).unwrap();
         assert_eq!(again.notes(&appt).unwrap().by_author[0].text, "saved");
     }
@@ -83,7 +87,8 @@ fn a_corrupt_case_names_itself_and_leaves_others_alone() {
         assert!(list.iter().any(|c| c.id == *bad.id() && c.error.is_some()));
         assert!(list.iter().any(|c| c.id == *good.id() && c.display_name.as_deref() == Some("Good")));
         // Garbage bytes as an extra chunk are reported too.
-        s.put(&key([good.id().as_str(), "incremental", "garbage"]).unwrap(), b"\x85\x6f\x4a\x83 not automerge").unwrap();
+        s.put(&key([good.id().as_str(), "incremental", "garbage"]).unwrap(), b"\x85\x6f\x4a\x83 not automerge")
+            .unwrap();
         assert!(matches!(store.open_case(good.id()), Err(Error::Corrupt { .. })));
     }
 }
@@ -119,8 +124,12 @@ fn exchange_files_merge_idempotently_and_reject_garbage() {
     let a = Store::in_memory();
     let b = Store::in_memory();
     let (mut case_a, ana) = a.create_case("Mum", "Ana", None).unwrap();
-    let appt = case_a.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() }).unwrap();
-    case_a.append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: ana.clone() }, "Ana: stage ok. ").unwrap();
+    let appt = case_a
+        .add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() })
+        .unwrap();
+    case_a
+        .append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: ana.clone() }, "Ana: stage ok. ")
+        .unwrap();
     case_a.save().unwrap();
     let first = a.export_changes(case_a.id(), None).unwrap();
     let r = b.import_changes(&first).unwrap();
@@ -131,9 +140,16 @@ fn exchange_files_merge_idempotently_and_reject_garbage() {
     // B (brother) adds himself and notes in the same appointment while A adds more.
     let mut case_b = b.open_case(case_a.id()).unwrap();
     let ben = case_b.add_caregiver("Ben", None).unwrap();
-    case_b.append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: ben.clone() }, "Ben: 診断 confirmé 👍").unwrap();
+    case_b
+        .append_text(
+            &TextField::AppointmentNotes { appointment: appt.clone(), author: ben.clone() },
+            "Ben: 診断 confirmé 👍",
+        )
+        .unwrap();
     case_b.save().unwrap();
-    case_a.append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: ana.clone() }, "More from Ana.").unwrap();
+    case_a
+        .append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: ana.clone() }, "More from Ana.")
+        .unwrap();
     case_a.save().unwrap();
 
     let state_a = case_a.state().unwrap();
@@ -170,7 +186,9 @@ fn concurrent_field_edits_are_shown_as_conflicts_and_resolved() {
     let a = Store::in_memory();
     let b = Store::in_memory();
     let (mut ca, _) = a.create_case("Mum", "Ana", None).unwrap();
-    let appt = ca.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() }).unwrap();
+    let appt = ca
+        .add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() })
+        .unwrap();
     ca.save().unwrap();
     b.import_changes(&a.export_changes(ca.id(), None).unwrap()).unwrap();
     let mut cb = b.open_case(ca.id()).unwrap();
@@ -196,7 +214,11 @@ fn concurrent_field_edits_are_shown_as_conflicts_and_resolved() {
     let mut vals = stage.values.clone();
     vals.sort();
     assert_eq!(vals, vec!["IIB", "IIIA"]);
-    assert_eq!(ma.patient().stage.as_deref(), Some(stage.values[0].as_str()), "the first listed value is the one shown");
+    assert_eq!(
+        ma.patient().stage.as_deref(),
+        Some(stage.values[0].as_str()),
+        "the first listed value is the one shown"
+    );
     let pick = stage.values.iter().position(|v| v == "IIB").unwrap();
     ma.resolve_conflict("patient/stage", pick).unwrap();
     assert_eq!(ma.patient().stage.as_deref(), Some("IIB"));

@@ -86,7 +86,8 @@ fn reading_a_text_never_writes() {
     use casebook_core::model::appointment::{AppointmentKind, NewAppointment};
     let store = Store::in_memory();
     let (mut case, me) = store.create_case("P", "C", None).unwrap();
-    let a = case.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
+    let a =
+        case.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
     case.save().unwrap();
     let notes = TextField::AppointmentNotes { appointment: a.clone(), author: me.clone() };
     assert_eq!(case.text(&notes).unwrap(), "");

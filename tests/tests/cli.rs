@@ -869,7 +869,8 @@ impl TestRelay {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let handle = rt.block_on(casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path()))).unwrap();
+        let handle =
+            rt.block_on(casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path()))).unwrap();
         Self { rt, handle: Some(handle), _dir: dir }
     }
 

@@ -66,7 +66,8 @@ fn family(url: &str) -> (Phone, Phone, Case, Case, CaseId, String, String, Strin
     let mut ana = Phone::new(url, "Ana");
     let mut ben = Phone::new(url, "Ben");
     let (mut a, ana_id) = ana.store.create_case("Mum", "Ana", Some("daughter")).unwrap();
-    let appt = a.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() }).unwrap();
+    let appt =
+        a.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() }).unwrap();
     a.save().unwrap();
     let id = a.id().clone();
     ana.online(url).share_case(&mut a).unwrap();
@@ -114,7 +115,8 @@ fn siblings_edit_offline_then_sync_to_identical_cases() {
     a.set_appointment(&appt, AppointmentField::Start, Some("2026-12-01T09:30")).unwrap();
     b.set_appointment(&appt, AppointmentField::Start, Some("2026-12-01T14:00")).unwrap();
     let r = b.add_record_request("City Lab", &[RecordItem::PathologySlides], Channel::LabRelease).unwrap();
-    b.log_request_event(&r, NewEvent { kind: "requested_in_writing", date: "2026-11-20", ..Default::default() }).unwrap();
+    b.log_request_event(&r, NewEvent { kind: "requested_in_writing", date: "2026-11-20", ..Default::default() })
+        .unwrap();
     a.save().unwrap();
     b.save().unwrap();
 
@@ -161,8 +163,13 @@ fn a_restarted_relay_serves_what_it_stored_to_a_sibling_who_was_offline() {
     let na = TextField::AppointmentNotes { appointment: appt.clone(), author: ana_id.clone() };
     a.append_text(&na, "Written while Ben was offline: 診断 confirmé 😀").unwrap();
     a.set_patient(PatientField::Stage, Some("IV")).unwrap();
-    let appt2 = a.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
-    a.append_text(&TextField::AppointmentNotes { appointment: appt2.clone(), author: ana_id.clone() }, "follow-up notes").unwrap();
+    let appt2 =
+        a.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
+    a.append_text(
+        &TextField::AppointmentNotes { appointment: appt2.clone(), author: ana_id.clone() },
+        "follow-up notes",
+    )
+    .unwrap();
     a.save().unwrap();
     ana.sync(&mut a);
     assert!(ana.sync.as_ref().unwrap().status(&id).saved_to_relay);
@@ -187,4 +194,3 @@ fn a_restarted_relay_serves_what_it_stored_to_a_sibling_who_was_offline() {
     assert_eq!(again.notes(&appt2).unwrap().by_author[0].text, "follow-up notes");
     relay.stop();
 }
-

@@ -6,16 +6,16 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use casebook_core::relay_api::Role;
-use casebook_core::sync::{RelayClient, SyncClient};
-use clap::Args;
 use casebook_core::model::appointment::{AppointmentField, AppointmentKind, NewAppointment};
 use casebook_core::model::critical::Situation;
 use casebook_core::model::patient::PatientField;
 use casebook_core::model::record_request::{Channel, NewEvent, RecordItem};
 use casebook_core::model::specialist::{NciDesignation, NewSpecialist, SpecialistField};
 use casebook_core::model::text::TextField;
+use casebook_core::relay_api::Role;
+use casebook_core::sync::{RelayClient, SyncClient};
 use casebook_core::{Store, dates};
+use clap::Args;
 
 use crate::context::Ctx;
 use crate::output;
@@ -68,10 +68,16 @@ fn consultation(
     ana.set_flag(Situation::AggressiveTreatment, true, Some("chemoradiation proposed"))?;
     ben.set_appointment(appt, AppointmentField::SummaryRequested, Some(&dates::format_date(today)))?;
     ben.set_specialist(sp, SpecialistField::Status, Some("seen"))?;
-    let req = ana.add_record_request("City Hospital pathology", &[RecordItem::PathologySlides], Channel::PatientRequest)?;
+    let req =
+        ana.add_record_request("City Hospital pathology", &[RecordItem::PathologySlides], Channel::PatientRequest)?;
     ana.log_request_event(
         &req,
-        NewEvent { kind: "requested_in_writing", date: &dates::format_date(today), by: Some(ana_id), ..Default::default() },
+        NewEvent {
+            kind: "requested_in_writing",
+            date: &dates::format_date(today),
+            by: Some(ana_id),
+            ..Default::default()
+        },
     )?;
     ana.save()?;
     ben.save()?;
@@ -157,7 +163,14 @@ fn run_relay(ctx: &Ctx) -> Result<()> {
         if same { "yes" } else { "NO" },
         started.elapsed().as_millis()
     );
-    report(ctx, &mut ana, &appt, today, header, serde_json::json!({"identical": same, "saved_to_relay": saved, "sync_ms": sync_ms}))
+    report(
+        ctx,
+        &mut ana,
+        &appt,
+        today,
+        header,
+        serde_json::json!({"identical": same, "saved_to_relay": saved, "sync_ms": sync_ms}),
+    )
 }
 
 /// Print the merged case.

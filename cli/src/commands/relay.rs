@@ -106,7 +106,9 @@ pub(crate) struct SyncArgs {
 }
 
 fn account(store: &Store) -> Result<RelayAccount> {
-    store.relay_account()?.context("this store has no relay account: run `casebook account create --server URL --name NAME`")
+    store
+        .relay_account()?
+        .context("this store has no relay account: run `casebook account create --server URL --name NAME`")
 }
 
 fn client(account: &RelayAccount) -> Result<RelayClient> {
@@ -146,7 +148,10 @@ pub(crate) fn account_cmd(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
             let a = RelayAccount { server, display_name: name, credentials };
             store.set_relay_account(&a)?;
             output::emit(ctx, &view(&a), |v| {
-                format!("Created account {} on {} for this device ({}). Its token is kept in this store only.", v.account_id, v.server, v.device_id)
+                format!(
+                    "Created account {} on {} for this device ({}). Its token is kept in this store only.",
+                    v.account_id, v.server, v.device_id
+                )
             })
         }
         AccountCmd::Show => {
@@ -159,7 +164,12 @@ pub(crate) fn account_cmd(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
         AccountCmd::LinkCode => {
             let store = ctx.store()?;
             let code = client(&account(&store)?)?.create_link_code()?;
-            output::emit(ctx, &code, |c| format!("Link code (single use): {}\nOn the other device: casebook account link --server URL {}", c.code, c.code))
+            output::emit(ctx, &code, |c| {
+                format!(
+                    "Link code (single use): {}\nOn the other device: casebook account link --server URL {}",
+                    c.code, c.code
+                )
+            })
         }
         AccountCmd::Link { server, code } => {
             let store = ctx.store_or_create()?;
@@ -170,7 +180,9 @@ pub(crate) fn account_cmd(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
             let me = RelayClient::with_token(&server, &credentials.token)?.me()?;
             let a = RelayAccount { server, display_name: me.display_name, credentials };
             store.set_relay_account(&a)?;
-            output::emit(ctx, &view(&a), |v| format!("Linked this device ({}) to account {}.", v.device_id, v.account_id))
+            output::emit(ctx, &view(&a), |v| {
+                format!("Linked this device ({}) to account {}.", v.device_id, v.account_id)
+            })
         }
     }
 }
@@ -198,7 +210,8 @@ pub(crate) fn invite(ctx: &Ctx, cmd: InviteCmd) -> Result<()> {
         InviteCmd::Create(a) => {
             let store = ctx.store()?;
             let id = ctx.case_id(&store)?;
-            let invite = client(&account(&store)?)?.create_invite(&id, a.role.into(), Some(a.expires_in_hours * 3600))?;
+            let invite =
+                client(&account(&store)?)?.create_invite(&id, a.role.into(), Some(a.expires_in_hours * 3600))?;
             output::emit(ctx, &invite, |i| format!("Invite code ({:?}, single use): {}", i.role, i.code))
         }
         InviteCmd::Accept { code, relationship, timeout } => {
@@ -227,8 +240,10 @@ pub(crate) fn members(ctx: &Ctx) -> Result<()> {
     let id = ctx.case_id(&store)?;
     let members = client(&account(&store)?)?.list_members(&id)?;
     output::emit(ctx, &members, |ms| {
-        let rows: Vec<Vec<String>> =
-            ms.iter().map(|m| vec![m.account_id.clone(), m.display_name.clone(), format!("{:?}", m.role).to_lowercase()]).collect();
+        let rows: Vec<Vec<String>> = ms
+            .iter()
+            .map(|m| vec![m.account_id.clone(), m.display_name.clone(), format!("{:?}", m.role).to_lowercase()])
+            .collect();
         output::table(&["ACCOUNT", "NAME", "ROLE"], &rows)
     })
 }
@@ -268,7 +283,12 @@ pub(crate) fn sync(ctx: &Ctx, a: SyncArgs) -> Result<()> {
     let id = open.case.id().clone();
     let timeout = Duration::from_secs(a.timeout);
     let status = sync.sync_and_wait(&mut open.case, timeout)?;
-    let v = SyncView { case: id.to_string(), state: status.state, saved_to_relay: status.saved_to_relay, last_synced_at: status.last_synced_at };
+    let v = SyncView {
+        case: id.to_string(),
+        state: status.state,
+        saved_to_relay: status.saved_to_relay,
+        last_synced_at: status.last_synced_at,
+    };
     output::emit(ctx, &v, |_| format!("Case {id}: {}.", describe(&status)))?;
     if !a.watch {
         return Ok(sync.stop()?);
@@ -290,7 +310,9 @@ pub(crate) fn sync(ctx: &Ctx, a: SyncArgs) -> Result<()> {
                 sync.sync_case(&mut open.case)?;
                 output::print(&format!("Case {id}: edits from others merged."))?;
             }
-            Ok(SyncEvent::StatusChanged { status, .. }) => output::print(&format!("Case {id}: {}.", describe(&status)))?,
+            Ok(SyncEvent::StatusChanged { status, .. }) => {
+                output::print(&format!("Case {id}: {}.", describe(&status)))?
+            }
             Ok(SyncEvent::Failed { error }) => bail!("sync stopped: {error}"),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // Pick up edits made by other commands on this store meanwhile.

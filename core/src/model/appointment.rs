@@ -116,10 +116,7 @@ keyed_enum! {
 impl Case {
     /// Add an appointment. Returns its id. Its notes document is created with it.
     pub fn add_appointment(&mut self, a: NewAppointment<'_>) -> Result<String> {
-        let kind = a.kind.ok_or(Error::InvalidInput {
-            field: "kind",
-            reason: "required".into(),
-        })?;
+        let kind = a.kind.ok_or(Error::InvalidInput { field: "kind", reason: "required".into() })?;
         let start = a.start.map(|s| parse_date_time("start", s)).transpose()?;
         let place = optional(a.place);
         let notes_id = DocId::random();
@@ -152,10 +149,7 @@ impl Case {
             (_, Some(v)) => Some(v.to_string()),
         };
         if field == AppointmentField::Kind && stored.is_none() {
-            return Err(Error::InvalidInput {
-                field: "kind",
-                reason: "required".into(),
-            });
+            return Err(Error::InvalidInput { field: "kind", reason: "required".into() });
         }
         self.edit(|doc| {
             if field == AppointmentField::Specialist
@@ -255,10 +249,7 @@ impl Case {
                 by_author.push(AuthorNotes { author, text });
             }
         }
-        Ok(AppointmentNotes {
-            by_author,
-            summary: am::get_text(d, &ROOT, "summary"),
-        })
+        Ok(AppointmentNotes { by_author, summary: am::get_text(d, &ROOT, "summary") })
     }
 
     /// The notes text object of `author` in an appointment, created on first use.

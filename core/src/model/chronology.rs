@@ -165,7 +165,12 @@ impl Case {
     }
 
     /// Add a relative's cancer to the family history.
-    pub fn add_family_history(&mut self, relative: &str, cancer: &str, age_at_diagnosis: Option<u64>) -> Result<String> {
+    pub fn add_family_history(
+        &mut self,
+        relative: &str,
+        cancer: &str,
+        age_at_diagnosis: Option<u64>,
+    ) -> Result<String> {
         let relative = required("relative", relative)?;
         let cancer = required("cancer", cancer)?;
         if age_at_diagnosis.is_some_and(|a| a > 130) {

@@ -23,10 +23,8 @@ fn scan(doc: &AutoCommit, obj: &ObjId, path: &str, out: &mut Vec<Conflict>) {
         let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
         let here = if path.is_empty() { key.clone() } else { format!("{path}/{key}") };
         if all.len() > 1 {
-            let mut values: Vec<String> = all
-                .iter()
-                .map(|(v, id)| am::value_to_string(doc, v, id).unwrap_or_else(|| "(empty)".into()))
-                .collect();
+            let mut values: Vec<String> =
+                all.iter().map(|(v, id)| am::value_to_string(doc, v, id).unwrap_or_else(|| "(empty)".into())).collect();
             // Plain reads show the last value of get_all (the winner): list it first.
             values.reverse();
             out.push(Conflict { path: here.clone(), values });
@@ -52,10 +50,7 @@ impl Case {
             .conflicts()
             .into_iter()
             .find(|c| c.path == path)
-            .ok_or_else(|| Error::UnknownId {
-                kind: "conflict",
-                id: path.to_string(),
-            })?;
+            .ok_or_else(|| Error::UnknownId { kind: "conflict", id: path.to_string() })?;
         if choice >= conflict.values.len() {
             return Err(Error::InvalidInput {
                 field: "choice",
@@ -71,10 +66,10 @@ impl Case {
             }
             let mut all = doc.get_all(&obj, *last)?;
             all.reverse();
-            let (value, _) = all.get(choice).cloned().ok_or(Error::InvalidInput {
-                field: "choice",
-                reason: "the conflict changed".into(),
-            })?;
+            let (value, _) = all
+                .get(choice)
+                .cloned()
+                .ok_or(Error::InvalidInput { field: "choice", reason: "the conflict changed".into() })?;
             match value {
                 Value::Scalar(s) => doc.put(&obj, *last, s.into_owned())?,
                 Value::Object(_) => {

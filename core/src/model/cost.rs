@@ -57,7 +57,11 @@ pub fn parse_amount(s: &str) -> Result<u64> {
     };
     let s = s.trim();
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(bad());
     }
     let whole: u64 = whole.parse().map_err(|_| bad())?;
@@ -67,7 +71,13 @@ pub fn parse_amount(s: &str) -> Result<u64> {
 
 impl Case {
     /// Record a cost.
-    pub fn add_cost(&mut self, category: CostCategory, amount_cents: u64, date: Option<&str>, description: Option<&str>) -> Result<String> {
+    pub fn add_cost(
+        &mut self,
+        category: CostCategory,
+        amount_cents: u64,
+        date: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<String> {
         let date = date.map(|d| parse_date("date", d)).transpose()?;
         self.edit(|doc| {
             let (id, o) = super::new_item(doc, "costs")?;
@@ -109,9 +119,6 @@ impl Case {
             .map(|&c| (c, costs.iter().filter(|x| x.category == c).map(|x| x.amount_cents).sum()))
             .filter(|(_, t)| *t > 0)
             .collect();
-        CostTotals {
-            total_cents: by_category.iter().map(|(_, t)| t).sum(),
-            by_category,
-        }
+        CostTotals { total_cents: by_category.iter().map(|(_, t)| t).sum(), by_category }
     }
 }

@@ -97,9 +97,6 @@ impl Case {
     /// "Second opinion strongly advised", with its reasons.
     pub fn verdict(&self) -> Verdict {
         let reasons: Vec<Situation> = self.flags().into_iter().filter(|f| f.flagged).map(|f| f.situation).collect();
-        Verdict {
-            strongly_advised: !reasons.is_empty(),
-            reasons,
-        }
+        Verdict { strongly_advised: !reasons.is_empty(), reasons }
     }
 }

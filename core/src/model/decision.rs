@@ -26,17 +26,12 @@ impl Case {
     /// The decision window as of `today`.
     pub fn decision_window(&self, today: Date) -> DecisionWindow {
         let doc = &self.main.doc;
-        let agreed = am::root_map(doc, "decision")
-            .ok()
-            .and_then(|d| stored_date(am::get_str(doc, &d, "date")));
+        let agreed = am::root_map(doc, "decision").ok().and_then(|d| stored_date(am::get_str(doc, &d, "date")));
         let (date, is_default) = match agreed {
             Some(d) => (Some(d), false),
-            None => (
-                self.patient()
-                    .diagnosis_date
-                    .and_then(|d| d.checked_add(Duration::days(DEFAULT_WINDOW_DAYS))),
-                true,
-            ),
+            None => {
+                (self.patient().diagnosis_date.and_then(|d| d.checked_add(Duration::days(DEFAULT_WINDOW_DAYS))), true)
+            }
         };
         DecisionWindow {
             date,

@@ -180,10 +180,6 @@ impl Case {
             }
         }
         let max_rank = ops.iter().map(|o| o.rank).max().unwrap_or(0);
-        Comparison {
-            opinions: ops.len(),
-            suggest_third_opinion: !differences.is_empty() && max_rank < 3,
-            differences,
-        }
+        Comparison { opinions: ops.len(), suggest_third_opinion: !differences.is_empty() && max_rank < 3, differences }
     }
 }

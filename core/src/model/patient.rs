@@ -50,8 +50,7 @@ pub struct Patient {
 impl Patient {
     /// Age at `today`: the given age, else derived from the birth year.
     pub fn age_at(&self, today: Date) -> Option<u64> {
-        self.age
-            .or_else(|| self.birth_year.and_then(|y| u64::try_from(today.year()).ok()?.checked_sub(y)))
+        self.age.or_else(|| self.birth_year.and_then(|y| u64::try_from(today.year()).ok()?.checked_sub(y)))
     }
 }
 
@@ -90,23 +89,14 @@ pub(crate) fn parse_bool(field: &'static str, s: &str) -> Result<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "y" | "1" => Ok(true),
         "false" | "no" | "n" | "0" => Ok(false),
-        _ => Err(Error::InvalidInput {
-            field,
-            reason: "expected yes or no".into(),
-        }),
+        _ => Err(Error::InvalidInput { field, reason: "expected yes or no".into() }),
     }
 }
 
 fn parse_number(field: &'static str, s: &str, min: u64, max: u64) -> Result<u64> {
-    let n: u64 = s.trim().parse().map_err(|_| Error::InvalidInput {
-        field,
-        reason: "not a whole number".into(),
-    })?;
+    let n: u64 = s.trim().parse().map_err(|_| Error::InvalidInput { field, reason: "not a whole number".into() })?;
     if n < min || n > max {
-        return Err(Error::InvalidInput {
-            field,
-            reason: format!("must be between {min} and {max}"),
-        });
+        return Err(Error::InvalidInput { field, reason: format!("must be between {min} and {max}") });
     }
     Ok(n)
 }

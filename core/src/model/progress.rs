@@ -33,13 +33,7 @@ pub struct Progress {
 }
 
 fn step(number: u8, title: &'static str, achieved: Vec<String>, next: Option<String>) -> Step {
-    Step {
-        number,
-        title,
-        done: next.is_none(),
-        achieved,
-        next,
-    }
+    Step { number, title, done: next.is_none(), achieved, next }
 }
 
 fn plural(n: usize, one: &str) -> String {
@@ -64,13 +58,20 @@ impl Case {
         steps.push(if prefs.agreed_to_second_opinion {
             step(1, "Have the conversation", vec!["Agreed together to seek a second opinion".into()], None)
         } else {
-            step(1, "Have the conversation", vec![], Some("Talk with your loved one and record that they agree to a second opinion".into()))
+            step(
+                1,
+                "Have the conversation",
+                vec![],
+                Some("Talk with your loved one and record that they agree to a second opinion".into()),
+            )
         });
 
         // 2. Specialists.
         let engaged = specialists
             .iter()
-            .filter(|s| matches!(s.status, SpecialistStatus::Contacted | SpecialistStatus::Scheduled | SpecialistStatus::Seen))
+            .filter(|s| {
+                matches!(s.status, SpecialistStatus::Contacted | SpecialistStatus::Scheduled | SpecialistStatus::Seen)
+            })
             .count();
         let mut achieved = vec![];
         if !specialists.is_empty() {
@@ -158,7 +159,9 @@ impl Case {
         if seen {
             achieved.push("Consultation attended".into());
         }
-        let summary_pending = appointments.iter().any(|a| consult(a.kind) && a.summary_requested.is_none() && a.start.is_some_and(|s| s.date() < today));
+        let summary_pending = appointments
+            .iter()
+            .any(|a| consult(a.kind) && a.summary_requested.is_none() && a.start.is_some_and(|s| s.date() < today));
         let next = if scheduled == 0 && !seen {
             Some("Schedule the second-opinion consultation".into())
         } else if !seen {
@@ -188,9 +191,6 @@ impl Case {
         };
         steps.push(step(7, "Discuss findings together", achieved, next));
 
-        Progress {
-            done: steps.iter().filter(|s| s.done).count(),
-            steps,
-        }
+        Progress { done: steps.iter().filter(|s| s.done).count(), steps }
     }
 }

@@ -85,7 +85,14 @@ pub struct Question {
     pub answers: Vec<Answer>,
 }
 
-fn insert_question(doc: &mut automerge::AutoCommit, text: &str, category: Category, priority: Priority, by: &str, created: &str) -> Result<String> {
+fn insert_question(
+    doc: &mut automerge::AutoCommit,
+    text: &str,
+    category: Category,
+    priority: Priority,
+    by: &str,
+    created: &str,
+) -> Result<String> {
     let (id, o) = new_item(doc, "questions")?;
     am::put_text(doc, &o, "text", text)?;
     doc.put(&o, "category", category.key())?;
@@ -121,7 +128,12 @@ impl Case {
     }
 
     /// Change a question's category and priority.
-    pub fn set_question_meta(&mut self, id: &str, category: Option<Category>, priority: Option<Priority>) -> Result<()> {
+    pub fn set_question_meta(
+        &mut self,
+        id: &str,
+        category: Option<Category>,
+        priority: Option<Priority>,
+    ) -> Result<()> {
         self.edit(|doc| {
             let o = item(doc, "questions", id, "question")?;
             if let Some(c) = category {
@@ -138,16 +150,10 @@ impl Case {
     pub fn move_question(&mut self, id: &str, to: usize) -> Result<()> {
         let current: Vec<String> = self.questions().into_iter().map(|q| q.id).collect();
         if !current.iter().any(|q| q == id) {
-            return Err(Error::UnknownId {
-                kind: "question",
-                id: id.into(),
-            });
+            return Err(Error::UnknownId { kind: "question", id: id.into() });
         }
         if to >= current.len() {
-            return Err(Error::InvalidInput {
-                field: "position",
-                reason: format!("must be below {}", current.len()),
-            });
+            return Err(Error::InvalidInput { field: "position", reason: format!("must be below {}", current.len()) });
         }
         self.edit(|doc| {
             let order = am::root_map(doc, "question_order")?;
@@ -197,7 +203,8 @@ impl Case {
     /// Every question in list order (questions missing from the order, e.g. after concurrent moves, last).
     pub fn questions(&self) -> Vec<Question> {
         let doc = &self.main.doc;
-        let mut by_id: std::collections::BTreeMap<String, automerge::ObjId> = items(doc, "questions").into_iter().collect();
+        let mut by_id: std::collections::BTreeMap<String, automerge::ObjId> =
+            items(doc, "questions").into_iter().collect();
         let mut ordered = Vec::new();
         let mut seen = HashSet::new();
         if let Some(order) = am::get_obj(doc, &ROOT, "question_order") {

@@ -176,11 +176,7 @@ pub struct RequestProgress {
 impl RecordRequest {
     fn derive(&mut self) {
         self.events.sort_by_key(|e| (e.date, e.kind));
-        self.requested_on = self
-            .events
-            .iter()
-            .find(|e| e.kind == EventKind::RequestedInWriting)
-            .map(|e| e.date);
+        self.requested_on = self.events.iter().find(|e| e.kind == EventKind::RequestedInWriting).map(|e| e.date);
         self.fees_cents = self.events.iter().filter_map(|e| e.fee_cents).sum();
         let extended = self.events.iter().any(|e| e.kind == EventKind::Extension);
         self.due = match (self.channel, self.requested_on) {
@@ -208,10 +204,7 @@ impl RecordRequest {
 
     /// Whether the request is settled (nothing more will come).
     pub fn is_settled(&self) -> bool {
-        matches!(
-            self.status,
-            RequestStatus::Received | RequestStatus::Denied | RequestStatus::Returned
-        )
+        matches!(self.status, RequestStatus::Received | RequestStatus::Denied | RequestStatus::Returned)
     }
 
     /// Past its legal due date without a final answer, as of `today`.
@@ -229,19 +222,11 @@ impl RecordRequest {
             .map(|e| e.date)
             .unwrap_or(today);
         let days_waiting = self.requested_on.map(|r| (end - r).whole_days().max(0));
-        let material = self
-            .items
-            .iter()
-            .any(|i| matches!(i, RecordItem::PathologySlides | RecordItem::TissueBlocks));
+        let material = self.items.iter().any(|i| matches!(i, RecordItem::PathologySlides | RecordItem::TissueBlocks));
         let material_out = material
             && matches!(self.status, RequestStatus::Received | RequestStatus::PartiallyReceived)
             && !self.events.iter().any(|e| e.kind == EventKind::Returned);
-        RequestProgress {
-            request: self,
-            overdue,
-            days_waiting,
-            material_out,
-        }
+        RequestProgress { request: self, overdue, days_waiting, material_out }
     }
 }
 
@@ -265,10 +250,7 @@ impl Case {
     pub fn add_record_request(&mut self, custodian: &str, items_: &[RecordItem], channel: Channel) -> Result<String> {
         let custodian = required("custodian", custodian)?;
         if items_.is_empty() {
-            return Err(Error::InvalidInput {
-                field: "items",
-                reason: "name at least one item to request".into(),
-            });
+            return Err(Error::InvalidInput { field: "items", reason: "name at least one item to request".into() });
         }
         self.edit(|doc| {
             let (id, o) = new_item(doc, "record_requests")?;

@@ -75,11 +75,7 @@ impl Case {
     pub fn preferences(&self) -> Preferences {
         let doc = &self.main.doc;
         let Ok(p) = am::root_map(doc, "preferences") else {
-            return Preferences {
-                detail_level: None,
-                wishes: String::new(),
-                agreed_to_second_opinion: false,
-            };
+            return Preferences { detail_level: None, wishes: String::new(), agreed_to_second_opinion: false };
         };
         Preferences {
             detail_level: am::get_str(doc, &p, "detail_level").and_then(|d| DetailLevel::from_key(&d)),

@@ -50,10 +50,7 @@ impl TextField {
             ["question", id] => TextField::Question(id.to_string()),
             ["specialist", id] => TextField::SpecialistNotes(id.to_string()),
             ["opinion", id] => TextField::OpinionTreatment(id.to_string()),
-            ["notes", a, who] => TextField::AppointmentNotes {
-                appointment: a.to_string(),
-                author: who.to_string(),
-            },
+            ["notes", a, who] => TextField::AppointmentNotes { appointment: a.to_string(), author: who.to_string() },
             ["summary", a] => TextField::AppointmentSummary(a.to_string()),
             _ => {
                 return Err(Error::InvalidInput {
@@ -93,20 +90,13 @@ impl Case {
         };
         let obj = match cached {
             Some(obj) => {
-                debug_assert_eq!(
-                    self.locate_text(field).ok().as_ref(),
-                    Some(&obj),
-                    "stale text cache for {field:?}"
-                );
+                debug_assert_eq!(self.locate_text(field).ok().as_ref(), Some(&obj), "stale text cache for {field:?}");
                 obj
             }
             None => {
                 self.text_cache = None;
                 let obj = self.locate_text(field)?;
-                self.text_cache = Some(TextTarget {
-                    field: field.clone(),
-                    obj: obj.clone(),
-                });
+                self.text_cache = Some(TextTarget { field: field.clone(), obj: obj.clone() });
                 obj
             }
         };
@@ -171,10 +161,7 @@ impl Case {
     /// or one that cuts a surrogate pair.
     pub fn splice_text(&mut self, field: &TextField, index: usize, delete: usize, insert: &str) -> Result<()> {
         if insert.len() > MAX_INSERT {
-            return Err(Error::InvalidInput {
-                field: "text",
-                reason: "more than 1 MiB in one edit".into(),
-            });
+            return Err(Error::InvalidInput { field: "text", reason: "more than 1 MiB in one edit".into() });
         }
         let (doc, t) = self.text_target(field)?;
         am::check_splice(doc, &t, index, delete)?;
@@ -189,10 +176,7 @@ impl Case {
         let (doc, t) = self.text_target(field)?;
         let len = doc.length(&t);
         if text.len() > MAX_INSERT {
-            return Err(Error::InvalidInput {
-                field: "text",
-                reason: "more than 1 MiB in one edit".into(),
-            });
+            return Err(Error::InvalidInput { field: "text", reason: "more than 1 MiB in one edit".into() });
         }
         doc.splice_text(&t, len, 0, text)?;
         Ok(())
@@ -216,7 +200,9 @@ impl Case {
                 let d = &self.notes_doc(appointment)?.doc;
                 Ok(am::get_obj(d, &ROOT, "notes").map(|m| am::get_text(d, &m, author)).unwrap_or_default())
             }
-            TextField::AppointmentSummary(appointment) => Ok(am::get_text(&self.notes_doc(appointment)?.doc, &ROOT, "summary")),
+            TextField::AppointmentSummary(appointment) => {
+                Ok(am::get_text(&self.notes_doc(appointment)?.doc, &ROOT, "summary"))
+            }
             _ => unreachable!("overview fields are handled above"),
         }
     }

@@ -18,10 +18,7 @@ pub struct SamodStorage {
 impl SamodStorage {
     /// Wrap a storage.
     pub fn new(inner: Arc<dyn Storage>) -> Self {
-        Self {
-            inner,
-            failures: Arc::default(),
-        }
+        Self { inner, failures: Arc::default() }
     }
 
     /// How many storage operations failed since this adapter was created.

@@ -24,14 +24,10 @@ fn io(e: sled::Error) -> StorageError {
 impl SledStorage {
     /// Open (or create) the database in directory `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::LowSpace)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(e) => StorageError::Io(format!("cannot open store at {}: {e}", path.display())),
-                other => StorageError::Corrupt(format!("cannot open store at {}: {other}", path.display())),
-            })?;
+        let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open().map_err(|e| match e {
+            sled::Error::Io(e) => StorageError::Io(format!("cannot open store at {}: {e}", path.display())),
+            other => StorageError::Corrupt(format!("cannot open store at {}: {other}", path.display())),
+        })?;
         Ok(Self { db })
     }
 

@@ -541,9 +541,8 @@ impl SyncClient {
     pub fn sync_and_wait(&self, case: &mut Case, timeout: Duration) -> SyncResult<CaseSyncStatus> {
         let deadline = std::time::Instant::now() + timeout;
         let id = case.id().clone();
-        let watched = |this: &Self| {
-            lock(&this.shared.cases).get(&id).map(|c| c.docs.len() + c.missing.len()).unwrap_or(0)
-        };
+        let watched =
+            |this: &Self| lock(&this.shared.cases).get(&id).map(|c| c.docs.len() + c.missing.len()).unwrap_or(0);
         self.sync_case(case)?;
         loop {
             let before = watched(self);

@@ -17,7 +17,8 @@ fn main() -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let (mut case, appointment, author, start) = if args[2] == "new" {
         let (mut case, me) = store.create_case("Patient", "Writer", None)?;
-        let a = case.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() })?;
+        let a =
+            case.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() })?;
         case.save()?;
         writeln!(out, "CASE {} {} {}", case.id(), a, me)?;
         (case, a, me, 0u64)
