@@ -102,7 +102,17 @@ async fn runs_logs_no_content_and_stops_on_sigterm() {
     let mut other = Client::offline(&ben).await;
     other.dial_url(&format!("ws://{addr}"), &ben.token);
     other.established().await;
-    let found = other.find(doc.document_id()).await.unwrap();
+    // Ana's first sync may still be on its way to the relay: look again until it is there.
+    let found = {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(d) = other.find(doc.document_id()).await {
+                break d;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "Ben never found the case");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
     assert!(wait_for(&found, "notes", "PRIVATE-NOTE-WORDS", Duration::from_secs(5)).await);
     assert_eq!(get(&found, "diagnosis").await.as_deref(), Some("SECRET-DIAGNOSIS-TEXT"));
     client.stop().await;
