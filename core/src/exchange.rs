@@ -136,8 +136,12 @@ impl Store {
             for len in &d.changes {
                 let bytes = &file[offset..offset + len];
                 offset += len;
+                crate::guard::change_chunk(bytes).map_err(|why| bad(format!("a change of document {id}: {why}")))?;
                 changes.push(
-                    Change::try_from(bytes).map_err(|_| bad(format!("a change of document {id} does not decode")))?,
+                    crate::guard::catch(|| Change::try_from(bytes))
+                        .ok()
+                        .and_then(|c| c.ok())
+                        .ok_or_else(|| bad(format!("a change of document {id} does not decode")))?,
                 );
             }
             let mut t = match merged.remove(&id) {
@@ -153,14 +157,25 @@ impl Store {
                 },
             };
             let before = t.doc.get_heads();
-            t.doc.apply_changes(changes).map_err(|_| bad(format!("changes of document {id} do not apply")))?;
+            // Automerge may panic on malformed changes: the document `t` is dropped with the error.
+            crate::guard::catch(|| t.doc.apply_changes(changes))
+                .map_err(|_| bad(format!("changes of document {id} are malformed")))?
+                .map_err(|_| bad(format!("changes of document {id} do not apply")))?;
             if !t.doc.get_missing_deps(&[]).is_empty() {
                 return Err(bad(
                     "this file builds on changes this store does not have: import the earlier exchange first",
                 ));
             }
-            if t.doc.get_heads() != before {
-                new_changes += t.doc.get_changes(&before).len();
+            // automerge 0.12 applies some malformed changes without error and leaves a document that panics
+            // later (`get_changes`, `save`): check, guarded, that the merged document re-encodes and reloads.
+            let consistent = crate::guard::catch(|| {
+                let n = if t.doc.get_heads() != before { t.doc.get_changes(&before).len() } else { 0 };
+                let reloaded = AutoCommit::load(&t.doc.save());
+                reloaded.map(|mut r| (n, r.get_heads() == t.doc.get_heads()))
+            });
+            match consistent {
+                Ok(Ok((n, true))) => new_changes += n,
+                _ => return Err(bad(format!("changes of document {id} are malformed"))),
             }
             if id == case {
                 schema::check_case(&t.doc, &case).map_err(|e| match e {

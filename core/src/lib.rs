@@ -15,7 +15,8 @@
 //!   which keeps the store's cases in sync with a relay over WebSocket (samod, rustls). The only module
 //!   that opens sockets; without the feature the core has no tokio and no network code.
 //! - [`dates`], [`ids`], [`error`]: value types and the typed error.
-//! - `schema`, `am`, `tracked_doc` (private): document layout, typed Automerge access, chunked persistence.
+//! - `schema`, `am`, `tracked_doc`, `guard` (private): document layout, typed Automerge access, chunked
+//!   persistence, the panic guard in front of Automerge for outside bytes.
 //!
 //! The domain (`case`, `model`) is synchronous and does no I/O beyond the [`storage::Storage`] trait.
 
@@ -24,6 +25,7 @@ pub mod case;
 pub mod dates;
 pub mod error;
 pub mod exchange;
+mod guard;
 pub mod ids;
 pub mod model;
 pub mod relay_api;

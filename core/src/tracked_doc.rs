@@ -9,6 +9,7 @@ use automerge::{AutoCommit, Change, ChangeHash, LoadOptions, OnPartialLoad};
 
 use crate::am::TEXT_ENCODING;
 use crate::error::{Error, Result};
+use crate::guard;
 use crate::ids::{CaseId, DocId};
 use crate::storage::{Storage, StorageKey, key};
 
@@ -78,25 +79,34 @@ impl TrackedDoc {
             }
         }
         // Strict decoding: a damaged or truncated chunk is an error, never silently skipped.
+        // Automerge may panic on malformed chunks (see `guard`): every step runs guarded, on a document that
+        // is thrown away on error.
         let strict = || LoadOptions::new().text_encoding(TEXT_ENCODING).on_partial_load(OnPartialLoad::Error);
         let mut doc = AutoCommit::new_with_encoding(TEXT_ENCODING);
         for (i, (_, bytes)) in snapshots.iter().enumerate() {
-            let mut snap = AutoCommit::load_with_options(bytes, strict())
+            let mut snap = guard::catch(|| AutoCommit::load_with_options(bytes, strict()))
+                .map_err(|e| corrupt(format!("snapshot of document {id} does not load: {e}")))?
                 .map_err(|e| corrupt(format!("snapshot of document {id} does not load: {e}")))?;
             if i == 0 {
                 doc = snap;
             } else {
-                doc.merge(&mut snap)?;
+                guard::catch(|| doc.merge(&mut snap))
+                    .map_err(|e| corrupt(format!("snapshots of document {id} do not merge: {e}")))?
+                    .map_err(|e| corrupt(format!("snapshots of document {id} do not merge: {e}")))?;
             }
         }
         let mut changes = Vec::with_capacity(incrementals.len());
         for (_, bytes) in &incrementals {
+            guard::change_chunk(bytes).map_err(|why| corrupt(format!("a change of document {id}: {why}")))?;
             changes.push(
-                Change::try_from(&bytes[..])
+                guard::catch(|| Change::try_from(&bytes[..]))
+                    .map_err(|e| corrupt(format!("a change of document {id} does not load: {e}")))?
                     .map_err(|e| corrupt(format!("a change of document {id} does not load: {e}")))?,
             );
         }
-        doc.apply_changes(changes).map_err(|e| corrupt(format!("changes of document {id} do not apply: {e}")))?;
+        guard::catch(|| doc.apply_changes(changes))
+            .map_err(|e| corrupt(format!("changes of document {id} do not apply: {e}")))?
+            .map_err(|e| corrupt(format!("changes of document {id} do not apply: {e}")))?;
         if !doc.get_missing_deps(&[]).is_empty() {
             return Err(corrupt(format!("document {id} is missing changes (truncated)")));
         }

@@ -20,6 +20,7 @@
 //!   [`shutdown_signal`].
 //! - `api`: HTTP handlers and the router; JSON extractors whose rejections are JSON errors.
 //! - `sync`: the `/v1/sync` WebSocket: upgrade checks, the per-connection pump, close codes.
+//! - `inbound`: the pre-check of inbound sync messages in front of samod (hostile Bloom filters).
 //! - `auth`: bearer tokens, the authenticated-device and client-address extractors.
 //! - `accounts`: the directory of accounts, devices, cases, documents, members, link codes, invites —
 //!   in memory, persisted under `relay/…` keys.
@@ -51,6 +52,7 @@ mod api;
 mod auth;
 mod connections;
 mod detachable;
+mod inbound;
 mod limits;
 mod listener;
 mod logging;

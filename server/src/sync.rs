@@ -9,7 +9,7 @@
 //! | code | reason |
 //! |---|---|
 //! | 1001 | relay shutting down |
-//! | 1002 | undecodable or out-of-protocol sync message |
+//! | 1002 | undecodable or out-of-protocol sync message, or one the pre-check refuses (`inbound`) |
 //! | 1003 | text frame (the protocol is binary) |
 //! | 1008 | peer id does not match the authenticated device |
 //! | 1009 | message larger than the limit |
@@ -190,6 +190,11 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
                     last_heard = Instant::now();
                     state.metrics.message_in(bytes.len());
                     msgs_in += 1;
+                    if let Err(why) = crate::inbound::check(&bytes) {
+                        tracing::debug!(device_id = %auth.device_id, reason = why, "sync message refused");
+                        state.metrics.limit_hit(LimitKind::Protocol);
+                        break Some(UNDECODABLE);
+                    }
                     if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
                         break Some(samod_reason(&mut events).await);
                     }

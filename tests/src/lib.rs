@@ -1,1 +1,5 @@
 //! Casebook end-to-end tests: see `tests/` (kill -9 durability, CLI) and the helper binaries in `src/bin/`.
+
+mod relay_process;
+
+pub use relay_process::{RelayProcess, free_port, relay_bin};
