@@ -2,4 +2,4 @@
 
 mod relay_process;
 
-pub use relay_process::{RelayProcess, free_port, relay_bin};
+pub use relay_process::{RelayProcess, build_bin, free_port, relay_bin};

@@ -8,28 +8,34 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Build the relay binary (once per test run) into the target directory the tests were built in; the
-/// binary belongs to another package, so `CARGO_BIN_EXE_*` is not available.
+/// Build a binary of another workspace package (once per process) into the target directory and profile the
+/// tests were built with, and return its path: `CARGO_BIN_EXE_*` only exists for the test's own package.
+pub fn build_bin(package: &str, bin: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // <target>/<profile>/deps/TEST-HASH → <target>/<profile>
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").to_path_buf();
+    let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_string(),
+        Some(other) => other.to_string(),
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--quiet", "-p", package, "--bin", bin, "--profile", &profile])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo build");
+    assert!(out.status.success(), "cargo build -p {package} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.is_file(), "{} not found after the build", path.display());
+    path
+}
+
+/// The relay binary, built once per test run.
 pub fn relay_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").to_path_buf();
-        let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(other) => other.to_string(),
-        };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "casebook-server", "--bin", "casebook-server", "--profile", &profile])
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("run cargo build");
-        assert!(out.status.success(), "cargo build failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        profile_dir.join(format!("casebook-server{}", std::env::consts::EXE_SUFFIX))
-    })
+    BIN.get_or_init(|| build_bin("casebook-server", "casebook-server"))
 }
 
 /// A free loopback port.

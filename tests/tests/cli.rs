@@ -17,27 +17,7 @@ const TODAY: &str = "2024-03-01";
 /// Build the CLI (once per test run) and return the path of its binary.
 fn casebook_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // <target>/<profile>/deps/cli-HASH → <target>/<profile>
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").to_path_buf();
-        let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(other) => other.to_string(),
-        };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "casebook-cli", "--bin", "casebook", "--profile", &profile])
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("run cargo build");
-        assert!(out.status.success(), "cargo build -p casebook-cli failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        let bin = profile_dir.join(format!("casebook{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.is_file(), "{} not found after the build", bin.display());
-        bin
-    })
+    BIN.get_or_init(|| casebook_tests::build_bin("casebook-cli", "casebook"))
 }
 
 /// A temporary directory holding one store, and helpers to run commands against it.
