@@ -1,0 +1,116 @@
+//! Idle scale: N clients, each with its own case, connect, sync it, and stay connected.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjType, ROOT};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::setup::{Family, families};
+use crate::target::Target;
+use crate::wire::{Conn, Incoming, Replica};
+
+/// Idle scale figures.
+#[derive(Debug, Clone)]
+pub struct IdleResult {
+    /// Clients asked for.
+    pub clients: usize,
+    /// Clients connected and in sync with their case.
+    pub connected: usize,
+    /// Account setup (ours only), seconds.
+    pub setup_secs: f64,
+    /// From the first connect until every client was in sync, seconds.
+    pub connect_secs: f64,
+    /// Relay RSS before the first connection, bytes.
+    pub rss_before: Option<u64>,
+    /// Relay RSS with all connected (after settling), bytes.
+    pub rss_after: Option<u64>,
+}
+
+impl IdleResult {
+    /// Relay memory per connection, bytes.
+    pub fn bytes_per_connection(&self) -> Option<f64> {
+        Some((self.rss_after? as f64 - self.rss_before? as f64) / self.connected.max(1) as f64)
+    }
+}
+
+/// A small case document (a few fields and a note), as a client creates it.
+pub fn small_case() -> automerge::Automerge {
+    let mut d = AutoCommit::new();
+    d.put(ROOT, "display_name", "Bench patient").expect("put");
+    let notes = d.put_object(ROOT, "notes", ObjType::Text).expect("put_object");
+    d.splice_text(&notes, 0, 0, "Appointment notes: first visit.").expect("splice");
+    d.commit();
+    d.document().clone()
+}
+
+async fn client(
+    target: Arc<Target>,
+    fam: Family,
+    connecting: Arc<Semaphore>,
+    done: mpsc::UnboundedSender<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let member = &fam.members[0];
+    let permit = connecting.acquire().await;
+    let conn = async {
+        let mut conn =
+            Conn::connect(&target.ws_url, member.token.as_deref(), &member.peer_id, Duration::from_secs(120)).await?;
+        let mut r = Replica::new(fam.doc_id.clone(), small_case());
+        r.sync_until(&mut conn, Duration::from_secs(120), Replica::relay_has_ours).await?;
+        anyhow::Ok(conn)
+    }
+    .await;
+    drop(permit);
+    let _ = done.send(conn.is_ok());
+    drop(done);
+    let Ok(mut conn) = conn else { return };
+    loop {
+        tokio::select! {
+            r = conn.recv() => match r {
+                Ok(Incoming::Closed) | Err(_) => return,
+                _ => {}
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    conn.close().await;
+}
+
+/// Connect `n` clients (at most `parallel` handshakes at a time), hold them `hold`, report.
+pub async fn run(target: &Target, n: usize, parallel: usize, hold: Duration) -> Result<IdleResult> {
+    let t = Instant::now();
+    let fams = families(target, n, 1, 16).await?;
+    let setup_secs = t.elapsed().as_secs_f64();
+    eprintln!("idle: {n} identities in {setup_secs:.1} s");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = target.rss_bytes();
+    let target = Arc::new(target.clone());
+    let connecting = Arc::new(Semaphore::new(parallel.max(1)));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for fam in fams {
+        tasks.push(tokio::spawn(client(target.clone(), fam, connecting.clone(), done_tx.clone(), stop_rx.clone())));
+    }
+    drop(done_tx);
+    let mut connected = 0;
+    for _ in 0..n {
+        match done_rx.recv().await {
+            Some(ok) => connected += usize::from(ok),
+            None => break,
+        }
+    }
+    let connect_secs = start.elapsed().as_secs_f64();
+    eprintln!("idle: {connected}/{n} connected in {connect_secs:.1} s");
+    tokio::time::sleep(hold).await;
+    let rss_after = target.rss_bytes();
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(IdleResult { clients: n, connected, setup_secs, connect_secs, rss_before, rss_after })
+}
