@@ -19,6 +19,15 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024;
 /// Default per-case storage quota: 512 MiB.
 pub const DEFAULT_CASE_QUOTA_BYTES: u64 = 512 * 1024 * 1024;
+/// Default sustained inbound messages per second on one sync connection.
+pub const DEFAULT_SYNC_MESSAGES_PER_SEC: u32 = 500;
+/// Default inbound message burst on one sync connection: a full-size case's first round (one message per
+/// document, up to `--max-documents-per-case`) fits in it.
+pub const DEFAULT_SYNC_MESSAGE_BURST: u32 = 10_000;
+/// Default sustained inbound bytes per second on one sync connection: 32 MiB.
+pub const DEFAULT_SYNC_BYTES_PER_SEC: u64 = 32 * 1024 * 1024;
+/// Default inbound byte burst on one sync connection: a whole case up to the default quota (512 MiB).
+pub const DEFAULT_SYNC_BYTE_BURST: u64 = DEFAULT_CASE_QUOTA_BYTES;
 
 /// The relay's configuration. Every limit has a flag and an environment variable; `--help` lists them.
 #[derive(Debug, Clone, Parser)]
@@ -56,6 +65,25 @@ pub struct Config {
     /// Maximum simultaneous WebSocket connections; further upgrades get 503.
     #[arg(long, env = "CASEBOOK_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+
+    /// Inbound WebSocket messages (frames of any kind) per second allowed on one sync connection, sustained;
+    /// above it and its burst the connection is closed with 1008 (0: no limit).
+    #[arg(long, env = "CASEBOOK_SYNC_MESSAGES_PER_SEC", default_value_t = DEFAULT_SYNC_MESSAGES_PER_SEC)]
+    pub sync_messages_per_sec: u32,
+
+    /// Inbound WebSocket messages one sync connection may send at once before the sustained rate applies.
+    #[arg(long, env = "CASEBOOK_SYNC_MESSAGE_BURST", default_value_t = DEFAULT_SYNC_MESSAGE_BURST)]
+    pub sync_message_burst: u32,
+
+    /// Inbound bytes per second allowed on one sync connection, sustained; above it and its burst the
+    /// connection is closed with 1008 (0: no limit).
+    #[arg(long, env = "CASEBOOK_SYNC_BYTES_PER_SEC", default_value_t = DEFAULT_SYNC_BYTES_PER_SEC)]
+    pub sync_bytes_per_sec: u64,
+
+    /// Inbound bytes one sync connection may send at once before the sustained rate applies (a value below
+    /// --max-message-bytes is raised to it, so a largest message always passes on a fresh connection).
+    #[arg(long, env = "CASEBOOK_SYNC_BYTE_BURST", default_value_t = DEFAULT_SYNC_BYTE_BURST)]
+    pub sync_byte_burst: u64,
 
     /// Close a WebSocket that sends nothing (not even a pong to the relay's pings) for this many seconds.
     #[arg(long, env = "CASEBOOK_IDLE_TIMEOUT_SECS", default_value_t = 120)]
@@ -123,6 +151,10 @@ impl Default for Config {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_connections: 1024,
+            sync_messages_per_sec: DEFAULT_SYNC_MESSAGES_PER_SEC,
+            sync_message_burst: DEFAULT_SYNC_MESSAGE_BURST,
+            sync_bytes_per_sec: DEFAULT_SYNC_BYTES_PER_SEC,
+            sync_byte_burst: DEFAULT_SYNC_BYTE_BURST,
             idle_timeout_secs: 120,
             handshake_timeout_secs: 15,
             auth_failures_per_minute: 20,
@@ -166,6 +198,11 @@ impl Config {
         Duration::from_secs(self.handshake_timeout_secs.max(1))
     }
 
+    /// The inbound byte burst of a sync connection: `sync_byte_burst`, at least `max_message_bytes`.
+    pub fn sync_byte_burst_effective(&self) -> u64 {
+        self.sync_byte_burst.max(self.max_message_bytes as u64)
+    }
+
     /// The shutdown grace as a duration.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
@@ -186,6 +223,9 @@ impl Config {
         if self.link_code_ttl_secs == 0 {
             return bad("link_code_ttl_secs");
         }
+        if self.sync_messages_per_sec > 0 && self.sync_message_burst == 0 {
+            return bad("sync_message_burst");
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(crate::Error::Config("--tls-cert and --tls-key go together".into()));
         }
@@ -205,6 +245,10 @@ mod tests {
         assert_eq!(parsed.max_message_bytes, d.max_message_bytes);
         assert_eq!(parsed.case_quota_bytes, d.case_quota_bytes);
         assert_eq!(parsed.max_connections, d.max_connections);
+        assert_eq!(parsed.sync_messages_per_sec, d.sync_messages_per_sec);
+        assert_eq!(parsed.sync_message_burst, d.sync_message_burst);
+        assert_eq!(parsed.sync_bytes_per_sec, d.sync_bytes_per_sec);
+        assert_eq!(parsed.sync_byte_burst, d.sync_byte_burst);
     }
 
     #[test]
@@ -213,6 +257,10 @@ mod tests {
             Config::try_parse_from(["casebook-server", "--listen", "0.0.0.0:9000", "--max-connections", "3"]).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.max_connections, 3);
+        let c =
+            Config::try_parse_from(["casebook-server", "--sync-messages-per-sec", "0", "--sync-message-burst", "7"])
+                .unwrap();
+        assert_eq!((c.sync_messages_per_sec, c.sync_message_burst), (0, 7));
         assert!(Config::try_parse_from(["casebook-server", "--tls-cert", "a.pem"]).is_err());
     }
 
@@ -221,5 +269,9 @@ mod tests {
         let c = Config { max_connections: 0, ..Config::default() };
         assert!(c.validate().is_err());
         assert!(Config::default().validate().is_ok());
+        assert!(Config { sync_message_burst: 0, ..Config::default() }.validate().is_err());
+        assert!(Config { sync_messages_per_sec: 0, sync_message_burst: 0, ..Config::default() }.validate().is_ok());
+        let small_burst = Config { sync_byte_burst: 1024, ..Config::default() };
+        assert_eq!(small_burst.sync_byte_burst_effective(), DEFAULT_MAX_MESSAGE_BYTES as u64);
     }
 }

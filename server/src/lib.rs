@@ -20,14 +20,16 @@
 //!   [`shutdown_signal`].
 //! - `api`: HTTP handlers and the router; JSON extractors whose rejections are JSON errors.
 //! - `sync`: the `/v1/sync` WebSocket: upgrade checks, the per-connection pump, close codes.
-//! - `inbound`: the pre-check of inbound sync messages in front of samod (hostile Bloom filters).
+//! - `inbound`: the pre-check of inbound sync messages in front of samod (hostile Bloom filters, compressed
+//!   changes, and the dry run of a member's changes on a fork of the document).
 //! - `auth`: bearer tokens, the authenticated-device and client-address extractors.
 //! - `accounts`: the directory of accounts, devices, cases, documents, members, link codes, invites —
 //!   in memory, persisted under `relay/…` keys.
 //! - `membership`: the role rules (pure).
 //! - `policy`: samod's share policy from membership, with live updates.
 //! - `quota`: per-case storage accounting and the samod storage wrapper that feeds it.
-//! - `limits`: per-address token-bucket rate limits (pure) and client address resolution.
+//! - `limits`: per-address token-bucket rate limits, the inbound budget of a sync connection (pure) and
+//!   client address resolution.
 //! - `connections`: live sync connections by device (revocation, shutdown).
 //! - `secret`: tokens, codes, hashes.
 //! - `detachable`: the database handle that shutdown cuts (samod never releases its storage).

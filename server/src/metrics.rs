@@ -31,8 +31,11 @@ pub(crate) enum LimitKind {
     IdleTimeout,
     /// A socket closed because the sync handshake did not come in time.
     HandshakeTimeout,
-    /// A socket closed for a protocol violation (text frame, undecodable message, wrong peer id).
+    /// A socket closed for a protocol violation (text frame, undecodable message, wrong peer id, a change
+    /// that fails the dry run).
     Protocol,
+    /// A sync socket closed for sending more messages or bytes than its budget allows.
+    MessageRate,
     /// Too many failed authentications from one address.
     AuthRate,
     /// Too many code redemptions from one address.
@@ -46,7 +49,7 @@ pub(crate) enum LimitKind {
 }
 
 impl LimitKind {
-    const ALL: [LimitKind; 12] = [
+    const ALL: [LimitKind; 13] = [
         LimitKind::MessageSize,
         LimitKind::BodySize,
         LimitKind::InvalidInput,
@@ -54,6 +57,7 @@ impl LimitKind {
         LimitKind::IdleTimeout,
         LimitKind::HandshakeTimeout,
         LimitKind::Protocol,
+        LimitKind::MessageRate,
         LimitKind::AuthRate,
         LimitKind::RedeemRate,
         LimitKind::AccountRate,
@@ -71,6 +75,7 @@ impl LimitKind {
             LimitKind::IdleTimeout => "idle_timeout",
             LimitKind::HandshakeTimeout => "handshake_timeout",
             LimitKind::Protocol => "protocol",
+            LimitKind::MessageRate => "message_rate",
             LimitKind::AuthRate => "auth_rate",
             LimitKind::RedeemRate => "redeem_rate",
             LimitKind::AccountRate => "account_rate",
@@ -121,7 +126,7 @@ pub(crate) struct Metrics {
     bytes_out: AtomicU64,
     auth_missing: AtomicU64,
     auth_invalid: AtomicU64,
-    limit_hits: [AtomicU64; 12],
+    limit_hits: [AtomicU64; LimitKind::ALL.len()],
     http: [AtomicU64; 5],
 }
 
@@ -274,6 +279,7 @@ mod tests {
         assert!(text.contains("casebook_relay_auth_failures_total{reason=\"invalid\"} 1\n"));
         assert!(text.contains("casebook_relay_limit_hits_total{kind=\"message_size\"} 2\n"));
         assert!(text.contains("casebook_relay_limit_hits_total{kind=\"case_quota\"} 0\n"));
+        assert!(text.contains("casebook_relay_limit_hits_total{kind=\"message_rate\"} 0\n"));
         assert!(text.contains("casebook_relay_http_responses_total{class=\"4xx\"} 1\n"));
         assert!(text.contains("# TYPE casebook_relay_messages_in_total counter\n"));
     }

@@ -20,6 +20,7 @@ use crate::api;
 use crate::connections::{Connections, Kick};
 use crate::detachable::Detachable;
 use crate::error::{Error, Result};
+use crate::inbound::Documents;
 use crate::limits::RateLimiter;
 use crate::listener::ClientAddr;
 use crate::metrics::Metrics;
@@ -102,6 +103,7 @@ impl Relay {
             metrics,
             connections: Arc::new(Connections::default()),
             acceptor,
+            documents: Documents::new(repo.clone()),
             shutting_down: AtomicBool::new(false),
             clock_offset: AtomicU64::new(0),
         }));

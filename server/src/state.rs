@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) connections: Arc<Connections>,
     /// Where accepted WebSockets join the samod repository.
     pub(crate) acceptor: samod::AcceptorHandle,
+    /// samod's documents, for the dry run of inbound changes.
+    pub(crate) documents: crate::inbound::Documents,
     /// One permit per sync connection.
     pub(crate) permits: Arc<Semaphore>,
     /// Failed authentications per address.

@@ -11,10 +11,14 @@
 //! | 1001 | relay shutting down |
 //! | 1002 | undecodable or out-of-protocol sync message, or one the pre-check refuses (`inbound`) |
 //! | 1003 | text frame (the protocol is binary) |
-//! | 1008 | peer id does not match the authenticated device |
+//! | 1008 | peer id does not match the authenticated device; inbound rate over budget (`limits::SyncBudget`) |
 //! | 1009 | message larger than the limit |
 //! | 4401 | device token revoked |
 //! | 4408 | idle timeout, or no handshake in time |
+//!
+//! The pre-check refuses hostile Bloom filters, compressed changes and changes that fail the dry run
+//! (`inbound`). Every inbound frame (pings included) spends one message of the connection's budget, a
+//! data frame also its bytes.
 //!
 //! Removing a member needs no close: the share policy stops sharing the case's documents with them at once.
 
@@ -35,6 +39,7 @@ use crate::accounts::DeviceAuth;
 use crate::auth::{ClientIp, authenticate, bearer};
 use crate::connections::Kick;
 use crate::error::Error;
+use crate::limits::SyncBudget;
 use crate::metrics::LimitKind;
 use crate::state::AppState;
 
@@ -44,8 +49,10 @@ type Close = (u16, &'static str);
 const GOING_AWAY: Close = (1001, "relay shutting down");
 const PROTOCOL: Close = (1002, "sync protocol error");
 const UNDECODABLE: Close = (1002, "undecodable sync message");
+const MALFORMED_CHANGE: Close = (1002, "malformed change in a sync message");
 const TEXT_FRAME: Close = (1003, "binary messages only");
 const WRONG_PEER: Close = (1008, "peer id does not match the authenticated device");
+const FLOOD: Close = (1008, "inbound rate limit exceeded");
 const TOO_BIG: Close = (1009, "message larger than the relay accepts");
 const REVOKED: Close = (4401, "device token revoked");
 const IDLE: Close = (4408, "idle timeout");
@@ -146,6 +153,7 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut handshaken = false;
     let mut last_heard = Instant::now();
+    let mut budget = SyncBudget::new(&state.config, last_heard.into_std());
     let (mut msgs_in, mut msgs_out) = (0u64, 0u64);
     tracing::info!(device_id = %auth.device_id, account_id = %auth.account_id, "sync connection opened");
 
@@ -186,24 +194,51 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
                     tracing::debug!(device_id = %auth.device_id, error = %e, "WebSocket receive error");
                     break None;
                 }
-                Some(Ok(Message::Binary(bytes))) => {
+                Some(Ok(msg)) => {
                     last_heard = Instant::now();
-                    state.metrics.message_in(bytes.len());
-                    msgs_in += 1;
-                    if let Err(why) = crate::inbound::check(&bytes) {
-                        tracing::debug!(device_id = %auth.device_id, reason = why, "sync message refused");
-                        state.metrics.limit_hit(LimitKind::Protocol);
-                        break Some(UNDECODABLE);
+                    let len = match &msg {
+                        Message::Binary(b) => b.len(),
+                        Message::Text(t) => t.len(),
+                        _ => 0,
+                    };
+                    if let Err(over) = budget.spend(len, last_heard.into_std()) {
+                        tracing::warn!(
+                            device_id = %auth.device_id,
+                            limit = over.as_str(),
+                            messages_in = msgs_in,
+                            "sync connection over its inbound budget"
+                        );
+                        state.metrics.limit_hit(LimitKind::MessageRate);
+                        break Some(FLOOD);
                     }
-                    if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
-                        break Some(samod_reason(&mut events).await);
+                    match msg {
+                        Message::Binary(bytes) => {
+                            state.metrics.message_in(bytes.len());
+                            msgs_in += 1;
+                            let changes = match crate::inbound::check(&bytes) {
+                                Ok(changes) => changes,
+                                Err(why) => {
+                                    tracing::debug!(device_id = %auth.device_id, reason = why, "sync message refused");
+                                    state.metrics.limit_hit(LimitKind::Protocol);
+                                    break Some(UNDECODABLE);
+                                }
+                            };
+                            if let Err(why) = dry_run_if_member(&state, &auth, changes).await {
+                                tracing::warn!(device_id = %auth.device_id, reason = why, "sync message refused");
+                                state.metrics.limit_hit(LimitKind::Protocol);
+                                break Some(MALFORMED_CHANGE);
+                            }
+                            if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
+                                break Some(samod_reason(&mut events).await);
+                            }
+                        }
+                        Message::Text(_) => {
+                            state.metrics.limit_hit(LimitKind::Protocol);
+                            break Some(TEXT_FRAME);
+                        }
+                        Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
                     }
                 }
-                Some(Ok(Message::Text(_))) => {
-                    state.metrics.limit_hit(LimitKind::Protocol);
-                    break Some(TEXT_FRAME);
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
             },
             result = &mut handshake, if !handshaken => {
                 handshaken = true;
@@ -260,6 +295,20 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
     drop(registration);
 }
 
+/// The dry run of a message's changes (`inbound::dry_run`), for a member of the document's case only: samod
+/// ignores anyone else's changes, so theirs cost nothing.
+async fn dry_run_if_member(
+    state: &AppState,
+    auth: &DeviceAuth,
+    changes: Option<crate::inbound::Changes>,
+) -> Result<(), &'static str> {
+    let Some(changes) = changes else { return Ok(()) };
+    if state.dir.access(&auth.device_id, &changes.doc.to_string()).is_none() {
+        return Ok(());
+    }
+    crate::inbound::dry_run(&state.documents, changes).await
+}
+
 async fn send_close(
     ws_tx: &mut futures::stream::SplitSink<WebSocket, Message>,
     (code, reason): Close,
@@ -281,9 +330,19 @@ mod tests {
 
     #[test]
     fn close_reasons_fit_a_close_frame() {
-        for (_, reason) in
-            [GOING_AWAY, PROTOCOL, UNDECODABLE, TEXT_FRAME, WRONG_PEER, TOO_BIG, REVOKED, IDLE, NO_HANDSHAKE]
-        {
+        for (_, reason) in [
+            GOING_AWAY,
+            PROTOCOL,
+            UNDECODABLE,
+            MALFORMED_CHANGE,
+            TEXT_FRAME,
+            WRONG_PEER,
+            FLOOD,
+            TOO_BIG,
+            REVOKED,
+            IDLE,
+            NO_HANDSHAKE,
+        ] {
             assert!(reason.len() <= 123);
         }
     }
