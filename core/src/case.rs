@@ -167,7 +167,7 @@ impl Case {
     }
 
     /// The open documents of the case (overview first, then open notes documents), for the sync client.
-    #[cfg(feature = "sync")]
+    #[cfg(any(feature = "sync", feature = "sim"))]
     pub(crate) fn open_docs_mut(&mut self) -> impl Iterator<Item = &mut TrackedDoc> {
         std::iter::once(&mut self.main).chain(self.notes.values_mut())
     }
@@ -175,7 +175,7 @@ impl Case {
     /// Merge changes of document `doc` that the sync client received (and samod stored): applied to the
     /// document if it is open, made durable, and not reported as unsaved edits. A document of the case that
     /// is not open needs nothing: it is read from storage when opened. Returns how many changes were new.
-    #[cfg_attr(not(feature = "sync"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "sync", feature = "sim")), allow(dead_code))]
     pub(crate) fn merge_external(&mut self, doc: &DocId, changes: Vec<automerge::Change>) -> Result<usize> {
         let storage = self.storage.clone();
         let is_main = *doc == self.main.id;

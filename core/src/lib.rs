@@ -21,6 +21,8 @@
 //! The domain (`case`, `model`) is synchronous and does no I/O beyond the [`storage::Storage`] trait.
 
 mod am;
+#[cfg(any(feature = "sync", feature = "sim"))]
+mod bridge;
 pub mod case;
 pub mod dates;
 pub mod error;
@@ -30,6 +32,8 @@ pub mod ids;
 pub mod model;
 pub mod relay_api;
 mod schema;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod storage;
 pub mod store;
 #[cfg(feature = "sync")]

@@ -104,10 +104,14 @@ impl TrackedDoc {
                     .map_err(|e| corrupt(format!("a change of document {id} does not load: {e}")))?,
             );
         }
+        let hashes: Vec<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
         guard::catch(|| doc.apply_changes(changes))
             .map_err(|e| corrupt(format!("changes of document {id} do not apply: {e}")))?
             .map_err(|e| corrupt(format!("changes of document {id} do not apply: {e}")))?;
-        if !doc.get_missing_deps(&[]).is_empty() {
+        // A stored change that cannot be applied lacks part of its history: chunks were lost. (A snapshot
+        // may carry "orphans" — changes received before their dependencies, which automerge's `save`
+        // keeps; they wait in the document's queue, as they did before the save, and are not a loss.)
+        if hashes.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
             return Err(corrupt(format!("document {id} is missing changes (truncated)")));
         }
         let saved_heads = doc.get_heads();
@@ -263,5 +267,52 @@ mod tests {
         saved(&storage, &mut c);
         let d = TrackedDoc::load(&storage, &id, &case).unwrap().unwrap();
         assert_eq!((get(&d, "w"), get(&d, "z")), (Some(4), Some(3)));
+    }
+
+    /// Found by the simulation: a snapshot written by samod (or by joining a case) while the document held
+    /// a change whose dependency had not arrived yet carries that change as an "orphan"; the case must
+    /// still open (it did not: "missing changes (truncated)"), and the dependency merges later. A stored
+    /// incremental change whose history is gone is still refused.
+    #[test]
+    fn a_snapshot_with_an_orphan_change_loads_but_a_lost_change_does_not() {
+        let storage = MemoryStorage::new();
+        let case = DocId::random();
+        let id = DocId::random();
+        let mut origin = AutoCommit::new_with_encoding(TEXT_ENCODING);
+        origin.put(ROOT, "x", 1).unwrap();
+        origin.commit();
+        let base = origin.get_heads();
+        origin.put(ROOT, "y", 2).unwrap();
+        origin.commit();
+        let first = origin.get_changes(&base)[0].clone();
+        origin.put(ROOT, "z", 3).unwrap();
+        origin.commit();
+        let orphan = origin.get_changes(&[first.hash()])[0].clone();
+
+        // A replica that has the base and received the third change before the second.
+        let mut replica = AutoCommit::new_with_encoding(TEXT_ENCODING);
+        replica.apply_changes(origin.get_changes(&[]).into_iter().filter(|c| c.hash() == base[0])).unwrap();
+        replica.apply_changes([orphan.clone()]).unwrap();
+        assert_eq!(replica.get_missing_deps(&[]), vec![first.hash()]);
+        let snapshot = key([id.as_str(), "snapshot", "s1"]).unwrap();
+        storage.put(&snapshot, &replica.save()).unwrap();
+
+        let mut loaded = TrackedDoc::load(&storage, &id, &case).unwrap().expect("the case opens");
+        assert_eq!(get(&loaded, "x"), Some(1));
+        assert_eq!(get(&loaded, "z"), None, "the orphan waits for its dependency");
+        loaded.merge_external(&storage, vec![first.clone()]).unwrap();
+        assert_eq!((get(&loaded, "y"), get(&loaded, "z")), (Some(2), Some(3)), "dependency and orphan apply");
+        let reloaded = TrackedDoc::load(&storage, &id, &case).unwrap().unwrap();
+        assert_eq!((get(&reloaded, "y"), get(&reloaded, "z")), (Some(2), Some(3)), "and stay applied");
+
+        // An incremental change whose dependency was lost is corruption.
+        let lost = MemoryStorage::new();
+        for c in origin.get_changes(&[]) {
+            if c.hash() != first.hash() {
+                lost.put(&key([id.as_str(), "incremental", &c.hash().to_string()]).unwrap(), c.raw_bytes()).unwrap();
+            }
+        }
+        let err = TrackedDoc::load(&lost, &id, &case).err().expect("refused");
+        assert!(err.to_string().contains("missing changes"), "{err}");
     }
 }

@@ -27,10 +27,10 @@ use automerge::{Automerge, ReadDoc};
 use futures::StreamExt;
 use samod::{BackoffConfig, DialerHandle, DocHandle, PeerId, Repo, RepoEvent, RepoObserver, SearchState};
 
+use crate::bridge;
 use crate::case::Case;
 use crate::ids::{CaseId, DocId};
 use crate::relay_api::{CaseMembership, DeviceCredentials, RELAY_PEER_ID, peer_id_for_device};
-use crate::schema;
 use crate::storage::{SamodStorage, Storage, key};
 use crate::store::Store;
 
@@ -97,7 +97,7 @@ fn runtime_error(e: std::io::Error) -> SyncError {
 
 /// Whether storage holds any chunk of document `id`.
 fn on_storage(storage: &dyn Storage, id: &DocId) -> SyncResult<bool> {
-    Ok(!storage.keys(&key([id.as_str()])?)?.is_empty())
+    Ok(bridge::on_storage(storage, id)?)
 }
 
 impl SyncClient {
@@ -338,25 +338,12 @@ impl SyncClient {
     fn materialize_notes(&self, case: &Case) -> SyncResult<Vec<DocId>> {
         let case_id = case.id();
         let store = &self.shared.store;
-        let storage = store.storage();
-        let mut wrote = false;
-        let mut ids = Vec::new();
+        let ids = bridge::materialize_notes(&*store.storage(), case)?;
         let mut unknown = Vec::new();
-        for (appointment, id) in case.notes_doc_ids() {
-            if !on_storage(&*storage, &id)? {
-                let mut genesis = schema::genesis_notes(&id, case_id, &appointment)?;
-                for c in genesis.get_changes(&[]) {
-                    storage.put(&key([id.as_str(), "incremental", &c.hash().to_string()])?, c.raw_bytes())?;
-                }
-                wrote = true;
-            }
-            if !store.relay_knows(case_id, &id)? {
+        for id in &ids {
+            if !store.relay_knows(case_id, id)? {
                 unknown.push(id.clone());
             }
-            ids.push(id);
-        }
-        if wrote {
-            storage.flush()?;
         }
         lock(&self.shared.cases).entry(case_id.clone()).or_default().unregistered.extend(unknown);
         Ok(ids)
@@ -431,11 +418,7 @@ impl SyncClient {
                 Some(
                     handle
                         .with_document(|d| -> Result<_, automerge::AutomergeError> {
-                            let push = d.get_changes_added(mine);
-                            if !push.is_empty() {
-                                d.apply_changes(push)?;
-                            }
-                            let pull = mine.get_changes_added(d);
+                            let pull = bridge::exchange(mine, d)?;
                             Ok((pull, record(d)))
                         })
                         .map_err(crate::Error::from)?,

@@ -1,0 +1,23 @@
+//! Deterministic simulation (feature `sim`): a relay and 3–5 caregivers' devices in one process, over an
+//! in-memory network that drops, duplicates, delays and reorders messages, with disconnections, relay
+//! restarts from its stored data, app restarts and lost phones — all driven by one seeded scheduler.
+//!
+//! Every node runs samod-core, the sans-IO engine inside both the relay and the sync client, stepped by
+//! hand ([`node`]) over Casebook's [`Storage`](crate::storage::Storage) in samod's layout; each device
+//! keeps its [`Case`](crate::Case) in sync with its node through the same bridge the sync client uses.
+//! Not simulated: the relay's HTTP/WebSocket layer (accounts, tokens, frame limits) — the relay's own
+//! tests and the crash harness cover it with real sockets.
+//!
+//! Time is virtual and every decision comes from the seed. automerge's random actor ids and samod-core's
+//! hash-map iteration order are not seeded, so a replay repeats the schedule but not every byte.
+//!
+//! At the end of a seed the network heals and [`run_seed`] checks: every device holds identical documents
+//! (and so does the relay's storage), every derived view is equal, and every piece of text that was
+//! acknowledged — saved on a device, or reached the relay or another device before a phone was lost — is
+//! present everywhere.
+
+mod node;
+mod ops;
+mod world;
+
+pub use world::{SimConfig, SimFailure, SimReport, run_seed};
