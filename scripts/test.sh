@@ -12,6 +12,10 @@ fi
 echo "== fmt";    cargo fmt --all -- --check
 echo "== clippy"; cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests";  cargo test --workspace
+# The deterministic simulation (core feature `sim`, not part of the workspace build): 200 seeds.
+echo "== simulation"
+cargo clippy -p casebook-core --features sim --all-targets -- -D warnings
+cargo test -p casebook-core --features sim --test simulation -- --nocapture
 echo "== bench smoke"; CASEBOOK_BENCH_QUICK=1 cargo bench -p casebook-core --bench core_bench
 # Mobile bindings: cargo check for Android and iOS (installs the rustup targets), then the Kotlin (JVM) and
 # Python scenarios through the generated bindings against a real relay (installs kotlinc and JNA).
