@@ -35,6 +35,10 @@ use samod::{DocHandle, DocumentId, Repo, SearchState};
 const MAX_PROBES: u64 = 64;
 /// Bits per entry accepted (automerge writes 10).
 const MAX_BITS_PER_ENTRY: u64 = 64;
+/// Most bytes the deflated columns of one document chunk in a sync message may inflate to. automerge
+/// inflates them without bound (a deflate bomb: ~1000:1, so a 64 MiB message could become 64 GiB); an
+/// honest chunk inflates to about the document's size, and a case's stored size is capped far below this.
+const MAX_INFLATED: u64 = 256 * 1024 * 1024;
 /// How long a dry run waits for samod to load a document from storage.
 const LOAD_WAIT: Duration = Duration::from_secs(10);
 
@@ -61,6 +65,13 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Option<Changes>, &'static str> {
     // automerge-repo clients send uncompressed changes (`raw_bytes`), so refuse compressed ones.
     if message.changes.iter().any(|c| c.len() > 8 && c[..4] == [0x85, 0x6f, 0x4a, 0x83] && c[8] == 2) {
         return Err("compressed change chunk in a sync message");
+    }
+    // automerge 0.12 sends a whole document chunk (type 0, columns deflated) in a v2 sync message when much
+    // of the document is missing on the other side; count what its columns inflate to, without keeping it.
+    for c in message.changes.iter() {
+        if c.len() > 8 && c[..4] == [0x85, 0x6f, 0x4a, 0x83] && c[8] == 0 {
+            document_chunk_within(c, MAX_INFLATED)?;
+        }
     }
     // Without a valid document id samod refuses the message itself.
     let (Some(doc), false) = (doc, message.changes.is_empty()) else { return Ok(None) };
@@ -188,6 +199,57 @@ fn check_bloom(b: &[u8]) -> Result<(), &'static str> {
         || rest.is_empty()
     {
         return Err("hostile Bloom filter in a sync message");
+    }
+    Ok(())
+}
+
+/// `Err` if the deflated columns of document chunk `chunk` inflate to more than `cap` bytes in all.
+/// Layout (automerge's binary format): magic, checksum, type, LEB128 length, then actors, heads, the
+/// change and op column metadata (LEB128 spec and length each; spec bit 3 = deflated), and the column data
+/// in that order. A chunk this cannot walk is left to automerge, which refuses it.
+fn document_chunk_within(chunk: &[u8], cap: u64) -> Result<(), &'static str> {
+    use std::io::Read;
+    /// Column spec bit: the column's data is deflated.
+    const DEFLATE: u64 = 0b1000;
+    /// The column layout, or `None` if the chunk cannot be walked.
+    fn columns(chunk: &[u8]) -> Option<(Vec<(u64, usize)>, usize)> {
+        let mut at: usize = 9;
+        let mut next = |skip: usize| -> Option<u64> {
+            at = at.checked_add(skip)?;
+            let (v, used) = leb128(chunk.get(at..)?)?;
+            at += used;
+            Some(v)
+        };
+        let _body_len = next(0)?;
+        let mut skip = 0;
+        for _ in 0..next(0)? {
+            skip = usize::try_from(next(skip)?).ok()?;
+        }
+        let heads = next(skip)?;
+        let skip = usize::try_from(heads.checked_mul(32)?).ok()?;
+        let mut cols = Vec::new();
+        for group in 0..2 {
+            let count = next(if group == 0 { skip } else { 0 })?;
+            for _ in 0..count {
+                let spec = next(0)?;
+                cols.push((spec, usize::try_from(next(0)?).ok()?));
+            }
+        }
+        Some((cols, at))
+    }
+    let Some((cols, mut data)) = columns(chunk) else { return Ok(()) };
+    let mut total = 0u64;
+    for (spec, len) in cols {
+        let Some(bytes) = data.checked_add(len).and_then(|end| chunk.get(data..end)) else { return Ok(()) };
+        data += len;
+        if spec & DEFLATE != 0 {
+            let left = cap.saturating_sub(total) + 1;
+            let mut inflating = flate2::read::DeflateDecoder::new(bytes).take(left);
+            total += std::io::copy(&mut inflating, &mut std::io::sink()).unwrap_or(0);
+            if total > cap {
+                return Err("document chunk in a sync message inflates beyond the limit");
+            }
+        }
     }
     Ok(())
 }
@@ -330,6 +392,31 @@ mod tests {
     fn sync_message_with(changes: Vec<Vec<u8>>) -> Vec<u8> {
         let version = automerge::sync::MessageVersion::V1;
         Message { heads: vec![], need: vec![], have: vec![], changes: changes.into(), flags: None, version }.encode()
+    }
+
+    /// A document whose deflated columns inflate to about `mib` MiB (one long run of one character).
+    fn big_document_chunk(mib: usize) -> Vec<u8> {
+        use automerge::transaction::Transactable;
+        let mut doc = automerge::AutoCommit::new();
+        let text = doc.put_object(automerge::ROOT, "t", automerge::ObjType::Text).unwrap();
+        doc.splice_text(&text, 0, 0, &"a".repeat(mib << 20)).unwrap();
+        doc.save()
+    }
+
+    #[test]
+    fn a_document_chunk_that_inflates_beyond_the_limit_is_refused() {
+        let chunk = big_document_chunk(2);
+        assert_eq!(chunk[8], 0, "a document chunk");
+        assert!(chunk.len() < 64 * 1024, "deflated: {} bytes", chunk.len());
+        // Within a cap above its inflated size; refused under a cap below it.
+        assert_eq!(document_chunk_within(&chunk, 64 << 20), Ok(()));
+        assert!(document_chunk_within(&chunk, 1 << 20).is_err());
+        // Through the whole check, as samod would receive it in a v2 sync message: passes at the real limit.
+        let data = sync_message_with(vec![chunk.clone()]);
+        assert!(check(&wire("sync", &data)).is_ok());
+        // Truncated or garbled chunks are left to automerge.
+        assert_eq!(document_chunk_within(&chunk[..40], 1), Ok(()));
+        assert_eq!(document_chunk_within(&[0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 0, 0xff], 1), Ok(()));
     }
 
     #[test]
