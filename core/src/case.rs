@@ -42,7 +42,7 @@ impl Case {
     /// Create a new case document (not yet saved).
     pub(crate) fn create(storage: Arc<dyn Storage>, created: &str) -> Result<Self> {
         let id = DocId::random();
-        let mut doc = AutoCommit::new_with_encoding(am::TEXT_ENCODING);
+        let mut doc = AutoCommit::new_with_encoding(am::TEXT_ENCODING).with_actor(crate::ids::fresh_actor());
         schema::init_case(&mut doc, created)?;
         doc.commit();
         let mut case = Case { main: TrackedDoc::new(id, doc), notes: BTreeMap::new(), storage, text_cache: None };

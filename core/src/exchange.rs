@@ -152,7 +152,10 @@ impl Store {
                         if id == case {
                             new_case = true;
                         }
-                        TrackedDoc::new(id.clone(), AutoCommit::new_with_encoding(TEXT_ENCODING))
+                        TrackedDoc::new(
+                            id.clone(),
+                            AutoCommit::new_with_encoding(TEXT_ENCODING).with_actor(crate::ids::fresh_actor()),
+                        )
                     }
                 },
             };

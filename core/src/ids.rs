@@ -15,8 +15,7 @@ pub struct DocId(String);
 impl DocId {
     /// A fresh random document id.
     pub fn random() -> Self {
-        let id = DocumentId::try_from(uuid::Uuid::new_v4().as_bytes().to_vec())
-            .expect("16 random bytes are a valid document id");
+        let id = DocumentId::try_from(random_bytes().to_vec()).expect("16 random bytes are a valid document id");
         DocId(id.to_string())
     }
 
@@ -63,9 +62,44 @@ pub type CaseId = DocId;
 
 /// A fresh id for an item inside a case (specialist, request, question …): 16 hex digits.
 pub fn new_item_id() -> String {
-    let u = uuid::Uuid::new_v4();
-    let b = u.as_bytes();
-    b[..8].iter().map(|x| format!("{x:02x}")).collect()
+    random_bytes()[..8].iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A fresh Automerge actor id for a document this device edits.
+pub(crate) fn fresh_actor() -> automerge::ActorId {
+    automerge::ActorId::from(random_bytes().to_vec())
+}
+
+#[cfg(feature = "sim")]
+thread_local! {
+    /// The deterministic simulation's generator for this thread, when one runs.
+    static SEEDED: std::cell::RefCell<Option<rand::rngs::StdRng>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Make this thread's ids (documents, items, actors) come from a generator seeded with `seed`, or from the
+/// OS again with `None`. For the deterministic simulation only: ids must be unique across devices.
+#[cfg(feature = "sim")]
+pub(crate) fn seed_thread(seed: Option<u64>) {
+    use rand::SeedableRng;
+    SEEDED.with(|s| *s.borrow_mut() = seed.map(rand::rngs::StdRng::seed_from_u64));
+}
+
+/// 16 random bytes: from the OS, or from the simulation's seeded generator while one runs on this thread.
+fn random_bytes() -> [u8; 16] {
+    #[cfg(feature = "sim")]
+    {
+        use rand::RngCore;
+        if let Some(b) = SEEDED.with(|s| {
+            s.borrow_mut().as_mut().map(|r| {
+                let mut b = [0u8; 16];
+                r.fill_bytes(&mut b);
+                b
+            })
+        }) {
+            return b;
+        }
+    }
+    *uuid::Uuid::new_v4().as_bytes()
 }
 
 impl serde::Serialize for DocId {

@@ -99,7 +99,7 @@ pub(crate) fn genesis_notes(notes_doc: &DocId, case: &CaseId, appointment: &str)
     doc.put_object(ROOT, "notes", ObjType::Map)?;
     doc.put_object(ROOT, "summary", ObjType::Text)?;
     doc.commit_with(automerge::transaction::CommitOptions::default().with_time(0));
-    doc.set_actor(ActorId::random());
+    doc.set_actor(crate::ids::fresh_actor());
     Ok(doc)
 }
 

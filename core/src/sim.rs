@@ -8,8 +8,10 @@
 //! Not simulated: the relay's HTTP/WebSocket layer (accounts, tokens, frame limits) — the relay's own
 //! tests and the crash harness cover it with real sockets.
 //!
-//! Time is virtual and every decision comes from the seed. automerge's random actor ids and samod-core's
-//! hash-map iteration order are not seeded, so a replay repeats the schedule but not every byte.
+//! Time is virtual and every decision comes from the seed; so do document, item and Automerge actor ids
+//! (a thread-local generator in `ids`, set only while a seed runs), and the messages one node emits at
+//! once are put on the network in a fixed order (samod-core emits them in hash-map order). A seed replays
+//! exactly, in another process too: the same schedule and the same documents, byte for byte.
 //!
 //! At the end of a seed the network heals and [`run_seed`] checks: every device holds identical documents
 //! (and so does the relay's storage), every derived view is equal, and every piece of text that was

@@ -114,6 +114,7 @@ impl TrackedDoc {
         if hashes.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
             return Err(corrupt(format!("document {id} is missing changes (truncated)")));
         }
+        doc.set_actor(crate::ids::fresh_actor());
         let saved_heads = doc.get_heads();
         let n_inc = incrementals.len();
         let chunks = snapshots.into_iter().chain(incrementals).map(|(k, _)| k).collect();

@@ -102,3 +102,14 @@ fn seeds_converge_without_losing_acknowledged_text() {
     assert!(failures.is_empty(), "failing seeds: {failures:?} (each printed its replay command above)");
     assert!(total.tokens_checked > 0 && total.delivered > 0, "the simulation exercised nothing");
 }
+
+/// The same seed twice in one process: the same schedule, the same documents, byte for byte.
+#[test]
+fn a_seed_replays_exactly() {
+    let cfg = SimConfig { steps: 150, ..SimConfig::default() };
+    let a = run_seed(7, &cfg).unwrap();
+    let b = run_seed(7, &cfg).unwrap();
+    assert!(a.delivered > 0 && !a.fingerprint.is_empty());
+    assert_eq!(a, b);
+    assert_ne!(run_seed(8, &cfg).unwrap().fingerprint, a.fingerprint);
+}

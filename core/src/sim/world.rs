@@ -43,7 +43,7 @@ impl Default for SimConfig {
 }
 
 /// What happened during one seed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimReport {
     /// The seed.
     pub seed: u64,
@@ -73,6 +73,8 @@ pub struct SimReport {
     pub tokens_legitimately_lost: u64,
     /// Heal rounds needed to converge.
     pub heal_rounds: u64,
+    /// The final heads of every document (equal on every device): two runs of a seed give the same.
+    pub fingerprint: String,
 }
 
 /// A seed whose invariants did not hold.
@@ -177,6 +179,15 @@ fn backoff() -> BackoffConfig {
 /// invariants (every replica identical, every derived view equal, every acknowledged token present).
 pub fn run_seed(seed: u64, cfg: &SimConfig) -> Result<SimReport, SimFailure> {
     let fail = |reason: String| SimFailure { seed, reason };
+    // Ids (documents, items, Automerge actors) from the seed too, for this thread, until the run ends.
+    struct Unseed;
+    impl Drop for Unseed {
+        fn drop(&mut self) {
+            crate::ids::seed_thread(None);
+        }
+    }
+    crate::ids::seed_thread(Some(seed ^ 0x05ee_d1d5));
+    let _unseed = Unseed;
     let mut w = World::new(seed, cfg.clone()).map_err(fail)?;
     for step in 0..cfg.steps {
         w.step(step as u64).map_err(|r| fail(format!("step {step}: {r}")))?;
@@ -277,12 +288,14 @@ impl World {
                         self.cut(l, true, true);
                     }
                 }
+                let mut batch = Vec::new();
                 for (conn, bytes) in self.clients[i].node.take_outbox() {
                     // Bytes for a connection that is gone are lost with it.
                     if let Some(link) = self.link_of(|l| l.client == i && l.client_conn == conn) {
-                        self.in_flight.push_back(Packet { link, to_relay: true, bytes });
+                        batch.push(Packet { link, to_relay: true, bytes });
                     }
                 }
+                self.send_batch(batch);
                 for dialer in self.clients[i].node.take_dial_requests() {
                     busy = true;
                     self.dial(i, dialer);
@@ -302,15 +315,25 @@ impl World {
                     self.cut(l, true, true);
                 }
             }
+            let mut batch = Vec::new();
             for (conn, bytes) in outbox {
                 if let Some(link) = self.link_of(|l| l.relay_conn == conn) {
-                    self.in_flight.push_back(Packet { link, to_relay: false, bytes });
+                    batch.push(Packet { link, to_relay: false, bytes });
                 }
             }
+            self.send_batch(batch);
             if !busy {
                 return Ok(());
             }
         }
+    }
+
+    /// Put what one node emitted at once on the network. samod-core emits the messages of one event in
+    /// hash-map order; ordering them by link and document (stable: each document's own order is kept)
+    /// makes the schedule a function of the seed.
+    fn send_batch(&mut self, mut batch: Vec<Packet>) {
+        batch.sort_by_cached_key(|p| (p.link, document_of(&p.bytes)));
+        self.in_flight.extend(batch);
     }
 
     fn link_of(&self, f: impl Fn(&Link) -> bool) -> Option<u64> {
@@ -727,6 +750,8 @@ impl World {
             }
         }
         self.report.tokens_checked = tokens.len() as u64;
+        let state = self.clients[0].case.as_mut().expect("checked above").state().map_err(e("state"))?;
+        self.report.fingerprint = format!("{:?}", state.docs);
         Ok(())
     }
 }
@@ -743,4 +768,24 @@ fn exchange(case: &mut Case, node: &mut Node, doc: &DocId) -> Res<()> {
     };
     case.merge_external(doc, pulled).map_err(e("merge"))?;
     Ok(())
+}
+
+/// The document a samod wire message is about (its `documentId`, as text or bytes); empty for the
+/// connection's own messages (join, peer).
+fn document_of(bytes: &[u8]) -> Vec<u8> {
+    let mut d = minicbor::Decoder::new(bytes);
+    let Ok(Some(n)) = d.map() else { return Vec::new() };
+    for _ in 0..n {
+        let Ok(k) = d.str() else { return Vec::new() };
+        if k == "documentId" {
+            return match d.datatype() {
+                Ok(minicbor::data::Type::String) => d.str().map(|s| s.as_bytes().to_vec()).unwrap_or_default(),
+                _ => d.bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+            };
+        }
+        if d.skip().is_err() {
+            return Vec::new();
+        }
+    }
+    Vec::new()
 }
