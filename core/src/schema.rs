@@ -103,6 +103,31 @@ pub(crate) fn genesis_notes(notes_doc: &DocId, case: &CaseId, appointment: &str)
     Ok(doc)
 }
 
+/// The change that creates `author`'s text in an appointment's notes document, the same bytes on every
+/// replica: made on top of [`genesis_notes`] by an actor derived from the document and the author, at time
+/// 0. Two devices of one caregiver starting notes offline (a phone and a tablet, or a lost phone and its
+/// replacement) then create the same text object instead of two conflicting ones, of which Automerge would
+/// show only one (found by the simulation: the other device's words were hidden).
+pub(crate) fn author_notes_change(
+    notes_doc: &DocId,
+    case: &CaseId,
+    appointment: &str,
+    author: &str,
+) -> Result<automerge::Change> {
+    let mut doc = genesis_notes(notes_doc, case, appointment)?;
+    let mut actor = notes_doc.to_document_id().as_bytes().to_vec();
+    actor.extend_from_slice(author.as_bytes());
+    doc.set_actor(ActorId::from(actor));
+    let notes = am::get_obj(&doc, &ROOT, "notes")
+        .ok_or_else(|| Error::Corrupt { case: case.clone(), detail: "notes genesis lacks its notes map".into() })?;
+    doc.put_object(&notes, author, ObjType::Text)?;
+    doc.commit_with(automerge::transaction::CommitOptions::default().with_time(0));
+    let change = doc
+        .get_last_local_change()
+        .ok_or_else(|| Error::Corrupt { case: case.clone(), detail: "no change creating the author's notes".into() })?;
+    Ok(change)
+}
+
 /// Check that a notes document belongs to `case`.
 pub(crate) fn check_notes(doc: &AutoCommit, case: &CaseId) -> Result<()> {
     if am::get_str(doc, &ROOT, "kind").as_deref() != Some(KIND_NOTES)

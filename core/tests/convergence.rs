@@ -314,3 +314,30 @@ fn two_siblings_typing_in_the_same_appointment_offline() {
         ],
     );
 }
+
+/// Found by the simulation: one caregiver typing notes for the same appointment on two devices offline
+/// (a phone and a tablet; a lost phone and its replacement) — neither device's words may be hidden.
+#[test]
+fn one_caregiver_on_two_devices_keeps_both_devices_notes() {
+    let phone = Store::in_memory();
+    let (mut case, me) = phone.create_case("Patient", "Ana", None).unwrap();
+    let appt = case
+        .add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() })
+        .unwrap();
+    case.save().unwrap();
+    let id = case.id().clone();
+    let tablet = Store::in_memory();
+    tablet.import_changes(&phone.export_changes(&id, None).unwrap()).unwrap();
+    let mut on_tablet = tablet.open_case(&id).unwrap();
+    let field = TextField::AppointmentNotes { appointment: appt.clone(), author: me.clone() };
+    case.append_text(&field, "from the phone. ").unwrap();
+    on_tablet.append_text(&field, "from the tablet. ").unwrap();
+    case.save().unwrap();
+    on_tablet.save().unwrap();
+    tablet.import_changes(&phone.export_changes(&id, None).unwrap()).unwrap();
+    phone.import_changes(&tablet.export_changes(&id, None).unwrap()).unwrap();
+    for store in [&phone, &tablet] {
+        let text = store.open_case(&id).unwrap().text(&field).unwrap();
+        assert!(text.contains("from the phone.") && text.contains("from the tablet."), "{text:?}");
+    }
+}

@@ -255,15 +255,23 @@ impl Case {
     /// The notes text object of `author` in an appointment, created on first use.
     pub(crate) fn notes_text(&mut self, appointment: &str, author: &str) -> Result<automerge::ObjId> {
         check_caregiver(&self.main.doc, author)?;
-        let d = &mut self.notes_doc(appointment)?.doc;
+        let case = self.id().clone();
+        let tracked = self.notes_doc(appointment)?;
+        let notes_id = tracked.id.clone();
+        let d = &mut tracked.doc;
         let m = am::get_obj(d, &ROOT, "notes").ok_or_else(|| Error::InvalidInput {
             field: "notes",
             reason: "notes document lacks its notes map".into(),
         })?;
-        match am::get_obj(d, &m, author) {
-            Some(t) => Ok(t),
-            None => Ok(d.put_object(&m, author, ObjType::Text)?),
+        if let Some(t) = am::get_obj(d, &m, author) {
+            return Ok(t);
         }
+        // The same change on every device of every caregiver: never two competing text objects.
+        d.apply_changes([crate::schema::author_notes_change(&notes_id, &case, appointment, author)?])?;
+        am::get_obj(d, &m, author).ok_or_else(|| Error::InvalidInput {
+            field: "notes",
+            reason: "the author's notes could not be created".into(),
+        })
     }
 }
 

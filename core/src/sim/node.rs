@@ -218,6 +218,25 @@ impl Node {
         Some(r.value)
     }
 
+    /// What this node knows of a document, for failure messages: its phase, heads and peers.
+    pub(crate) fn describe(&self, doc: &DocumentId) -> String {
+        let Some(id) = self.by_doc.get(doc) else { return "no actor".into() };
+        let Some(a) = self.actors.get(id) else { return "actor gone".into() };
+        let heads: Vec<String> = a.document().get_heads().iter().map(|h| h.to_string()[..8].to_string()).collect();
+        let peers: Vec<String> = a
+            .peers()
+            .iter()
+            .map(|(c, p)| {
+                let their = p
+                    .their_heads
+                    .as_ref()
+                    .map(|h| h.iter().map(|x| x.to_string()[..8].to_string()).collect::<Vec<_>>());
+                format!("{c:?}: share={:?} their={their:?}", p.share_config.map(|s| s.announce))
+            })
+            .collect();
+        format!("ready={} heads={heads:?} peers={peers:?}", a.is_document_ready())
+    }
+
     /// Messages to send since the last call, by connection.
     pub(crate) fn take_outbox(&mut self) -> Vec<(ConnectionId, Vec<u8>)> {
         std::mem::take(&mut self.outbox)

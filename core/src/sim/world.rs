@@ -400,7 +400,10 @@ impl World {
                 }
             } else {
                 let (c, conn) = (l.client, l.client_conn);
-                self.clients[c].node.receive(conn, p.bytes.clone());
+                // As the sync client's transport does (see `bridge::hold_back_from_relay`).
+                if !bridge::hold_back_from_relay(&p.bytes, &*self.clients[c].storage) {
+                    self.clients[c].node.receive(conn, p.bytes.clone());
+                }
             }
             self.pump()?;
         }
@@ -649,26 +652,7 @@ impl World {
         }
         let relay = Store::with_storage(self.relay.storage.clone());
         let Ok(mut rc) = relay.open_case(&self.case_id) else { return Ok(false) };
-        let Some(mut first) = first else { return Ok(false) };
-        // A notes document holding only its deterministic first change (every device creates it the same
-        // way, nothing was typed into it) may never reach the relay's storage: nothing is at stake.
-        let genesis = self.genesis_heads()?;
-        first.docs.retain(|d, h| genesis.get(d) != Some(h));
-        let mut relay_state = rc.state().map_err(e("relay state"))?;
-        relay_state.docs.retain(|d, h| genesis.get(d) != Some(h));
-        Ok(relay_state == first)
-    }
-
-    /// The heads of every notes document's deterministic first change, by document id.
-    fn genesis_heads(&mut self) -> Res<BTreeMap<String, Vec<String>>> {
-        let mut out = BTreeMap::new();
-        let Some(case) = self.clients.iter().find_map(|c| c.case.as_ref()) else { return Ok(out) };
-        for (appointment, id) in case.notes_doc_ids() {
-            let mut g = crate::schema::genesis_notes(&id, &self.case_id, &appointment).map_err(e("genesis"))?;
-            let heads = g.get_heads().iter().map(|h| h.to_string()).collect();
-            out.insert(id.to_string(), heads);
-        }
-        Ok(out)
+        Ok(Some(rc.state().map_err(e("relay state"))?) == first)
     }
 
     /// Which documents differ between the replicas (for a failure message).
@@ -707,6 +691,15 @@ impl World {
             distinct.dedup();
             if distinct.len() > 1 {
                 out.push(format!("doc {d}: {}", heads.join(" ")));
+                if let Ok(id) = d.parse::<DocId>() {
+                    let id = id.to_document_id();
+                    if let Some((r, _)) = &self.relay.node {
+                        out.push(format!("  relay node: {}", r.describe(&id)));
+                    }
+                    for (i, c) in self.clients.iter().enumerate() {
+                        out.push(format!("  client {i} node: {}", c.node.describe(&id)));
+                    }
+                }
             }
         }
         let links: Vec<usize> = self.links.values().map(|l| l.client).collect();

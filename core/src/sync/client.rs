@@ -157,8 +157,13 @@ impl SyncClient {
                 DialProgress::Refused(e) => shared.set_link(Link::Failed(e)),
             })
         };
-        let dialer =
-            RelayDialer::new(relay.sync_url(), &credentials.token, options.relay_peer_id.map(PeerId::from), progress)?;
+        let dialer = RelayDialer::new(
+            relay.sync_url(),
+            &credentials.token,
+            options.relay_peer_id.map(PeerId::from),
+            progress,
+            store.storage(),
+        )?;
         let backoff =
             BackoffConfig { initial_delay: options.initial_backoff, max_delay: options.max_backoff, max_retries: None };
         let dialer = {

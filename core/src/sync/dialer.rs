@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::error::SyncError;
 use super::relay_client::api_error;
+use crate::storage::Storage;
 
 /// Time allowed for TCP, TLS and the WebSocket upgrade.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -57,6 +58,9 @@ pub(crate) struct RelayDialer {
     relay_peer: Option<PeerId>,
     /// Told about every attempt.
     progress: Arc<dyn Fn(DialProgress) + Send + Sync>,
+    /// This device's storage: requests for documents it does not hold are held back
+    /// ([`crate::bridge::hold_back_from_relay`]).
+    storage: Arc<dyn Storage>,
 }
 
 /// The TLS configuration of the sync client: rustls with the ring provider and Mozilla's roots (webpki),
@@ -79,11 +83,12 @@ impl RelayDialer {
         token: &str,
         relay_peer: Option<PeerId>,
         progress: Arc<dyn Fn(DialProgress) + Send + Sync>,
+        storage: Arc<dyn Storage>,
     ) -> Result<Self, SyncError> {
         let authorization = HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| {
             SyncError::InvalidInput { reason: "the device token contains characters a header cannot carry".into() }
         })?;
-        Ok(Self { url, authorization, tls: tls_config(), relay_peer, progress })
+        Ok(Self { url, authorization, tls: tls_config(), relay_peer, progress, storage })
     }
 }
 
@@ -105,13 +110,14 @@ impl Dialer for RelayDialer {
         let tls = self.tls.clone();
         let relay_peer = self.relay_peer.clone();
         let progress = self.progress.clone();
+        let storage = self.storage.clone();
         Box::pin(async move {
             progress(DialProgress::Attempting);
             let result = open(url, authorization, tls).await;
             match result {
                 Ok(ws) => {
                     progress(DialProgress::Open);
-                    let transport = transport(ws);
+                    let transport = transport(ws, storage);
                     Ok(match relay_peer {
                         Some(p) => transport.with_expected_peer_id(p),
                         None => transport,
@@ -170,8 +176,8 @@ async fn open(
 }
 
 /// The samod transport over an open WebSocket: binary messages both ways, pings in the background, a
-/// silence limit on reads.
-fn transport(ws: Ws) -> Transport {
+/// silence limit on reads; requests for documents this device does not hold are held back.
+fn transport(ws: Ws, storage: Arc<dyn Storage>) -> Transport {
     let (mut ws_sink, ws_stream) = ws.split();
     // samod writes into a channel; one task owns the socket's write half and interleaves pings.
     let (tx, mut rx) = futures::channel::mpsc::channel::<Vec<u8>>(32);
@@ -201,18 +207,23 @@ fn transport(ws: Ws) -> Transport {
             }
         }
     });
-    let stream = futures::stream::unfold(ws_stream, |mut s| async move {
+    let stream = futures::stream::unfold((ws_stream, storage), |(mut s, storage)| async move {
         loop {
             match tokio::time::timeout(SILENT_FOR, s.next()).await {
-                Err(_) => return Some((Err(WsError("the relay went silent".into())), s)),
+                Err(_) => return Some((Err(WsError("the relay went silent".into())), (s, storage))),
                 Ok(None) => return None,
-                Ok(Some(Ok(Message::Binary(b)))) => return Some((Ok(b.to_vec()), s)),
+                Ok(Some(Ok(Message::Binary(b)))) => {
+                    if crate::bridge::hold_back_from_relay(&b, &*storage) {
+                        continue;
+                    }
+                    return Some((Ok(b.to_vec()), (s, storage)));
+                }
                 Ok(Some(Ok(Message::Text(_)))) => {
-                    return Some((Err(WsError("unexpected text message from the relay".into())), s));
+                    return Some((Err(WsError("unexpected text message from the relay".into())), (s, storage)));
                 }
                 // Pings are answered by tungstenite; pongs, close frames: activity, nothing to pass on.
                 Ok(Some(Ok(_))) => continue,
-                Ok(Some(Err(e))) => return Some((Err(WsError(e.to_string())), s)),
+                Ok(Some(Err(e))) => return Some((Err(WsError(e.to_string())), (s, storage))),
             }
         }
     })
