@@ -2,10 +2,14 @@
 # Relay benchmark (issue 5): our relay (casebook-server, release) vs the automerge-repo reference relay
 # (bench/reference/server.mjs), every workload against both in the same run, one table on stdout.
 #
-#   bench/run.sh                       # full run (defaults of relay-bench: idle 1000,5000,10000; 300×3 families; …)
-#   bench/run.sh --idle 100 --families 20 --rates 1,4 --step-secs 5 --catchup 1,10,100   # a quicker one
+#   bench/run.sh                       # full run at the sizes below (~20 min on 2 shared cores)
+#   bench/run.sh --workloads cold --cold 1000                  # one workload; later arguments win
 #
-# Extra arguments go to relay-bench (`cargo run --release -p casebook-bench --bin relay-bench -- --help`).
+# The sizes: the issue's (idle 1,000/5,000/10,000, 300×3 families, storm 1,000, cold 10,000) where they
+# finish. Our relay runs idle and storm only up to --ours-max clients (samod 0.16 attaches every connection
+# to every loaded document: connecting N clients with N cases costs more than N², see BENCHMARKS.md), and
+# families at 50×3 for both relays; every workload at one size against one relay is bounded by
+# --limit-secs. Extra arguments go to relay-bench (`target/release/relay-bench --help`).
 # Needs Node.js >= 20 and npm for the reference relay.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +32,12 @@ echo "# fd limit: $(ulimit -n)"
 target/release/relay-bench \
   --ours target/release/casebook-server \
   --reference bench/reference/server.mjs \
+  --workloads idle,active,catchup,storm,cold \
+  --idle 50,100,200,1000,5000,10000 --ours-max 200 \
+  --families 50 --members 3 --rates 1,2,4,8,16,32 --step-secs 8 \
+  --catchup 1,10,100,1000 \
+  --storm 100,200,1000 \
+  --cold 10000 \
+  --limit-secs 240 \
   "$@"
 echo "# load after: $(uptime)"

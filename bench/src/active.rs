@@ -117,9 +117,12 @@ async fn member_task(
         anyhow::Ok((conn, r, notes))
     }
     .await;
+    // Report once and drop the sender: the setup waits for one report per member, not for the channel
+    // to close (every task would otherwise hold it open for its whole life).
     let (mut conn, mut r, notes): (Conn, Replica, ObjId) = match setup {
         Ok(v) => {
             let _ = ready.send(Ok(()));
+            drop(ready);
             v
         }
         Err(e) => {
@@ -192,7 +195,8 @@ async fn member_task(
 }
 
 /// Run `families` × `members` clients through each of `rates` (edits/s per member) for `step` each, until
-/// a step's p99 passes `p99_limit_ms`.
+/// a step's p99 passes `p99_limit_ms`. Bounded: each member group must be in sync within 120 s, each step
+/// takes `step` + 1.5 s, and the clients get 10 s in all to close.
 pub async fn run(
     target: &Target,
     nfamilies: usize,
@@ -202,6 +206,7 @@ pub async fn run(
     p99_limit_ms: f64,
 ) -> Result<ActiveResult> {
     let fams = families(target, nfamilies, members, 16).await?;
+    let setup_timeout = Duration::from_secs(120);
     let shared = Arc::new(Shared {
         epoch: Instant::now(),
         members,
@@ -211,12 +216,12 @@ pub async fn run(
     });
     let target = Arc::new(target.clone());
     let (rate_tx, rate_rx) = watch::channel(0.0f64);
-    let mut tasks = Vec::new();
+    let mut tasks = Tasks::default();
     // Owners first: the others find the case on the relay.
     for me in 0..members {
         let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
         for (i, fam) in fams.iter().enumerate() {
-            tasks.push(tokio::spawn(member_task(
+            tasks.0.push(tokio::spawn(member_task(
                 target.clone(),
                 fam.clone(),
                 i,
@@ -227,9 +232,15 @@ pub async fn run(
             )));
         }
         drop(ready_tx);
-        while let Some(r) = ready_rx.recv().await {
-            r.with_context(|| format!("member {me} setup"))?;
+        let t = Instant::now();
+        for _ in 0..nfamilies {
+            match tokio::time::timeout(setup_timeout.saturating_sub(t.elapsed()), ready_rx.recv()).await {
+                Ok(Some(r)) => r.with_context(|| format!("member {me} setup"))?,
+                Ok(None) => bail!("member {me} setup: a member task ended without reporting"),
+                Err(_) => bail!("member {me} setup: not every member was in sync after {setup_timeout:?}"),
+            }
         }
+        eprintln!("active: member {me} of {nfamilies} families in sync in {:.1} s", t.elapsed().as_secs_f64());
     }
     let mut result = ActiveResult { families: nfamilies, members, steps: Vec::new(), p99_limit_ms };
     let me = std::process::id();
@@ -264,8 +275,28 @@ pub async fn run(
         }
     }
     let _ = rate_tx.send(-1.0);
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
-    }
+    tasks.join(Duration::from_secs(10)).await;
     Ok(result)
+}
+
+/// Client tasks, aborted when dropped (a workload that fails or times out leaves nothing running).
+#[derive(Default)]
+pub struct Tasks(pub Vec<tokio::task::JoinHandle<Result<()>>>);
+
+impl Tasks {
+    /// Wait for every task, at most `limit` in all; abort what is left.
+    pub async fn join(mut self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        for t in &mut self.0 {
+            let _ = tokio::time::timeout_at(deadline, t).await;
+        }
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
 }

@@ -8,14 +8,18 @@
 //! messages and an in-memory Automerge document with its `sync::State`, so thousands of clients stay cheap.
 //!
 //! Workloads: [`idle`] (connect N, memory per connection), [`active`] (families editing at rising rates,
-//! edit-to-member latency), [`catchup`] (replicas diverged offline, round trips and wire bytes).
+//! edit-to-member latency), [`catchup`] (replicas diverged offline, round trips and wire bytes), [`storm`]
+//! (the relay restarts under N connected clients; time until all are up to date), [`cold`] (a relay with N
+//! stored cases starts; time to the first byte of the first sync).
 //! The binary (`relay-bench`) starts both relays ([`target`]) and prints one table; `bench/run.sh` is the
 //! one command.
 
 pub mod active;
 pub mod catchup;
+pub mod cold;
 pub mod idle;
 pub mod setup;
 pub mod stats;
+pub mod storm;
 pub mod target;
 pub mod wire;

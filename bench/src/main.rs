@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use casebook_bench::target::{Kind, RelayProcess, Spec};
-use casebook_bench::{active, catchup, idle};
+use casebook_bench::{active, catchup, cold, idle, storm};
 use clap::Parser;
 
 /// Relay load generator: our relay vs the automerge-repo reference relay.
@@ -18,9 +18,18 @@ struct Args {
     /// The reference relay's script (bench/reference/server.mjs, npm packages installed).
     #[arg(long)]
     reference: Option<PathBuf>,
-    /// Workloads to run: idle, active, catchup.
-    #[arg(long, value_delimiter = ',', default_value = "idle,active,catchup")]
+    /// Workloads to run: idle, active, catchup, storm, cold.
+    #[arg(long, value_delimiter = ',', default_value = "idle,active,catchup,storm,cold")]
     workloads: Vec<String>,
+    /// Time limit of one workload at one size against one relay, seconds. A size that does not finish is
+    /// reported as such and the larger sizes of that workload are skipped for that relay.
+    #[arg(long, default_value_t = 300)]
+    limit_secs: u64,
+    /// Largest client count (idle, storm) run against our relay: samod 0.16 attaches every connection to
+    /// every loaded document, so connecting N clients with N cases costs far more than N² (BENCHMARKS.md);
+    /// larger sizes run against the reference only and are reported as not run for ours.
+    #[arg(long, default_value_t = 200)]
+    ours_max: usize,
     /// Idle scale: client counts.
     #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000")]
     idle: Vec<usize>,
@@ -45,6 +54,12 @@ struct Args {
     /// Active families: p99 limit, ms.
     #[arg(long, default_value_t = 100.0)]
     p99_limit_ms: f64,
+    /// Reconnect storm: client counts.
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    storm: Vec<usize>,
+    /// Cold start: stored case counts.
+    #[arg(long, value_delimiter = ',', default_value = "10000")]
+    cold: Vec<usize>,
     /// Catch-up: edits per replica while offline.
     #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
     catchup: Vec<usize>,
@@ -94,15 +109,52 @@ fn name(kind: Kind) -> &'static str {
     }
 }
 
+/// Whether `n` clients are above `--ours-max` for our relay (then a row says so).
+fn skipped(rows: &mut Vec<Row>, kind: Kind, args: &Args, what: String, n: usize) -> bool {
+    if kind != Kind::Ours || n <= args.ours_max {
+        return false;
+    }
+    eprintln!("[ours] {what}: not run (above --ours-max {})", args.ours_max);
+    put(rows, format!("{what}: not run (above --ours-max {}) (1 = yes)", args.ours_max), kind, Some(1.0), true);
+    true
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1048576.0
+}
+
+/// The result of a workload run under a time limit: `None` (and a row saying so) if it did not finish.
+fn over_limit<T>(
+    rows: &mut Vec<Row>,
+    kind: Kind,
+    what: String,
+    limit: Duration,
+    r: Result<Result<T>, tokio::time::error::Elapsed>,
+) -> Result<Option<T>> {
+    match r {
+        Ok(r) => r.map(Some),
+        Err(_) => {
+            eprintln!("[{}] {what}: did not finish within {} s; larger sizes skipped", name(kind), limit.as_secs());
+            put(rows, format!("{what}: did not finish within {} s (1 = yes)", limit.as_secs()), kind, Some(1.0), true);
+            Ok(None)
+        }
+    }
+}
+
 async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) -> Result<()> {
     let kind = spec.kind();
+    let limit = Duration::from_secs(args.limit_secs);
     match workload {
         "idle" => {
             for &n in &args.idle {
+                if skipped(rows, kind, args, format!("idle {n}"), n) {
+                    break;
+                }
                 let mut relay: RelayProcess = spec.start()?;
-                let r = idle::run(&relay.target, n, args.parallel, Duration::from_secs(args.hold_secs)).await;
+                let r = idle::run(&relay.target, n, args.parallel, Duration::from_secs(args.hold_secs));
+                let r = tokio::time::timeout(limit, r).await;
                 relay.stop();
-                let r = r?;
+                let Some(r) = over_limit(rows, kind, format!("idle {n}"), limit, r)? else { break };
                 eprintln!("[{}] idle {n}: {r:?}", name(kind));
                 put(rows, format!("idle {n}: clients connected and in sync"), kind, Some(r.connected as f64), false);
                 put(rows, format!("idle {n}: time to connect all (s)"), kind, Some(r.connect_secs), true);
@@ -132,10 +184,11 @@ async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) 
                 &rates,
                 Duration::from_secs(args.step_secs),
                 args.p99_limit_ms,
-            )
-            .await;
+            );
+            let r = tokio::time::timeout(limit, r).await;
             relay.stop();
-            let r = r?;
+            let f = format!("active {}×{}", args.families, args.members);
+            let Some(r) = over_limit(rows, kind, f, limit, r)? else { return Ok(()) };
             let f = format!("active {}×{}", r.families, r.members);
             for s in &r.steps {
                 eprintln!("[{}] {f} step: {s:?}", name(kind));
@@ -158,9 +211,10 @@ async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) 
         }
         "catchup" => {
             let mut relay = spec.start()?;
-            let r = catchup::run(&relay.target, &args.catchup).await;
+            let r = tokio::time::timeout(limit, catchup::run(&relay.target, &args.catchup)).await;
             relay.stop();
-            for row in r? {
+            let Some(r) = over_limit(rows, kind, "catch-up".into(), limit, r)? else { return Ok(()) };
+            for row in r {
                 eprintln!("[{}] catch-up: {row:?}", name(kind));
                 let k = row.edits;
                 put(
@@ -195,7 +249,58 @@ async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) 
                 put(rows, format!("catch-up {k}+{k}: wall time (ms)"), kind, Some(row.wall_ms), true);
             }
         }
-        other => anyhow::bail!("unknown workload `{other}` (idle, active, catchup)"),
+        "storm" => {
+            for &n in &args.storm {
+                if skipped(rows, kind, args, format!("storm {n}"), n) {
+                    break;
+                }
+                let mut relay: RelayProcess = spec.start()?;
+                let r = tokio::time::timeout(limit, storm::run(&mut relay, n, args.parallel, limit)).await;
+                relay.stop();
+                let Some(r) = over_limit(rows, kind, format!("storm {n}"), limit, r)? else { break };
+                eprintln!("[{}] storm {n}: {r:?}", name(kind));
+                let f = format!("storm {n}");
+                put(rows, format!("{f}: clients connected before the restart"), kind, Some(r.connected as f64), false);
+                put(rows, format!("{f}: clients up to date after it"), kind, Some(r.up_to_date as f64), false);
+                put(rows, format!("{f}: stop (SIGTERM to exit, s)"), kind, Some(r.stop_secs), true);
+                put(rows, format!("{f}: start (exec to listening, s)"), kind, Some(r.start_secs), true);
+                put(rows, format!("{f}: listening → every client up to date (s)"), kind, Some(r.catch_up_secs), true);
+                put(rows, format!("{f}: SIGTERM → every client up to date (s)"), kind, Some(r.total_secs), true);
+                put(
+                    rows,
+                    format!("{f}: connection attempts per client"),
+                    kind,
+                    Some(r.attempts as f64 / n as f64),
+                    true,
+                );
+                put(rows, format!("{f}: peak relay RSS after restart (MB)"), kind, r.peak_rss.map(mb), true);
+            }
+        }
+        "cold" => {
+            for &n in &args.cold {
+                let mut relay: RelayProcess = spec.start()?;
+                let r =
+                    tokio::time::timeout(limit, cold::run(&mut relay, n, cold::TEMPLATES, cold::CHANGES, limit)).await;
+                relay.stop();
+                let Some(r) = over_limit(rows, kind, format!("cold {n}"), limit, r)? else { break };
+                eprintln!("[{}] cold {n}: {r:?}", name(kind));
+                let f = format!("cold {n}");
+                put(rows, format!("{f}: one stored case (KB)"), kind, Some(r.case_bytes as f64 / 1024.0), true);
+                put(rows, format!("{f}: data directory (MB)"), kind, Some(mb(r.dir_bytes)), true);
+                put(rows, format!("{f}: exec → listening (ms)"), kind, Some(r.listen_secs * 1000.0), true);
+                put(
+                    rows,
+                    format!("{f}: exec → first byte of the first sync (ms)"),
+                    kind,
+                    Some(r.first_byte_secs * 1000.0),
+                    true,
+                );
+                put(rows, format!("{f}: exec → whole case synced (ms)"), kind, Some(r.first_sync_secs * 1000.0), true);
+                put(rows, format!("{f}: relay RSS after the first sync (MB)"), kind, r.rss.map(mb), true);
+                put(rows, format!("{f}: relay peak RSS (MB)"), kind, r.peak_rss.map(mb), true);
+            }
+        }
+        other => anyhow::bail!("unknown workload `{other}` (idle, active, catchup, storm, cold)"),
     }
     Ok(())
 }

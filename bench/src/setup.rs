@@ -95,3 +95,37 @@ pub async fn families(target: &Target, count: usize, members: usize, parallel: u
         }
     }
 }
+
+/// One member owning `count` new cases (`parallel` HTTP requests at a time): the cold-start population.
+/// For the reference relay, a random peer id and random document ids.
+pub async fn owner_with_cases(target: &Target, count: usize, parallel: usize) -> Result<(Member, Vec<String>)> {
+    let ids: Vec<String> = (0..count).map(|_| crate::wire::new_doc_id()).collect();
+    match (target.kind, &target.http_url) {
+        (Kind::Reference, _) => {
+            Ok((Member { peer_id: format!("bench-{}", uuid::Uuid::new_v4().simple()), token: None }, ids))
+        }
+        (Kind::Ours, None) => bail!("our relay needs its HTTP URL"),
+        (Kind::Ours, Some(http)) => {
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let owner = {
+                let (agent, http) = (agent.clone(), http.clone());
+                tokio::task::spawn_blocking(move || account(&agent, &http, "bench owner")).await??
+            };
+            let results: Vec<Result<Value>> = futures::stream::iter(ids.clone())
+                .map(|id| {
+                    let (agent, http, token) = (agent.clone(), http.clone(), owner.token.clone());
+                    tokio::task::spawn_blocking(move || {
+                        post(&agent, &format!("{http}/v1/cases"), token.as_deref(), json!({"case_id": id}))
+                    })
+                })
+                .buffer_unordered(parallel.max(1))
+                .map(|r| r.map_err(anyhow::Error::from).and_then(|r| r))
+                .collect()
+                .await;
+            for r in results {
+                r?;
+            }
+            Ok((owner, ids))
+        }
+    }
+}

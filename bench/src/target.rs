@@ -2,7 +2,7 @@
 //! either relay as a child process on a free port with a temporary data directory.
 
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -129,7 +129,7 @@ impl Spec {
                     .arg(dir.path())
                     .args(["--max-connections", "100000", "--accounts-per-hour", "0"])
                     .args(["--redeem-attempts-per-minute", "0", "--auth-failures-per-minute", "0"])
-                    .args(["--handshake-timeout-secs", "120"])
+                    .args(["--handshake-timeout-secs", "120", "--max-cases-per-account", "1000000"])
                     .env("RUST_LOG", "warn");
                 c
             }
@@ -172,15 +172,58 @@ impl RelayProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
 
-    /// Stop and start again on the same port and data directory; returns the time until it listens.
-    pub fn restart(&mut self) -> Result<Duration> {
-        self.stop();
-        let t = Instant::now();
+/// A relay that can be stopped and started again on the same address and data directory: the relay
+/// process of the full run, or an in-process relay in the smoke test.
+pub trait Restartable: Send {
+    /// Where to connect (and which process to measure) now.
+    fn target(&self) -> &Target;
+    /// The data directory (to pre-populate while stopped).
+    fn data_dir(&self) -> &Path;
+    /// Stop gracefully.
+    fn stop_relay(&mut self) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// Start again; returns once it listens.
+    fn start_relay(&mut self) -> impl std::future::Future<Output = Result<()>> + Send;
+}
+
+impl Restartable for RelayProcess {
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    async fn stop_relay(&mut self) -> Result<()> {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Ok(())
+    }
+
+    async fn start_relay(&mut self) -> Result<()> {
         self.child = self.spec.spawn(self.port, &self.dir)?;
         self.target.pid = Some(self.child.id());
-        self.wait_ready()?;
-        Ok(t.elapsed())
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("{:?} exited at start: {status}", self.spec);
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        bail!("{:?} did not listen within 120 s", self.spec)
     }
 }
 
