@@ -43,6 +43,9 @@ use crate::limits::SyncBudget;
 use crate::metrics::LimitKind;
 use crate::state::AppState;
 
+/// Read buffer per WebSocket connection (bytes).
+const READ_BUFFER: usize = 16 * 1024;
+
 /// A close code and its reason.
 type Close = (u16, &'static str);
 
@@ -90,6 +93,9 @@ pub(crate) async fn upgrade(
     let max = state.config.max_message_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
+        // tungstenite allocates its read buffer up front (128 KiB by default) for every connection, most of
+        // them idle phones; messages larger than this are read in several chunks.
+        .read_buffer_size(READ_BUFFER)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "WebSocket upgrade failed"))
         .on_upgrade(move |socket| run(state, auth, socket, permit))
 }
