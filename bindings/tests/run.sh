@@ -17,7 +17,7 @@ ensure_kotlin_tools
 # --- the library, its bindings and the relay ---
 bindings/generate.sh
 cargo build -q -p casebook-server
-server="${CARGO_TARGET_DIR:-target}/debug/casebook-server"
+server="$(cd "${CARGO_TARGET_DIR:-target}/debug" && pwd)/casebook-server"
 libdir="$(cd "${CARGO_TARGET_DIR:-target}/debug" && pwd)"
 
 # --- Kotlin: bindings + shared view-models + the scenario, compiled together ---
@@ -28,8 +28,8 @@ echo "== kotlin: compiling (bindings, shared-viewmodel, test)"
   $(find mobile-examples/android/shared-viewmodel/src/main/kotlin -name '*.kt' | sort) \
   bindings/tests/kotlin/BindingsTest.kt
 echo "== kotlin: running"
-CASEBOOK_SERVER="$root/$server" java -Djna.library.path="$libdir" -cp "$build/kotlin-test.jar:$JNA_JAR" BindingsTestKt
+CASEBOOK_SERVER="$server" java -Djna.library.path="$libdir" -cp "$build/kotlin-test.jar:$JNA_JAR" BindingsTestKt
 
 # --- Python ---
 echo "== python: running"
-CASEBOOK_SERVER="$root/$server" PYTHONPATH=bindings/generated/python python3 bindings/tests/python/test_bindings.py
+CASEBOOK_SERVER="$server" PYTHONPATH=bindings/generated/python python3 bindings/tests/python/test_bindings.py
