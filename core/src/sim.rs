@@ -3,7 +3,8 @@
 //! restarts from its stored data, app restarts and lost phones — all driven by one seeded scheduler.
 //!
 //! Every node runs samod-core, the sans-IO engine inside both the relay and the sync client, stepped by
-//! hand ([`node`]) over Casebook's [`Storage`](crate::storage::Storage) in samod's layout; each device
+//! hand ([`node`]) over Casebook's [`Storage`](crate::storage::Storage) in samod's layout (the relay's on
+//! sled, on disk, in one seed of 8); each device
 //! keeps its [`Case`](crate::Case) in sync with its node through the same bridge the sync client uses.
 //! Not simulated: the relay's HTTP/WebSocket layer (accounts, tokens, frame limits) — the relay's own
 //! tests and the crash harness cover it with real sockets.

@@ -53,19 +53,7 @@ fn seeds_converge_without_losing_acknowledged_text() {
     for &seed in &seeds {
         match one(seed, &cfg) {
             Ok(r) => {
-                total.clients += r.clients;
-                total.operations += r.operations;
-                total.delivered += r.delivered;
-                total.dropped += r.dropped;
-                total.duplicated += r.duplicated;
-                total.reordered += r.reordered;
-                total.disconnects += r.disconnects;
-                total.relay_restarts += r.relay_restarts;
-                total.client_restarts += r.client_restarts;
-                total.wipes += r.wipes;
-                total.tokens_checked += r.tokens_checked;
-                total.tokens_legitimately_lost += r.tokens_legitimately_lost;
-                total.heal_rounds = total.heal_rounds.max(r.heal_rounds);
+                total.absorb(&r);
                 if seeds.len() == 1 {
                     eprintln!("{r:#?}");
                 }

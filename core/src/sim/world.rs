@@ -12,7 +12,7 @@ use samod_core::{CompactionHash, ConnectionId, DialerId, ListenerId, ShareConfig
 
 use crate::model::text::TextField;
 use crate::relay_api::RELAY_PEER_ID;
-use crate::storage::{MemoryStorage, Storage, key};
+use crate::storage::{MemoryStorage, SledStorage, Storage, key};
 use crate::{Case, CaseId, DocId, Store, bridge};
 
 use super::node::{Node, Policy};
@@ -77,6 +77,25 @@ pub struct SimReport {
     pub fingerprint: String,
 }
 
+impl SimReport {
+    /// Add `other`'s counts to these (the worst heal is kept; seed and fingerprint are left alone).
+    pub fn absorb(&mut self, other: &SimReport) {
+        self.clients += other.clients;
+        self.operations += other.operations;
+        self.delivered += other.delivered;
+        self.dropped += other.dropped;
+        self.duplicated += other.duplicated;
+        self.reordered += other.reordered;
+        self.disconnects += other.disconnects;
+        self.relay_restarts += other.relay_restarts;
+        self.client_restarts += other.client_restarts;
+        self.wipes += other.wipes;
+        self.tokens_checked += other.tokens_checked;
+        self.tokens_legitimately_lost += other.tokens_legitimately_lost;
+        self.heal_rounds = self.heal_rounds.max(other.heal_rounds);
+    }
+}
+
 /// A seed whose invariants did not hold.
 #[derive(Debug, Clone)]
 pub struct SimFailure {
@@ -111,7 +130,21 @@ struct Client {
 struct Relay {
     storage: Arc<dyn Storage>,
     node: Option<(Node, ListenerId)>,
+    /// The relay's sled database directory, when this seed runs the relay on sled (removed at the end).
+    sled: Option<SledDir>,
 }
+
+/// A sled directory of the simulation's relay, removed when the run ends.
+struct SledDir(std::path::PathBuf);
+
+impl Drop for SledDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One seed in this many runs the relay on sled, on disk (reopened at each relay restart).
+const SLED_EVERY: u64 = 8;
 
 struct Link {
     client: usize,
@@ -201,7 +234,13 @@ impl World {
     fn new(seed: u64, cfg: SimConfig) -> Res<World> {
         let mut rng = StdRng::seed_from_u64(seed);
         let n = rng.random_range(3..=5usize);
-        let relay_storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let sled = seed
+            .is_multiple_of(SLED_EVERY)
+            .then(|| SledDir(std::env::temp_dir().join(format!("casebook-sim-{}-{seed}", std::process::id()))));
+        let relay_storage: Arc<dyn Storage> = match &sled {
+            Some(dir) => Arc::new(SledStorage::open(&dir.0).map_err(e("open the relay's sled database"))?),
+            None => Arc::new(MemoryStorage::new()),
+        };
         let now = UnixTimestamp::from_millis(EPOCH_MS as u128);
         let mut relay_node = Node::load(RELAY_PEER_ID, relay_storage.clone(), relay_policy(), rng.random(), now);
         let listener = relay_node.add_listener(&url());
@@ -210,7 +249,7 @@ impl World {
             rng,
             now_ms: EPOCH_MS,
             case_id: CaseId::random(),
-            relay: Relay { storage: relay_storage, node: Some((relay_node, listener)) },
+            relay: Relay { storage: relay_storage, node: Some((relay_node, listener)), sled },
             clients: Vec::new(),
             links: BTreeMap::new(),
             next_link: 0,
@@ -496,8 +535,13 @@ impl World {
         for l in links {
             self.cut(l, true, false);
         }
-        // The process dies: everything in memory is gone, storage stays.
+        // The process dies: everything in memory is gone, storage stays (a sled database is closed and opened
+        // again, as by a new process).
         self.relay.node = None;
+        if let Some(dir) = &self.relay.sled {
+            self.relay.storage = Arc::new(MemoryStorage::new());
+            self.relay.storage = Arc::new(SledStorage::open(&dir.0).map_err(e("reopen the relay's sled database"))?);
+        }
         let seed = self.rng.random();
         let mut r = Node::load(RELAY_PEER_ID, self.relay.storage.clone(), relay_policy(), seed, self.now());
         let listener = r.add_listener(&url());
