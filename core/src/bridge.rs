@@ -55,32 +55,41 @@ pub(crate) fn materialize_notes(storage: &dyn Storage, case: &Case) -> Result<Ve
 /// by the simulation: a phone lost right after creating an appointment). Holding the request back only
 /// means not answering "unavailable": the relay gets the document when this device opens it and syncs.
 pub(crate) fn hold_back_from_relay(bytes: &[u8], storage: &dyn Storage) -> bool {
-    let mut d = minicbor::Decoder::new(bytes);
-    let Ok(Some(n)) = d.map() else { return false };
-    let (mut request, mut doc) = (false, None);
-    for _ in 0..n {
-        let Ok(k) = d.str() else { return false };
-        match k {
-            "type" => request = d.str().is_ok_and(|t| t == "request"),
-            "documentId" => {
-                doc = match d.datatype() {
-                    Ok(minicbor::data::Type::String) => d.str().ok().and_then(|s| s.parse::<DocId>().ok()),
-                    _ => {
-                        d.bytes().ok().and_then(|b| samod_core::DocumentId::try_from(b.to_vec()).ok()).map(DocId::from)
-                    }
-                }
-            }
-            _ => {
-                if d.skip().is_err() {
-                    return false;
-                }
-            }
-        }
-    }
-    match (request, doc) {
-        (true, Some(doc)) => !on_storage(storage, &doc).unwrap_or(true),
+    match envelope(bytes) {
+        Some((kind, Some(doc))) if kind == "request" => !on_storage(storage, &doc).unwrap_or(true),
         _ => false,
     }
+}
+
+/// The `type` and `documentId` (sent as text or as 16 bytes) of a samod wire message; `None` if it is not
+/// a CBOR map with a text `type`.
+pub(crate) fn envelope(bytes: &[u8]) -> Option<(String, Option<DocId>)> {
+    let mut d = minicbor::Decoder::new(bytes);
+    let n = d.map().ok()??;
+    let (mut kind, mut doc) = (None, None);
+    for _ in 0..n {
+        match d.str().ok()? {
+            "type" => kind = Some(d.str().ok()?.to_string()),
+            "documentId" => {
+                doc = match d.datatype().ok()? {
+                    minicbor::data::Type::String => d.str().ok()?.parse::<DocId>().ok(),
+                    _ => samod_core::DocumentId::try_from(d.bytes().ok()?.to_vec()).ok().map(DocId::from),
+                }
+            }
+            _ => d.skip().ok()?,
+        }
+    }
+    Some((kind?, doc))
+}
+
+/// Store a case document found through the relay as one snapshot (flushed, rather than waiting for
+/// samod's own asynchronous write) and list the case in the store; the caller then opens it.
+pub(crate) fn store_joined_case(store: &crate::Store, case_id: &crate::CaseId, doc: &Automerge) -> Result<()> {
+    let storage = store.storage();
+    let hash = samod_core::CompactionHash::new(&doc.get_heads());
+    storage.put(&key([case_id.as_str(), "snapshot", &hash.to_string()])?, &doc.save())?;
+    storage.flush()?;
+    store.register(case_id)
 }
 
 #[cfg(test)]

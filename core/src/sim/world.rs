@@ -8,11 +8,11 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use samod_core::network::BackoffConfig;
-use samod_core::{CompactionHash, ConnectionId, DialerId, ListenerId, ShareConfig, UnixTimestamp};
+use samod_core::{ConnectionId, DialerId, ListenerId, ShareConfig, UnixTimestamp};
 
 use crate::model::text::TextField;
 use crate::relay_api::RELAY_PEER_ID;
-use crate::storage::{MemoryStorage, SledStorage, Storage, key};
+use crate::storage::{MemoryStorage, SledStorage, Storage};
 use crate::{Case, CaseId, DocId, Store, bridge};
 
 use super::node::{Node, Policy};
@@ -371,7 +371,7 @@ impl World {
     /// hash-map order; ordering them by link and document (stable: each document's own order is kept)
     /// makes the schedule a function of the seed.
     fn send_batch(&mut self, mut batch: Vec<Packet>) {
-        batch.sort_by_cached_key(|p| (p.link, document_of(&p.bytes)));
+        batch.sort_by_cached_key(|p| (p.link, bridge::envelope(&p.bytes).and_then(|(_, d)| d).map(|d| d.to_string())));
         self.in_flight.extend(batch);
     }
 
@@ -474,13 +474,7 @@ impl World {
             if heads.is_empty() {
                 return Ok(());
             }
-            let bytes = d.save();
-            let hash = CompactionHash::new(&heads);
-            c.storage
-                .put(&key([case_id.as_str(), "snapshot", &hash.to_string()]).map_err(e("key"))?, &bytes)
-                .and_then(|_| c.storage.flush())
-                .map_err(e("store the joined case"))?;
-            c.store.register(&case_id).map_err(e("register"))?;
+            bridge::store_joined_case(&c.store, &case_id, d).map_err(e("store the joined case"))?;
             let mut case = c.store.open_case(&case_id).map_err(e("open the joined case"))?;
             // A caregiver whose joining never reached the relay before the phone was lost joins again.
             let known = c.me.clone().filter(|me| case.caregiver(me).is_some());
@@ -805,24 +799,4 @@ fn exchange(case: &mut Case, node: &mut Node, doc: &DocId) -> Res<()> {
     };
     case.merge_external(doc, pulled).map_err(e("merge"))?;
     Ok(())
-}
-
-/// The document a samod wire message is about (its `documentId`, as text or bytes); empty for the
-/// connection's own messages (join, peer).
-fn document_of(bytes: &[u8]) -> Vec<u8> {
-    let mut d = minicbor::Decoder::new(bytes);
-    let Ok(Some(n)) = d.map() else { return Vec::new() };
-    for _ in 0..n {
-        let Ok(k) = d.str() else { return Vec::new() };
-        if k == "documentId" {
-            return match d.datatype() {
-                Ok(minicbor::data::Type::String) => d.str().map(|s| s.as_bytes().to_vec()).unwrap_or_default(),
-                _ => d.bytes().map(<[u8]>::to_vec).unwrap_or_default(),
-            };
-        }
-        if d.skip().is_err() {
-            return Vec::new();
-        }
-    }
-    Vec::new()
 }

@@ -269,12 +269,7 @@ impl SyncClient {
         });
         let handle = found?;
         // Write it ourselves (one snapshot, flushed) rather than wait for samod's asynchronous write.
-        let (bytes, heads) = handle.with_document(|d| (d.save(), d.get_heads()));
-        let storage = store.storage();
-        let hash = samod_core::CompactionHash::new(&heads);
-        storage.put(&key([case_id.as_str(), "snapshot", &hash.to_string()])?, &bytes)?;
-        storage.flush()?;
-        store.register(case_id)?;
+        let heads = handle.with_document(|d| bridge::store_joined_case(store, case_id, d).map(|_| d.get_heads()))?;
         store.set_relay_knows(case_id, case_id)?;
         let mut case = store.open_case(case_id)?;
         monitor::watch(&self.shared, rt.handle(), case_id, case_id, handle, heads.clone(), heads.clone(), heads);
