@@ -272,7 +272,7 @@ impl SyncClient {
         let heads = handle.with_document(|d| bridge::store_joined_case(store, case_id, d).map(|_| d.get_heads()))?;
         store.set_relay_knows(case_id, case_id)?;
         let mut case = store.open_case(case_id)?;
-        monitor::watch(&self.shared, rt.handle(), case_id, case_id, handle, heads.clone(), heads.clone(), heads);
+        monitor::watch(&self.shared, rt.handle(), case_id, case_id, handle, heads.clone(), heads);
         self.sync_case(&mut case)?;
         Ok(case)
     }
@@ -373,16 +373,7 @@ impl SyncClient {
                 Ok(Ok(Some(handle))) => {
                     let heads = handle.with_document(|d| d.get_heads());
                     // Loaded from storage. The case's view is refreshed by the push/pull that follows.
-                    monitor::watch(
-                        &self.shared,
-                        rt.handle(),
-                        case_id,
-                        &id,
-                        handle,
-                        heads.clone(),
-                        heads.clone(),
-                        heads,
-                    );
+                    monitor::watch(&self.shared, rt.handle(), case_id, &id, handle, heads.clone(), heads);
                 }
                 Ok(Err(_)) => return Err(SyncError::Stopped),
                 Ok(Ok(None)) | Err(_) => {
@@ -501,7 +492,22 @@ impl SyncClient {
                     return Ok(status);
                 }
                 match tokio::time::timeout_at(deadline, version.changed()).await {
-                    Err(_) => return Err(SyncError::Timeout { state: status.state }),
+                    Err(_) => {
+                        if let Some(c) = lock(&self.shared.cases).get(case_id) {
+                            for (id, d) in &c.docs {
+                                let s = lock(&d.sync);
+                                // Ids and hashes only: enough to tell which document stalled and why.
+                                tracing::debug!(
+                                    document = %id,
+                                    heads = ?s.heads,
+                                    acked = ?s.acked,
+                                    peers = ?s.peers,
+                                    "sync timed out"
+                                );
+                            }
+                        }
+                        return Err(SyncError::Timeout { state: status.state });
+                    }
                     Ok(Err(_)) => return Err(SyncError::Stopped),
                     Ok(Ok(())) => {}
                 }

@@ -6,8 +6,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
-use samod::{DialerEvent, DialerHandle, DocHandle, Repo};
+use std::collections::HashMap;
+
+use futures::{Stream, StreamExt};
+use samod::{ConnectionId, DialerEvent, DialerHandle, DocHandle, PeerDocState, Repo};
+use samod_core::DocumentChanged;
 
 use crate::ids::{CaseId, DocId};
 
@@ -23,14 +26,16 @@ pub(crate) const FIND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Start watching `handle` for case `case`; returns the document's sync state (the existing one if the
 /// document is watched already). `case_heads`: the heads the case has of it; `stored`: heads known to be
 /// on storage.
-#[allow(clippy::too_many_arguments)]
+///
+/// The watcher subscribes to the handle's changes and peer states here, before reading its heads, so that
+/// no change slips between the two: a change subscribed to only later (when the spawned task first runs)
+/// would leave `heads` stale and the case "syncing" for ever.
 pub(crate) fn watch(
     shared: &Arc<Shared>,
     runtime: &tokio::runtime::Handle,
     case: &CaseId,
     doc: &DocId,
     handle: DocHandle,
-    heads: Vec<automerge::ChangeHash>,
     case_heads: Vec<automerge::ChangeHash>,
     stored: Vec<automerge::ChangeHash>,
 ) -> Arc<Mutex<DocSync>> {
@@ -40,25 +45,32 @@ pub(crate) fn watch(
     if let Some(w) = entry.docs.get(doc) {
         return w.sync.clone();
     }
+    let changes = handle.changes();
+    let (peers, peer_updates) = handle.peers();
+    let heads = handle.with_document(|d| d.get_heads());
     let sync = Arc::new(Mutex::new(DocSync {
+        peers,
         heads,
         case_heads: case_heads.clone(),
         notified: case_heads,
         stored,
         ..Default::default()
     }));
-    let watcher = runtime.spawn(watch_doc(shared.clone(), handle.clone(), sync.clone())).abort_handle();
+    let watcher = runtime.spawn(watch_doc(shared.clone(), changes, peer_updates, sync.clone())).abort_handle();
     entry.docs.insert(doc.clone(), WatchedDoc { handle, sync: sync.clone(), watcher });
     shared.wake.notify_one();
     sync
 }
 
 /// Follow one document: its per-connection states and its heads.
-async fn watch_doc(shared: Arc<Shared>, handle: DocHandle, sync: Arc<Mutex<DocSync>>) {
-    let (initial, peers) = handle.peers();
-    lock(&sync).peers.extend(initial);
+async fn watch_doc(
+    shared: Arc<Shared>,
+    changes: impl Stream<Item = DocumentChanged>,
+    peers: impl Stream<Item = HashMap<ConnectionId, PeerDocState>>,
+    sync: Arc<Mutex<DocSync>>,
+) {
     let mut peers = std::pin::pin!(peers);
-    let mut changes = std::pin::pin!(handle.changes());
+    let mut changes = std::pin::pin!(changes);
     shared.wake.notify_one();
     loop {
         tokio::select! {
@@ -155,10 +167,6 @@ async fn find_missing(shared: Arc<Shared>, repo: Repo) {
         let Ok(Ok(Some(handle))) = found else {
             continue;
         };
-        let heads = match handle.with_document_async(|d| d.get_heads()).await {
-            Ok(h) => h,
-            Err(_) => return,
-        };
         // It came from the relay, or the case created it since (its first notes): registering it is then
         // needed, and harmless otherwise.
         if !shared.store.relay_knows(&case, &doc).unwrap_or(false)
@@ -168,7 +176,60 @@ async fn find_missing(shared: Arc<Shared>, repo: Repo) {
         }
         // The case has none of it yet: announced as a remote change.
         // Nothing of it is known to be on storage (samod may have received it from the relay).
-        watch(&shared, &runtime, &case, &doc, handle, heads, Vec::new(), Vec::new());
+        watch(&shared, &runtime, &case, &doc, handle, Vec::new(), Vec::new());
         shared.wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+
+    use super::*;
+    use crate::store::Store;
+
+    /// A change made right after `watch` returns — before its task first runs — still reaches the
+    /// document's recorded heads. (The watcher used to subscribe from inside the task, so such a change was
+    /// missed and the case stayed "syncing" until the timeout.)
+    #[test]
+    fn a_change_right_after_watch_reaches_the_recorded_heads() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let repo = rt.block_on(Repo::builder(rt.handle().clone()).load());
+        let handle = rt.block_on(repo.create(automerge::Automerge::new())).unwrap();
+        let shared = Arc::new(Shared::new(Store::in_memory()));
+        let case: CaseId = DocId::random();
+        let before = handle.with_document(|d| d.get_heads());
+
+        let sync = watch(
+            &shared,
+            rt.handle(),
+            &case,
+            &DocId::from(handle.document_id().clone()),
+            handle.clone(),
+            before.clone(),
+            before.clone(),
+        );
+        // The watcher task has not run yet (current-thread runtime, not driven since the spawn).
+        let after = handle.with_document(|d| {
+            let mut tx = d.transaction();
+            tx.put(automerge::ROOT, "k", "v").unwrap();
+            tx.commit();
+            d.get_heads()
+        });
+        assert_ne!(before, after);
+
+        let seen = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    if lock(&sync).heads == after {
+                        return;
+                    }
+                    shared.wake.notified().await;
+                }
+            })
+            .await
+        });
+        assert!(seen.is_ok(), "recorded heads {:?}, document heads {after:?}", lock(&sync).heads);
+        rt.block_on(repo.stop());
     }
 }
