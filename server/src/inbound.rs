@@ -158,9 +158,33 @@ pub(crate) async fn dry_run(docs: &Documents, changes: Changes) -> Result<(), &'
         .unwrap_or(Err("the dry run of a sync message failed"))
 }
 
-/// The `data` and document id of a `request` or `sync` message, if `bytes` is one. The document id is read
-/// as samod reads it (a bs58 string, a UUID string or 16 bytes); `None` if it is missing or invalid.
-fn sync_data(bytes: &[u8]) -> Option<(&[u8], Option<DocumentId>)> {
+/// The fields of a sync-protocol message that routing and the pre-check read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Envelope<'a> {
+    /// `type`: `join`, `request`, `sync`, `doc-unavailable`, `ephemeral`, …
+    pub(crate) kind: &'a str,
+    /// `documentId`, read as samod reads it (a bs58 string, a UUID string or 16 bytes): `None` if missing,
+    /// `Some(None)` if present but invalid.
+    pub(crate) doc: Option<Option<DocumentId>>,
+    /// `data`, if present.
+    pub(crate) data: Option<&'a [u8]>,
+}
+
+impl Envelope<'_> {
+    /// The valid document id of a message that is about one document (`request`, `sync`,
+    /// `doc-unavailable`, `ephemeral`, `remote-heads-changed`).
+    pub(crate) fn document(&self) -> Option<&DocumentId> {
+        match self.kind {
+            "request" | "sync" | "doc-unavailable" | "ephemeral" | "remote-heads-changed" => {
+                self.doc.as_ref()?.as_ref()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The envelope of a sync-protocol message (a CBOR map); `None` if `bytes` is not one.
+pub(crate) fn envelope(bytes: &[u8]) -> Option<Envelope<'_>> {
     let mut d = minicbor::Decoder::new(bytes);
     let n = d.map().ok()??;
     let (mut kind, mut data, mut doc) = (None, None, None);
@@ -173,7 +197,13 @@ fn sync_data(bytes: &[u8]) -> Option<(&[u8], Option<DocumentId>)> {
             _ => d.skip().ok()?,
         }
     }
-    matches!(kind, Some("request" | "sync")).then_some((data?, doc.flatten()))
+    Some(Envelope { kind: kind?, doc, data })
+}
+
+/// The `data` and document id of a `request` or `sync` message, if `bytes` is one.
+fn sync_data(bytes: &[u8]) -> Option<(&[u8], Option<DocumentId>)> {
+    let e = envelope(bytes)?;
+    matches!(e.kind, "request" | "sync").then_some((e.data?, e.doc.flatten()))
 }
 
 /// A Bloom filter's wire form: nothing (empty filter), or LEB128 entries, bits per entry, probes, then

@@ -20,6 +20,8 @@
 //!   [`shutdown_signal`].
 //! - `api`: HTTP handlers and the router; JSON extractors whose rejections are JSON errors.
 //! - `sync`: the `/v1/sync` WebSocket: upgrade checks, the per-connection pump, close codes.
+//! - `demux`: one WebSocket's sync messages routed to the repository of the case each is about.
+//! - `cases`: one samod repository per case in use, plus the lobby that answers handshakes.
 //! - `inbound`: the pre-check of inbound sync messages in front of samod (hostile Bloom filters, compressed
 //!   changes, and the dry run of a member's changes on a fork of the document).
 //! - `auth`: bearer tokens, the authenticated-device and client-address extractors.
@@ -52,7 +54,9 @@ pub mod error;
 mod accounts;
 mod api;
 mod auth;
+mod cases;
 mod connections;
+mod demux;
 mod detachable;
 mod inbound;
 mod limits;

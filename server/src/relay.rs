@@ -1,5 +1,5 @@
 //! [`Relay::start`] and [`RelayHandle`]: open the data directory, load the directory of accounts and
-//! cases, start the samod repository and serve HTTP(S); shut down in order.
+//! cases, start the sync engine (`cases`) and serve HTTP(S); shut down in order.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use casebook_core::relay_api::RELAY_PEER_ID;
 use casebook_core::storage::{SledStorage, Storage};
-use samod::{PeerId, Repo};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
@@ -17,14 +15,13 @@ use tokio::task::JoinHandle;
 use crate::Config;
 use crate::accounts::{Directory, DirectoryLimits};
 use crate::api;
+use crate::cases::CaseRepos;
 use crate::connections::{Connections, Kick};
 use crate::detachable::Detachable;
 use crate::error::{Error, Result};
-use crate::inbound::Documents;
 use crate::limits::RateLimiter;
 use crate::listener::ClientAddr;
 use crate::metrics::Metrics;
-use crate::policy::RelayPolicy;
 use crate::quota::{Quota, QuotaStorage};
 use crate::state::{AppState, Shared, unix_now};
 use crate::tls::{self, TlsListener};
@@ -38,7 +35,6 @@ pub struct RelayHandle {
     addr: SocketAddr,
     tls: bool,
     state: AppState,
-    repo: Repo,
     database: Arc<Detachable>,
     stop_http: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
@@ -76,20 +72,13 @@ impl Relay {
         let metrics = Arc::new(Metrics::default());
         let quota = Arc::new(Quota::new(storage.clone(), dir.clone(), config.case_quota_bytes, metrics.clone()));
         let samod_storage = QuotaStorage::new(storage.clone(), quota.clone());
-        let repo = Repo::build_tokio()
-            .with_storage(samod_storage.clone())
-            .with_peer_id(PeerId::from(RELAY_PEER_ID))
-            .with_share_policy(RelayPolicy::new(dir.clone(), quota.clone()))
-            .load()
-            .await;
+        let cases = CaseRepos::start(samod_storage.clone(), dir.clone(), quota.clone())
+            .await
+            .ok_or_else(|| Error::Internal("the sync engine did not start".into()))?;
 
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let tls = tls_acceptor.is_some();
-        let scheme = if tls { "wss" } else { "ws" };
-        let url = samod::Url::parse(&format!("{scheme}://{addr}/v1/sync"))
-            .map_err(|e| Error::Internal(format!("acceptor url: {e}")))?;
-        let acceptor = repo.make_acceptor(url).map_err(|_| Error::Internal("repository stopped".into()))?;
 
         let state = AppState(Arc::new(Shared {
             permits: Arc::new(Semaphore::new(config.max_connections)),
@@ -102,8 +91,7 @@ impl Relay {
             storage: samod_storage,
             metrics,
             connections: Arc::new(Connections::default()),
-            acceptor,
-            documents: Documents::new(repo.clone()),
+            cases,
             shutting_down: AtomicBool::new(false),
             clock_offset: AtomicU64::new(0),
         }));
@@ -121,7 +109,7 @@ impl Relay {
             }
         };
         tracing::info!(%addr, tls, "relay listening");
-        Ok(RelayHandle { addr, tls, state, repo, database, stop_http, server })
+        Ok(RelayHandle { addr, tls, state, database, stop_http, server })
     }
 }
 
@@ -158,7 +146,7 @@ impl RelayHandle {
     /// storage and release the data directory (it can be reopened by a new [`Relay::start`] in the same
     /// process once this returns).
     pub async fn shutdown(self) {
-        let RelayHandle { addr, state, repo, database, stop_http, server, .. } = self;
+        let RelayHandle { addr, state, database, stop_http, server, .. } = self;
         tracing::info!(%addr, "relay shutting down");
         state.shutting_down.store(true, Ordering::SeqCst);
         let _ = stop_http.send(());
@@ -181,11 +169,8 @@ impl RelayHandle {
         if !state.connections.wait_empty(Duration::from_secs(3)).await {
             tracing::warn!(open = state.connections.len(), "connections still open at shutdown");
         }
-        // The repository keeps its acceptors (and they keep it): close ours so both can be dropped.
-        state.acceptor.close();
-        if tokio::time::timeout(Duration::from_secs(5), repo.stop()).await.is_err() {
-            tracing::warn!("sync engine did not stop in time");
-        }
+        // Every repository: acceptor closed, pending writes completed.
+        state.cases.stop().await;
         match tokio::time::timeout(Duration::from_secs(5), server).await {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server ended with an error"),
             Err(_) => tracing::warn!("HTTP server did not stop in time"),
@@ -193,7 +178,6 @@ impl RelayHandle {
         }
         let failures = state.storage.failures();
         drop(state);
-        drop(repo);
         // Cut samod's (never-ending) tasks off the database, flush it and close it.
         let Some(sled) = database.detach() else { return };
         let flushed = {

@@ -28,10 +28,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     /// Live sync connections.
     pub(crate) connections: Arc<Connections>,
-    /// Where accepted WebSockets join the samod repository.
-    pub(crate) acceptor: samod::AcceptorHandle,
-    /// samod's documents, for the dry run of inbound changes.
-    pub(crate) documents: crate::inbound::Documents,
+    /// The samod repositories: the lobby (handshakes) and one per case in use.
+    pub(crate) cases: crate::cases::CaseRepos,
     /// One permit per sync connection.
     pub(crate) permits: Arc<Semaphore>,
     /// Failed authentications per address.

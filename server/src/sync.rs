@@ -22,6 +22,7 @@
 //!
 //! Removing a member needs no close: the share policy stops sharing the case's documents with them at once.
 
+use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -30,14 +31,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use casebook_core::relay_api::peer_id_for_device;
-use futures::{SinkExt, Stream, StreamExt};
-use samod::{AcceptorEvent, ConnFinishedReason, PeerId, Transport};
+use futures::{SinkExt, StreamExt};
+use samod::{ConnFinishedReason, PeerId, Transport};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use crate::accounts::DeviceAuth;
 use crate::auth::{ClientIp, authenticate, bearer};
 use crate::connections::Kick;
+use crate::demux::{Demux, Refused};
 use crate::error::Error;
 use crate::limits::SyncBudget;
 use crate::metrics::LimitKind;
@@ -101,22 +103,11 @@ pub(crate) async fn upgrade(
 }
 
 /// Why samod ended a connection, as a close code.
-async fn samod_reason(events: &mut (impl Stream<Item = AcceptorEvent> + Unpin)) -> Close {
-    let reason = tokio::time::timeout(Duration::from_millis(200), async {
-        while let Some(event) = events.next().await {
-            if let AcceptorEvent::ClientDisconnected { reason, .. } = event {
-                return Some(reason);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten();
+fn close_for(reason: &ConnFinishedReason) -> Close {
     match reason {
-        Some(ConnFinishedReason::ErrorReceiving(msg)) if msg.contains("peer ID mismatch") => WRONG_PEER,
-        Some(ConnFinishedReason::ErrorReceiving(msg)) if msg.to_ascii_lowercase().contains("decode") => UNDECODABLE,
-        Some(ConnFinishedReason::ErrorReceiving(_)) => PROTOCOL,
+        ConnFinishedReason::ErrorReceiving(msg) if msg.contains("peer ID mismatch") => WRONG_PEER,
+        ConnFinishedReason::ErrorReceiving(msg) if msg.to_ascii_lowercase().contains("decode") => UNDECODABLE,
+        ConnFinishedReason::ErrorReceiving(_) => PROTOCOL,
         _ => GOING_AWAY,
     }
 }
@@ -138,18 +129,21 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
         state.metrics.connection_closed();
         return;
     }
-    let (mut to_samod, from_ws) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
+    let (to_lobby, from_ws) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
     // Unbounded towards the socket: samod never waits on us, so it always drains what we feed it.
     let (to_ws, mut from_samod) = futures::channel::mpsc::unbounded::<Vec<u8>>();
     let peer = PeerId::from(peer_id_for_device(&auth.device_id));
-    let transport = Transport::new(from_ws, to_ws).with_expected_peer_id(peer);
-    let Ok(conn) = state.acceptor.accept(transport) else {
+    let transport = Transport::new(from_ws, to_ws.clone()).with_expected_peer_id(peer.clone());
+    let Ok(conn) = state.cases.lobby().accept(transport) else {
         let _ = send_close(&mut ws_tx, GOING_AWAY).await;
         let _ = ws_tx.close().await;
         state.metrics.connection_closed();
         return;
     };
-    let mut events = conn.events();
+    let mut demux = Demux::new(state.clone(), auth.device_id.clone(), peer, to_lobby, to_ws);
+    let mut dir_changes = state.dir.subscribe();
+    let lobby_ended = crate::demux::finished(conn.events());
+    tokio::pin!(lobby_ended);
     let handshake = conn.handshake_complete();
     tokio::pin!(handshake);
     let handshake_deadline = tokio::time::sleep(state.config.handshake_timeout());
@@ -182,14 +176,18 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
                         }
                     }
                 }
-                None => {
-                    let reason = samod_reason(&mut events).await;
-                    if reason != GOING_AWAY {
-                        state.metrics.limit_hit(LimitKind::Protocol);
-                    }
-                    break Some(reason);
-                }
+                None => break Some(GOING_AWAY),
             },
+            reason = &mut lobby_ended => break Some(samod_ended(&state, &reason)),
+            reason = demux.case_ended() => break Some(samod_ended(&state, &reason)),
+            changed = dir_changes.changed(), if demux.has_parked() => {
+                if changed.is_err() {
+                    break Some(GOING_AWAY);
+                }
+                if let Err(refused) = demux.unpark().await {
+                    break Some(refusal(&state, &auth, refused, &mut lobby_ended, &mut demux).await);
+                }
+            }
             msg = ws_rx.next() => match msg {
                 None | Some(Ok(Message::Close(_))) => break None,
                 Some(Err(e)) if is_too_big(&e) => {
@@ -229,13 +227,8 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
                                     break Some(UNDECODABLE);
                                 }
                             };
-                            if let Err(why) = dry_run_if_member(&state, &auth, changes).await {
-                                tracing::warn!(device_id = %auth.device_id, reason = why, "sync message refused");
-                                state.metrics.limit_hit(LimitKind::Protocol);
-                                break Some(MALFORMED_CHANGE);
-                            }
-                            if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
-                                break Some(samod_reason(&mut events).await);
+                            if let Err(refused) = demux.deliver(bytes.to_vec(), changes).await {
+                                break Some(refusal(&state, &auth, refused, &mut lobby_ended, &mut demux).await);
                             }
                         }
                         Message::Text(_) => {
@@ -268,12 +261,16 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
         }
     };
 
-    // Ending the inbound stream tells samod the peer is gone.
-    drop(to_samod);
-    drop(from_samod);
+    // Ending the inbound streams tells samod the peer is gone.
+    let cases = demux.cases();
+    drop(demux);
     let closing = async {
         match outcome {
             Some(reason) => {
+                // What samod said last (an error message, say) still goes out before the close frame.
+                while let Ok(bytes) = from_samod.try_recv() {
+                    ws_tx.send(Message::Binary(bytes.into())).await?;
+                }
                 // The closing handshake: our close frame, then the peer's reply, then the TCP close. Closing
                 // the TCP connection at once could make the peer lose our close frame to a reset.
                 send_close(&mut ws_tx, reason).await?;
@@ -296,23 +293,50 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
         reason = outcome.map(|c| c.1),
         messages_in = msgs_in,
         messages_out = msgs_out,
+        cases,
         "sync connection closed"
     );
     drop(registration);
 }
 
-/// The dry run of a message's changes (`inbound::dry_run`), for a member of the document's case only: samod
-/// ignores anyone else's changes, so theirs cost nothing.
-async fn dry_run_if_member(
+/// The close code for a samod connection that ended, counted as a protocol error unless the relay stops.
+fn samod_ended(state: &AppState, reason: &ConnFinishedReason) -> Close {
+    let close = close_for(reason);
+    if close != GOING_AWAY {
+        state.metrics.limit_hit(LimitKind::Protocol);
+    }
+    close
+}
+
+/// The close code for a message the demultiplexer could not deliver.
+async fn refusal(
     state: &AppState,
     auth: &DeviceAuth,
-    changes: Option<crate::inbound::Changes>,
-) -> Result<(), &'static str> {
-    let Some(changes) = changes else { return Ok(()) };
-    if state.dir.access(&auth.device_id, &changes.doc.to_string()).is_none() {
-        return Ok(());
+    refused: Refused,
+    lobby_ended: &mut (impl Future<Output = ConnFinishedReason> + Unpin),
+    demux: &mut Demux,
+) -> Close {
+    match refused {
+        Refused::DryRun(why) => {
+            tracing::warn!(device_id = %auth.device_id, reason = why, "sync message refused");
+            state.metrics.limit_hit(LimitKind::Protocol);
+            MALFORMED_CHANGE
+        }
+        Refused::Stopping => GOING_AWAY,
+        Refused::Ended(Some(reason)) => samod_ended(state, &reason),
+        // A samod connection stopped reading: it has ended or is about to; learn why.
+        Refused::Ended(None) => {
+            let reason = tokio::time::timeout(Duration::from_millis(200), async {
+                tokio::select! {
+                    r = lobby_ended => r,
+                    r = demux.case_ended() => r,
+                }
+            })
+            .await
+            .unwrap_or(ConnFinishedReason::Shutdown);
+            samod_ended(state, &reason)
+        }
     }
-    crate::inbound::dry_run(&state.documents, changes).await
 }
 
 async fn send_close(

@@ -100,6 +100,82 @@ async fn members_sync_a_case_and_its_documents() {
 }
 
 #[tokio::test]
+async fn a_document_synced_before_its_registration_reaches_the_relay_once_registered() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let (ana, ana_client, ana_doc) = shared_case(&relay).await;
+    let case = ana_doc.document_id().to_string();
+    stored(&relay, &ana.token, &case).await;
+    let before = usage(&relay, &ana.token, &case).await.bytes;
+
+    // A new document reaches the relay before its registration does (a phone syncs as soon as it is online,
+    // and registers over HTTP at the same time): the relay cannot tell which case it belongs to yet.
+    let notes = ana_client.create("notes", "Ana's notes").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(usage(&relay, &ana.token, &case).await.bytes, before, "nothing stored before registration");
+    let r = http
+        .post(
+            &format!("/v1/cases/{case}/documents"),
+            Some(&ana.token),
+            &RegisterDocument { doc_id: notes.document_id().to_string() },
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    // Once registered, the relay takes it without Ana editing it again or anyone asking for it.
+    let deadline = tokio::time::Instant::now() + SOON;
+    while usage(&relay, &ana.token, &case).await.bytes == before {
+        assert!(tokio::time::Instant::now() < deadline, "the relay never took the document registered late");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    ana_client.stop().await;
+    let ben = http.member(&ana.token, &case, "Ben", Role::Viewer).await;
+    let ben_client = Client::connect(&relay.handle, &ben).await;
+    let ben_notes = ben_client.find(notes.document_id()).await.expect("from the relay alone");
+    assert_eq!(get(&ben_notes, "notes").await.as_deref(), Some("Ana's notes"));
+    ben_client.stop().await;
+}
+
+#[tokio::test]
+async fn one_connection_syncs_several_cases_each_with_its_own_members() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let ana = http.create_account("Ana").await;
+    let mut ana_client = Client::offline(&ana).await;
+    let first = ana_client.create("title", "first case").await;
+    let second = ana_client.create("title", "second case").await;
+    for doc in [&first, &second] {
+        http.register_case(&ana.token, &doc.document_id().to_string()).await;
+    }
+    ana_client.dial(&relay.handle, &ana.token);
+    ana_client.established().await;
+    // Ben is in both cases, Cleo in the second only.
+    let ben = http.member(&ana.token, &first.document_id().to_string(), "Ben", Role::Editor).await;
+    let invite = http.invite(&ana.token, &second.document_id().to_string(), Role::Editor).await;
+    assert_eq!(http.redeem(&ben.token, &invite.code).await.status, 200);
+    let cleo = http.member(&ana.token, &second.document_id().to_string(), "Cleo", Role::Editor).await;
+    let ben_client = Client::connect(&relay.handle, &ben).await;
+    let cleo_client = Client::connect(&relay.handle, &cleo).await;
+
+    let ben_first = ben_client.find(first.document_id()).await.expect("Ben finds the first case");
+    let ben_second = ben_client.find(second.document_id()).await.expect("and the second, on the same socket");
+    assert_eq!(get(&ben_first, "title").await.as_deref(), Some("first case"));
+    assert_eq!(get(&ben_second, "title").await.as_deref(), Some("second case"));
+    assert!(cleo_client.find(first.document_id()).await.is_none(), "Cleo is not in the first case");
+    let cleo_second = cleo_client.find(second.document_id()).await.expect("Cleo finds the second");
+
+    put(&ben_first, "status", "Ben in the first").await;
+    put(&ben_second, "status", "Ben in the second").await;
+    assert!(wait_for(&first, "status", "Ben in the first", SOON).await);
+    assert!(wait_for(&second, "status", "Ben in the second", SOON).await);
+    assert!(wait_for(&cleo_second, "status", "Ben in the second", SOON).await);
+    put(&cleo_second, "status", "Cleo").await;
+    assert!(wait_for(&ben_second, "status", "Cleo", SOON).await, "live, on Ben's shared socket");
+    for c in [ana_client, ben_client, cleo_client] {
+        c.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn a_non_member_cannot_find_the_case() {
     let relay = TestRelay::start().await;
     let http = relay.http();
