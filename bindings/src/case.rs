@@ -3,24 +3,31 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use casebook_core::autosave::Autosave;
+
 use crate::convert::u64_of;
 use crate::error::{CasebookError, Result};
 use crate::model::exchange::CaseState;
-use crate::observer::{CaseObservers, ChangeOrigin};
+use crate::observer::{CaseChange, CaseObservers, ChangeOrigin};
 
-/// An open case. Thread-safe: calls are serialized on a lock and each is quick (sub-millisecond edits).
+/// An open case. Thread-safe: calls are serialized on a lock and each is quick (sub-millisecond edits);
+/// the sync client never holds that lock while it waits on the network, so a read or write from the UI
+/// thread takes bounded time whatever the network does.
 ///
-/// Writes are held in memory until [`Case::save`], which makes them durable: save on a short debounce
-/// while typing (for example one second idle) and when the app goes to the background. Every successful
-/// write tells the store's observers (`ChangeOrigin.LOCAL`), after the lock is released.
+/// Writes are saved by the store's autosave about a second after the last one (and at once on
+/// `SyncClient.pause` or [`Case::save`]); a saved edit goes to the relay by itself when a sync client
+/// runs. Every successful write tells the store's observers (`ChangeOrigin.LOCAL`), after the lock is
+/// released; changes from other devices are merged in live (`ChangeOrigin.REMOTE`).
 #[derive(uniffi::Object)]
 pub struct Case {
-    /// The core case.
-    pub(crate) inner: Mutex<casebook_core::Case>,
+    /// The core case, shared with the sync client (which merges other devices' changes into it).
+    pub(crate) inner: Arc<Mutex<casebook_core::Case>>,
     /// Its id, readable without the lock.
     id: String,
     /// The store's observers.
     observers: Arc<CaseObservers>,
+    /// The store's autosave.
+    autosave: Arc<Autosave>,
 }
 
 /// What a save wrote.
@@ -41,8 +48,13 @@ impl From<casebook_core::SaveStats> for SaveStats {
 }
 
 impl Case {
-    pub(crate) fn new(inner: casebook_core::Case, observers: Arc<CaseObservers>) -> Self {
-        Self { id: inner.id().to_string(), inner: Mutex::new(inner), observers }
+    pub(crate) fn new(
+        inner: Arc<Mutex<casebook_core::Case>>,
+        id: String,
+        observers: Arc<CaseObservers>,
+        autosave: Arc<Autosave>,
+    ) -> Self {
+        Self { id, inner, observers, autosave }
     }
 
     /// The core case, locked. A lock poisoned by a panic in an earlier call is refused rather than
@@ -69,7 +81,8 @@ impl Case {
     /// Run a named write; on success tell the observers (after the lock is released).
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut casebook_core::Case) -> casebook_core::Result<T>) -> Result<T> {
         let out = f(&mut *self.lock()?)?;
-        self.observers.changed(&self.id, ChangeOrigin::Local);
+        self.autosave.touch(&self.inner);
+        self.observers.changed(&self.id, CaseChange::of(ChangeOrigin::Local));
         Ok(out)
     }
 }
@@ -89,7 +102,11 @@ impl Case {
     /// Write and flush every pending edit: when this returns, the edits survive a crash. On error nothing
     /// saved before is lost and the edits stay pending for the next save.
     pub fn save(&self) -> Result<SaveStats> {
-        Ok(self.try_read(|c| c.save())?.into())
+        // The disk flush runs without the case's lock: other threads' reads and writes do not wait for it.
+        if self.inner.is_poisoned() {
+            drop(self.lock()?);
+        }
+        Ok(casebook_core::save_shared(&self.inner)?.into())
     }
 
     /// The current state (heads of every document): give it to a peer so that it exports only what you
@@ -123,15 +140,15 @@ mod tests {
     struct Seen(StdMutex<Vec<(String, ChangeOrigin)>>);
 
     impl CaseObserver for Seen {
-        fn on_case_changed(&self, case_id: String, origin: ChangeOrigin) {
-            self.0.lock().unwrap().push((case_id, origin));
+        fn on_case_changed(&self, case_id: String, change: CaseChange) {
+            self.0.lock().unwrap().push((case_id, change.origin));
         }
     }
 
     struct Throws;
 
     impl CaseObserver for Throws {
-        fn on_case_changed(&self, _: String, _: ChangeOrigin) {
+        fn on_case_changed(&self, _: String, _: CaseChange) {
             panic!("a foreign exception surfaces as a panic");
         }
     }

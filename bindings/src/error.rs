@@ -102,7 +102,9 @@ impl From<&casebook_core::Error> for CasebookError {
             E::NewerSchema { .. } => CasebookError::NewerVersion { reason },
             E::Corrupt { .. } => CasebookError::Corrupt { reason },
             E::Storage(StorageError::InvalidKey) => CasebookError::InvalidInput { reason },
-            E::Storage(StorageError::Io(_) | StorageError::Corrupt(_)) => CasebookError::Storage { reason },
+            E::Storage(StorageError::Io(_) | StorageError::Corrupt(_) | StorageError::Locked(_)) => {
+                CasebookError::Storage { reason }
+            }
             E::Automerge(_) => CasebookError::Internal { reason },
         }
     }

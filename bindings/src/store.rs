@@ -1,15 +1,17 @@
 //! [`Store`]: the entry point. One per app (one directory per device); many cases in it.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use casebook_core::autosave::Autosave;
 use casebook_core::store::CaseListing as CoreListing;
 
 use crate::case::Case;
 use crate::convert::parse_case_id;
 use crate::error::Result;
 use crate::model::exchange::{CaseState, ImportReport};
-use crate::observer::{CaseObserver, CaseObservers, ChangeOrigin};
+use crate::observer::{CaseChange, CaseObserver, CaseObservers, ChangeOrigin};
 
 /// A local store of cases (sled, on disk). Open one per directory and keep it for the app's lifetime:
 /// a directory can be open only once at a time.
@@ -19,7 +21,18 @@ pub struct Store {
     pub(crate) inner: casebook_core::Store,
     /// Observers of every case of this store.
     pub(crate) observers: Arc<CaseObservers>,
+    /// Saves edited cases about a second after the last edit (and hands them to the sync client).
+    pub(crate) autosave: Arc<Autosave>,
+    /// The sync client running on this store, if any: open cases are attached to it.
+    #[cfg(feature = "sync")]
+    pub(crate) sync: Arc<Mutex<std::sync::Weak<crate::sync::SyncClient>>>,
+    /// The cases opened from this store (weak: a case the app dropped is gone), to attach to a sync client
+    /// started later.
+    open: Mutex<Vec<std::sync::Weak<Mutex<casebook_core::Case>>>>,
 }
+
+/// How long after the last edit the autosave saves.
+const AUTOSAVE_IDLE: Duration = Duration::from_secs(1);
 
 /// A case as listed: its id and patient's display name, or why it cannot be opened.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -50,7 +63,31 @@ pub struct NewCase {
 impl Store {
     /// Wrap an open core case of this store.
     pub(crate) fn wrap(&self, case: casebook_core::Case) -> Arc<Case> {
-        Arc::new(Case::new(case, self.observers.clone()))
+        let id = case.id().to_string();
+        let shared = Arc::new(Mutex::new(case));
+        {
+            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            open.retain(|w| w.strong_count() > 0);
+            open.push(Arc::downgrade(&shared));
+        }
+        #[cfg(feature = "sync")]
+        if let Some(client) = self.sync.lock().unwrap_or_else(|e| e.into_inner()).upgrade() {
+            client.attach(&shared);
+        }
+        Arc::new(Case::new(shared, id, self.observers.clone(), self.autosave.clone()))
+    }
+
+    /// Wrap a case the sync client opened (and attached) already.
+    #[cfg(feature = "sync")]
+    pub(crate) fn wrap_shared(&self, shared: Arc<Mutex<casebook_core::Case>>, id: String) -> Arc<Case> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&shared));
+        Arc::new(Case::new(shared, id, self.observers.clone(), self.autosave.clone()))
+    }
+
+    /// The cases opened from this store that are still open.
+    #[cfg(feature = "sync")]
+    pub(crate) fn open_cases(&self) -> Vec<Arc<Mutex<casebook_core::Case>>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(std::sync::Weak::upgrade).collect()
     }
 }
 
@@ -126,7 +163,7 @@ impl Store {
     pub fn import_changes(&self, file: Vec<u8>) -> Result<ImportReport> {
         let report = self.inner.import_changes(&file)?;
         let id = report.case.to_string();
-        self.observers.changed(&id, ChangeOrigin::Import);
+        self.observers.changed(&id, CaseChange::of(ChangeOrigin::Import));
         Ok(report.into())
     }
 
@@ -140,11 +177,38 @@ impl Store {
     pub fn remove_observer(&self, id: u64) -> bool {
         self.observers.remove(id)
     }
+
+    /// Save at once every case edited since its last save (the autosave otherwise saves about a second
+    /// after the last edit). `SyncClient.pause` calls it; call it when the app goes to the background
+    /// without a sync client.
+    pub fn flush_pending_saves(&self) {
+        self.autosave.flush();
+    }
 }
 
 impl Store {
     fn from_core(inner: casebook_core::Store) -> Self {
-        Self { inner, observers: Arc::new(CaseObservers::default()) }
+        #[cfg(feature = "sync")]
+        let sync: Arc<Mutex<std::sync::Weak<crate::sync::SyncClient>>> = Arc::new(Mutex::new(std::sync::Weak::new()));
+        #[cfg(feature = "sync")]
+        let saver: casebook_core::autosave::Saver = {
+            let sync = sync.clone();
+            let save = casebook_core::autosave::save_only();
+            Arc::new(move |case| match sync.lock().unwrap_or_else(|e| e.into_inner()).upgrade() {
+                Some(client) => client.push(case),
+                None => save(case),
+            })
+        };
+        #[cfg(not(feature = "sync"))]
+        let saver = casebook_core::autosave::save_only();
+        Self {
+            inner,
+            observers: Arc::new(CaseObservers::default()),
+            autosave: Arc::new(Autosave::start(AUTOSAVE_IDLE, saver)),
+            #[cfg(feature = "sync")]
+            sync,
+            open: Mutex::new(Vec::new()),
+        }
     }
 }
 

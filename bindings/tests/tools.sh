@@ -1,6 +1,8 @@
 # Sourced by bindings/tests/run.sh and mobile-examples/console/run.sh: makes sure kotlinc (npm package
 # `kotlin-compiler`, installed into bindings/tests/.tools), JNA (Debian `libjna-java`) and Java are there,
-# and sets KOTLINC and JNA_JAR. Run from the workspace root.
+# and sets KOTLINC, JNA_JAR and COROUTINES_JAR (kotlinx-coroutines-core, which the generated Kotlin needs
+# for its `suspend` functions and bindings/kotlin-support for its Flows; the npm package ships it in
+# lib/). Run from the workspace root.
 
 ensure_kotlin_tools() {
   local tools=bindings/tests/.tools
@@ -22,5 +24,12 @@ ensure_kotlin_tools() {
       apt-get update >/dev/null && apt-get install -y libjna-java >/dev/null
     fi
   fi
-  export KOTLINC JNA_JAR
+  COROUTINES_JAR="$PWD/$tools/node_modules/kotlin-compiler/lib/kotlinx-coroutines-core-jvm.jar"
+  if [[ ! -f "$COROUTINES_JAR" ]]; then
+    echo "kotlinx-coroutines-core-jvm.jar is missing from $tools/node_modules/kotlin-compiler/lib/" >&2
+    echo "(the kotlin-compiler npm package $version should ship it): the generated Kotlin needs it for its" >&2
+    echo "suspend functions. Remove $tools and run again to reinstall." >&2
+    return 1
+  fi
+  export KOTLINC JNA_JAR COROUTINES_JAR
 }

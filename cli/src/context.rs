@@ -61,7 +61,7 @@ impl Ctx {
         if !self.store_exists() {
             bail!("no Casebook store at {}: run `casebook init` first, or pass --store DIR", self.store_dir.display());
         }
-        Ok(Store::open(&self.store_dir)?)
+        open_waiting(&self.store_dir)
     }
 
     /// Open the store, creating it if needed.
@@ -73,7 +73,7 @@ impl Ctx {
             std::fs::create_dir_all(&self.store_dir)
                 .with_context(|| format!("cannot create the store directory {}", self.store_dir.display()))?;
         }
-        Ok(Store::open(&self.store_dir)?)
+        open_waiting(&self.store_dir)
     }
 
     /// The case to work on: `--case` (id or unique prefix), else the store's only case.
@@ -135,6 +135,25 @@ impl Ctx {
         match self.author.as_deref() {
             Some(given) => Ok(Some(lookup::caregiver(&open.case, given)?)),
             None => Ok(open.store.me(open.case.id())?),
+        }
+    }
+}
+
+/// How long a command waits for a store another `casebook` process has open (a `sync --watch` holds it
+/// for a moment each round).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Open the store at `dir`, waiting up to [`LOCK_WAIT`] while another process has it open.
+pub(crate) fn open_waiting(dir: &std::path::Path) -> Result<Store> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match Store::open(dir) {
+            Err(casebook_core::Error::Storage(casebook_core::storage::StorageError::Locked(_)))
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => return Ok(other?),
         }
     }
 }

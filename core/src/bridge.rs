@@ -2,21 +2,40 @@
 //! synchronous heart of the sync client, shared by [`crate::sync::SyncClient`] and the deterministic
 //! simulation ([`crate::sim`]) so that the simulation exercises the code the apps run.
 
-use automerge::{Automerge, AutomergeError, Change};
+use automerge::{Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
 
+#[cfg(feature = "sim")]
 use crate::case::Case;
 use crate::ids::DocId;
-use crate::storage::{Storage, StorageError, key};
+use crate::storage::{Storage, StorageError, incremental_key, key, snapshot_key};
 use crate::{Result, schema};
 
-/// Push into `theirs` (samod's copy) the changes `mine` (the case's copy) has and it lacks, and return the
-/// changes `theirs` has and `mine` lacks, for [`Case::merge_external`].
-pub(crate) fn exchange(mine: &Automerge, theirs: &mut Automerge) -> std::result::Result<Vec<Change>, AutomergeError> {
-    let push = theirs.get_changes_added(mine);
+/// Step one of an exchange, on the case's copy (under the case's lock): its heads, and the changes it
+/// has that samod (at `samod_heads`) lacks.
+pub(crate) fn outgoing(mine: &Automerge, samod_heads: &[ChangeHash]) -> (Vec<ChangeHash>, Vec<Change>) {
+    let before = mine.get_heads();
+    let base: Vec<ChangeHash> = samod_heads.iter().filter(|h| mine.get_change_by_hash(h).is_some()).copied().collect();
+    let push = if same(&base, &before) { Vec::new() } else { mine.get_changes(&base) };
+    (before, push)
+}
+
+/// Step two, on samod's copy (under samod's lock only): apply `push`, and return the changes samod has
+/// beyond the case's `before` heads, with samod's heads.
+pub(crate) fn incoming(
+    theirs: &mut Automerge,
+    push: Vec<Change>,
+    before: &[ChangeHash],
+) -> std::result::Result<(Vec<Change>, Vec<ChangeHash>), AutomergeError> {
     if !push.is_empty() {
         theirs.apply_changes(push)?;
     }
-    Ok(mine.get_changes_added(theirs))
+    let heads = theirs.get_heads();
+    let pull = if same(&heads, before) { Vec::new() } else { theirs.get_changes(before) };
+    Ok((pull, heads))
+}
+
+fn same(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    a.len() == b.len() && a.iter().all(|h| b.contains(h))
 }
 
 /// Whether storage holds any chunk of document `id`.
@@ -28,18 +47,29 @@ pub(crate) fn on_storage(storage: &dyn Storage, id: &DocId) -> std::result::Resu
 /// identical on every replica — so that samod always finds it locally and the relay's copy merges into
 /// it (samod remembers a document it once failed to find and never looks at storage for it again).
 /// Returns the notes documents, and flushes if it wrote any.
+#[cfg(feature = "sim")]
 pub(crate) fn materialize_notes(storage: &dyn Storage, case: &Case) -> Result<Vec<DocId>> {
+    materialize_notes_of(storage, case.id(), &case.notes_doc_ids())
+}
+
+/// [`materialize_notes`] given the case's `(appointment, notes document)` pairs, so that a caller holding
+/// the case's lock only to read them can do the storage work without it.
+pub(crate) fn materialize_notes_of(
+    storage: &dyn Storage,
+    case_id: &crate::CaseId,
+    notes: &[(String, DocId)],
+) -> Result<Vec<DocId>> {
     let mut wrote = false;
     let mut ids = Vec::new();
-    for (appointment, id) in case.notes_doc_ids() {
-        if !on_storage(storage, &id)? {
-            let mut genesis = schema::genesis_notes(&id, case.id(), &appointment)?;
+    for (appointment, id) in notes {
+        if !on_storage(storage, id)? {
+            let mut genesis = schema::genesis_notes(id, case_id, appointment)?;
             for c in genesis.get_changes(&[]) {
-                storage.put(&key([id.as_str(), "incremental", &c.hash().to_string()])?, c.raw_bytes())?;
+                storage.put(&incremental_key(id, &c.hash())?, c.raw_bytes())?;
             }
             wrote = true;
         }
-        ids.push(id);
+        ids.push(id.clone());
     }
     if wrote {
         storage.flush()?;
@@ -86,8 +116,7 @@ pub(crate) fn envelope(bytes: &[u8]) -> Option<(String, Option<DocId>)> {
 /// samod's own asynchronous write) and list the case in the store; the caller then opens it.
 pub(crate) fn store_joined_case(store: &crate::Store, case_id: &crate::CaseId, doc: &Automerge) -> Result<()> {
     let storage = store.storage();
-    let hash = samod_core::CompactionHash::new(&doc.get_heads());
-    storage.put(&key([case_id.as_str(), "snapshot", &hash.to_string()])?, &doc.save())?;
+    storage.put(&snapshot_key(case_id, &doc.get_heads())?, &doc.save())?;
     storage.flush()?;
     store.register(case_id)
 }

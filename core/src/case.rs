@@ -6,7 +6,7 @@
 //! [`Case::save`], which writes and flushes them: a save that returns `Ok` is durable.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use automerge::{AutoCommit, ChangeHash};
 
@@ -28,6 +28,51 @@ pub struct Case {
     /// The text object last typed into; cleared whenever an open document may change other than by a
     /// splice (see `TextTarget`).
     pub(crate) text_cache: Option<TextTarget>,
+    /// Held for a whole [`save_shared`], so that two saves of this case never interleave.
+    saving: Arc<Mutex<()>>,
+}
+
+/// What [`Case::write_pending`] wrote, for [`Case::mark_written`].
+struct PendingSave {
+    written: Vec<(DocId, Vec<ChangeHash>, SaveStats)>,
+    /// The changes written, per document (for the sync client to hand to samod directly).
+    changes: Vec<(DocId, Vec<ChangeHash>, Vec<automerge::Change>)>,
+    total: SaveStats,
+}
+
+/// What [`save_shared_changes`] made durable: per document, its heads and the changes written.
+pub(crate) type Written = Vec<(DocId, Vec<ChangeHash>, Vec<automerge::Change>)>;
+
+/// Save a case shared between threads without holding its lock while the disk flushes: the pending
+/// changes are written under the lock (memory work), the flush (milliseconds to tens of milliseconds on a
+/// phone) runs without it, and what became durable is recorded under the lock again. Reads and writes of
+/// the case from other threads (a UI typing) wait for the two short steps only. Saves of one case are
+/// serialized. Same promise as [`Case::save`]: `Ok` means durable.
+pub fn save_shared(case: &Mutex<Case>) -> Result<SaveStats> {
+    Ok(save_shared_changes(case)?.0)
+}
+
+/// [`save_shared`], also returning the changes it wrote (the sync client hands them to samod without
+/// locking the case again).
+pub(crate) fn save_shared_changes(case: &Mutex<Case>) -> Result<(SaveStats, Written)> {
+    let poisoned = || Error::Storage(crate::storage::StorageError::Io("the case is unusable after a panic".into()));
+    let (storage, saving) = {
+        let c = case.lock().map_err(|_| poisoned())?;
+        (c.storage.clone(), c.saving.clone())
+    };
+    let _one_at_a_time = saving.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pending = case.lock().map_err(|_| poisoned())?.write_pending()?;
+    if pending.written.is_empty() {
+        return Ok((pending.total, Vec::new()));
+    }
+    storage.flush()?;
+    let total = pending.total;
+    let changes = std::mem::take(&mut pending.changes);
+    case.lock().map_err(|_| poisoned())?.mark_written(pending)?;
+    if total.compacted {
+        storage.flush()?;
+    }
+    Ok((total, changes))
 }
 
 /// The state of a case as a set of heads per document: what a peer already has. Exchange files carry the
@@ -45,7 +90,13 @@ impl Case {
         let mut doc = AutoCommit::new_with_encoding(am::TEXT_ENCODING).with_actor(crate::ids::fresh_actor());
         schema::init_case(&mut doc, created)?;
         doc.commit();
-        let mut case = Case { main: TrackedDoc::new(id, doc), notes: BTreeMap::new(), storage, text_cache: None };
+        let mut case = Case {
+            main: TrackedDoc::new(id, doc),
+            notes: BTreeMap::new(),
+            storage,
+            text_cache: None,
+            saving: Arc::default(),
+        };
         crate::model::question::seed_guide_questions(&mut case, created)?;
         Ok(case)
     }
@@ -54,7 +105,7 @@ impl Case {
     pub(crate) fn open(storage: Arc<dyn Storage>, id: &CaseId) -> Result<Self> {
         let main = TrackedDoc::load(&*storage, id, id)?.ok_or_else(|| Error::CaseNotFound(id.clone()))?;
         schema::check_case(&main.doc, id)?;
-        Ok(Case { main, notes: BTreeMap::new(), storage, text_cache: None })
+        Ok(Case { main, notes: BTreeMap::new(), storage, text_cache: None, saving: Arc::default() })
     }
 
     /// The case id.
@@ -77,20 +128,41 @@ impl Case {
     /// again after the cause is fixed (space freed) saves them.
     pub fn save(&mut self) -> Result<SaveStats> {
         let storage = self.storage.clone();
-        let mut written = Vec::new();
-        let mut total = SaveStats::default();
-        for doc in std::iter::once(&mut self.main).chain(self.notes.values_mut()) {
-            let (stats, heads) = doc.write(&*storage)?;
-            if stats.changes > 0 {
-                total.add(stats);
-                written.push((doc.id.clone(), heads, stats));
-            }
-        }
-        if written.is_empty() {
-            return Ok(total);
+        let pending = self.write_pending()?;
+        if pending.written.is_empty() {
+            return Ok(pending.total);
         }
         storage.flush()?;
-        for (id, heads, stats) in written {
+        let total = pending.total;
+        self.mark_written(pending)?;
+        if total.compacted {
+            storage.flush()?;
+        }
+        Ok(total)
+    }
+
+    /// Write every pending edit of every open document (not durable until the storage is flushed).
+    fn write_pending(&mut self) -> Result<PendingSave> {
+        let storage = self.storage.clone();
+        let mut written = Vec::new();
+        let mut all_changes = Vec::new();
+        let mut total = SaveStats::default();
+        for doc in std::iter::once(&mut self.main).chain(self.notes.values_mut()) {
+            let (stats, heads, changes) = doc.write(&*storage)?;
+            if stats.changes > 0 {
+                total.add(stats);
+                written.push((doc.id.clone(), heads.clone(), stats));
+                all_changes.push((doc.id.clone(), heads, changes));
+            }
+        }
+        Ok(PendingSave { written, changes: all_changes, total })
+    }
+
+    /// Record that what [`Case::write_pending`] wrote is durable (after a flush); after a compaction the
+    /// superseded chunks are deleted (flush again to make that durable).
+    fn mark_written(&mut self, pending: PendingSave) -> Result<()> {
+        let storage = self.storage.clone();
+        for (id, heads, stats) in pending.written {
             let doc = if id == self.main.id {
                 &mut self.main
             } else {
@@ -98,10 +170,7 @@ impl Case {
             };
             doc.mark_saved(&*storage, heads, stats)?;
         }
-        if total.compacted {
-            storage.flush()?;
-        }
-        Ok(total)
+        Ok(())
     }
 
     /// Apply a named operation to the overview document as one change: all of it, or on error nothing.
@@ -172,8 +241,15 @@ impl Case {
         std::iter::once(&mut self.main).chain(self.notes.values_mut())
     }
 
+    /// The open documents of the case (overview first, then open notes documents), read-only.
+    #[cfg(any(feature = "sync", feature = "sim"))]
+    pub(crate) fn open_docs(&self) -> impl Iterator<Item = &TrackedDoc> {
+        std::iter::once(&self.main).chain(self.notes.values())
+    }
+
     /// Merge changes of document `doc` that the sync client received (and samod stored): applied to the
-    /// document if it is open, made durable, and not reported as unsaved edits. A document of the case that
+    /// document if it is open, written to storage (the caller flushes, after releasing the case's lock),
+    /// and not reported as unsaved edits. A document of the case that
     /// is not open needs nothing: it is read from storage when opened. Returns how many changes were new.
     #[cfg_attr(not(any(feature = "sync", feature = "sim")), allow(dead_code))]
     pub(crate) fn merge_external(&mut self, doc: &DocId, changes: Vec<automerge::Change>) -> Result<usize> {

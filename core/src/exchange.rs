@@ -195,7 +195,7 @@ impl Store {
         }
         let mut saved = Vec::new();
         for t in merged.values_mut() {
-            let (stats, heads) = t.write(&*storage)?;
+            let (stats, heads, _) = t.write(&*storage)?;
             saved.push((stats, heads));
         }
         storage.flush()?;

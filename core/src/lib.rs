@@ -5,15 +5,19 @@
 //!
 //! # Layout
 //! - [`store`]: [`Store`], the entry point: create, list, open and delete cases.
-//! - [`case`]: [`Case`], an open case: save, state.
+//! - [`case`]: [`Case`], an open case: save, state; [`autosave`]: save on idle (the durability policy).
 //! - [`model`]: the parts of a case, one file each — reads, named writes and derived views.
 //! - [`exchange`]: offline export/import of changes as a file.
 //! - [`storage`]: the [`storage::Storage`] trait, its sled and in-memory implementations and the samod
 //!   adapter. The only module that touches sled.
+//! - `engine` (features `sync` or `sim`): the sans-IO sync engine — events in, effects out — that the
+//!   sync client and the deterministic simulation both drive; `changes`: what a merge changed in a case.
 //! - [`relay_api`]: the relay's HTTP routes and JSON bodies, shared by relay and sync client.
 //! - `sync` (feature `sync`): the sync client — the relay's HTTP API as typed calls, and `SyncClient`,
 //!   which keeps the store's cases in sync with a relay over WebSocket (samod, rustls). The only module
 //!   that opens sockets; without the feature the core has no tokio and no network code.
+//! - `presence` (feature `sync`): who else is in a document ("Ben is in this appointment's notes"), in the
+//!   wire format of automerge-repo 2.5's `Presence` — sans-IO; the sync client runs it.
 //! - [`dates`], [`ids`], [`error`]: value types and the typed error.
 //! - `schema`, `am`, `tracked_doc`, `guard` (private): document layout, typed Automerge access, chunked
 //!   persistence, the panic guard in front of Automerge for outside bytes.
@@ -21,15 +25,21 @@
 //! The domain (`case`, `model`) is synchronous and does no I/O beyond the [`storage::Storage`] trait.
 
 mod am;
+pub mod autosave;
 #[cfg(any(feature = "sync", feature = "sim"))]
 mod bridge;
 pub mod case;
+pub mod changes;
 pub mod dates;
+#[cfg(any(feature = "sync", feature = "sim"))]
+pub mod engine;
 pub mod error;
 pub mod exchange;
 mod guard;
 pub mod ids;
 pub mod model;
+#[cfg(feature = "sync")]
+pub mod presence;
 pub mod relay_api;
 mod schema;
 #[cfg(feature = "sim")]
@@ -40,7 +50,7 @@ pub mod store;
 pub mod sync;
 mod tracked_doc;
 
-pub use case::{Case, CaseState};
+pub use case::{Case, CaseState, save_shared};
 pub use error::{Error, Result};
 pub use ids::{CaseId, DocId};
 pub use model::Keyed;

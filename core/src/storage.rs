@@ -23,6 +23,9 @@ pub enum StorageError {
     /// The backend reported an I/O error (disk full, permission, device error).
     #[error("I/O error: {0}")]
     Io(String),
+    /// The store is open in another process (sled allows one at a time); try again when it is closed.
+    #[error("the store is in use by another process: {0}")]
+    Locked(String),
     /// The on-disk database could not be opened or is damaged.
     #[error("database unusable: {0}")]
     Corrupt(String),
@@ -78,6 +81,18 @@ where
     S: AsRef<str>,
 {
     StorageKey::from_parts(parts).map_err(|_| StorageError::InvalidKey)
+}
+
+/// The key of one raw change of document `doc` (samod's layout: `<doc>/incremental/<change hash>`). The
+/// one place the chunk key layout is spelled out, with [`snapshot_key`].
+pub fn incremental_key(doc: &crate::DocId, change: &automerge::ChangeHash) -> Result<StorageKey, StorageError> {
+    key([doc.as_str(), "incremental", &change.to_string()])
+}
+
+/// The key of a full save of document `doc` at `heads` (samod's layout:
+/// `<doc>/snapshot/<sha256 of the heads>`).
+pub fn snapshot_key(doc: &crate::DocId, heads: &[automerge::ChangeHash]) -> Result<StorageKey, StorageError> {
+    key([doc.as_str(), "snapshot", &samod_core::CompactionHash::new(heads).to_string()])
 }
 
 /// The flat string form of a key: components joined by `/` (components never contain `/`).

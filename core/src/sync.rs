@@ -3,10 +3,11 @@
 //! - [`relay_client`]: [`RelayClient`], the relay's HTTP API ([`crate::relay_api`]) as typed blocking calls
 //!   (accounts, devices, cases, invites, members).
 //! - [`client`]: [`SyncClient`], a samod repository over the store's storage on its own tokio runtime:
-//!   `sync_case`, `status`, `wait_until_synced`, events.
+//!   attach open cases (live merge), push, share, join, status, wait, pause/resume, events.
+//! - `driver` (private): carries out the effects of the sans-IO [`crate::engine::Engine`] on the runtime;
+//!   states the lock rule; [`SharedCase`], an open case shared by the app and the client.
 //! - `dialer` (private): the samod `Dialer` — WebSocket (`ws://`, `wss://` with rustls) to `/v1/sync` with
 //!   the device token, reconnecting with exponential backoff and jitter.
-//! - `monitor`, `shared` (private): background watchers, status computation.
 //! - [`status`]: [`CaseSyncStatus`], [`SyncEvent`], [`SyncObserver`].
 //! - [`error`]: [`SyncError`], the errors an app acts on.
 //!
@@ -15,13 +16,13 @@
 
 pub mod client;
 mod dialer;
+mod driver;
 pub mod error;
-mod monitor;
 pub mod relay_client;
-mod shared;
 pub mod status;
 
 pub use client::{SyncClient, SyncOptions};
+pub use driver::SharedCase;
 pub use error::{SyncError, SyncResult};
 pub use relay_client::RelayClient;
 pub use status::{CaseSyncStatus, SyncEvent, SyncObserver, SyncState};

@@ -11,7 +11,7 @@ use crate::am::TEXT_ENCODING;
 use crate::error::{Error, Result};
 use crate::guard;
 use crate::ids::{CaseId, DocId};
-use crate::storage::{Storage, StorageKey, key};
+use crate::storage::{Storage, StorageKey, incremental_key, key, snapshot_key};
 
 /// Incremental chunks tolerated before a save compacts the document into one snapshot.
 pub(crate) const COMPACT_AFTER: usize = 256;
@@ -128,33 +128,38 @@ impl TrackedDoc {
 
     /// Commit pending edits and write every change not yet on storage. Not durable until the storage is
     /// flushed: call [`TrackedDoc::mark_saved`] after a successful flush.
-    pub(crate) fn write(&mut self, storage: &dyn Storage) -> Result<(SaveStats, Vec<ChangeHash>)> {
+    pub(crate) fn write(&mut self, storage: &dyn Storage) -> Result<(SaveStats, Vec<ChangeHash>, Vec<Change>)> {
         self.doc.commit();
         let heads = self.doc.get_heads();
         if heads == self.saved_heads {
-            return Ok((SaveStats::default(), heads));
+            return Ok((SaveStats::default(), heads, Vec::new()));
         }
         let mut stats = SaveStats::default();
         let changes = self.doc.get_changes(&self.saved_heads);
         if self.incrementals + changes.len() > COMPACT_AFTER {
             let bytes = self.doc.save();
-            let hash = samod_core::CompactionHash::new(&heads);
-            let k = key([self.id.as_str(), "snapshot", &hash.to_string()])?;
+            let k = snapshot_key(&self.id, &heads)?;
             storage.put(&k, &bytes)?;
             stats.bytes = bytes.len();
             stats.changes = changes.len();
             stats.compacted = true;
-            return Ok((stats, heads));
+            return Ok((stats, heads, changes));
         }
         for c in &changes {
-            let k = key([self.id.as_str(), "incremental", &c.hash().to_string()])?;
+            let k = incremental_key(&self.id, &c.hash())?;
             storage.put(&k, c.raw_bytes())?;
             self.chunks.insert(k);
             self.incrementals += 1;
             stats.changes += 1;
             stats.bytes += c.raw_bytes().len();
         }
-        Ok((stats, heads))
+        Ok((stats, heads, changes))
+    }
+
+    /// The heads known to be durable on storage.
+    #[cfg(any(feature = "sync", feature = "sim"))]
+    pub(crate) fn saved_heads(&self) -> &[ChangeHash] {
+        &self.saved_heads
     }
 
     /// Record that `heads` are durable. After a compaction, the superseded chunks are deleted (their
@@ -162,8 +167,7 @@ impl TrackedDoc {
     pub(crate) fn mark_saved(&mut self, storage: &dyn Storage, heads: Vec<ChangeHash>, stats: SaveStats) -> Result<()> {
         self.saved_heads = heads;
         if stats.compacted {
-            let snapshot =
-                key([self.id.as_str(), "snapshot", &samod_core::CompactionHash::new(&self.saved_heads).to_string()])?;
+            let snapshot = snapshot_key(&self.id, &self.saved_heads)?;
             for k in self.chunks.drain() {
                 if k != snapshot {
                     storage.delete(&k)?;
@@ -192,7 +196,7 @@ impl TrackedDoc {
         let applied: Vec<&Change> = new.iter().filter(|c| self.doc.get_change_by_hash(&c.hash()).is_some()).collect();
         if clean {
             for c in &applied {
-                let k = key([self.id.as_str(), "incremental", &c.hash().to_string()])?;
+                let k = incremental_key(&self.id, &c.hash())?;
                 if storage.load(&k)?.is_none() {
                     storage.put(&k, c.raw_bytes())?;
                 }
@@ -200,7 +204,8 @@ impl TrackedDoc {
                     self.incrementals += 1;
                 }
             }
-            storage.flush()?;
+            // Flushed by the caller, outside the case's lock (a lost unflushed chunk only means the change
+            // comes again from its source).
             self.saved_heads = self.doc.get_heads();
         }
         Ok(applied.len())
@@ -223,7 +228,7 @@ mod tests {
     use crate::storage::MemoryStorage;
 
     fn saved(storage: &MemoryStorage, t: &mut TrackedDoc) {
-        let (stats, heads) = t.write(storage).unwrap();
+        let (stats, heads, _) = t.write(storage).unwrap();
         storage.flush().unwrap();
         t.mark_saved(storage, heads, stats).unwrap();
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use casebook_core::model::appointment::{AppointmentField, AppointmentKind, NewAppointment};
 use casebook_core::model::text::TextField;
 use casebook_core::relay_api::{DeviceCredentials, Role};
-use casebook_core::sync::{CaseSyncStatus, SyncClient, SyncError, SyncEvent, SyncOptions, SyncState};
+use casebook_core::sync::{CaseSyncStatus, SharedCase, SyncClient, SyncError, SyncEvent, SyncOptions, SyncState};
 use casebook_core::{Case, CaseId, Store};
 use fake_relay::FakeRelay;
 
@@ -60,16 +60,19 @@ fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// An open case shared with the sync client.
+fn shared(case: Case) -> SharedCase {
+    Arc::new(Mutex::new(case))
+}
+
 /// Sync every replica in turn until all hold the same changes (a few rounds: each pull may bring what
 /// another replica pushed meanwhile).
-fn converge(replicas: &mut [(&SyncClient, &mut Case)]) {
+fn converge(replicas: &[(&SyncClient, &SharedCase)]) {
     for _ in 0..6 {
-        for (client, case) in replicas.iter_mut() {
-            client.sync_case(case).unwrap();
-            client.wait_until_synced(case.id(), WAIT).unwrap();
-            client.sync_case(case).unwrap();
+        for (client, case) in replicas {
+            client.block_on(client.sync_and_wait(case, WAIT)).unwrap();
         }
-        let states: Vec<_> = replicas.iter_mut().map(|(_, c)| c.state().unwrap()).collect();
+        let states: Vec<_> = replicas.iter().map(|(_, c)| c.lock().unwrap().state().unwrap()).collect();
         if states.windows(2).all(|w| w[0] == w[1]) {
             return;
         }
@@ -95,44 +98,65 @@ fn two_devices_merge_notes_typed_offline_both_ways() {
         .unwrap();
     case_a.save().unwrap();
     let id = case_a.id().clone();
+    let case_a = shared(case_a);
     let client_a = SyncClient::start_with(&store_a, &relay.url(), ana, options()).unwrap();
     let events_a = record(&client_a);
-    let membership = client_a.share_case(&mut case_a).unwrap();
+    let membership = client_a.block_on(client_a.share_case(&case_a)).unwrap();
     assert_eq!(membership.role, Role::Owner);
-    let st = client_a.wait_until_synced(&id, WAIT).unwrap();
+    let st = client_a.block_on(client_a.wait_until_synced(&id, WAIT)).unwrap();
     assert!(st.saved_to_relay && st.last_synced_at.is_some());
 
     // Ben joins with his own store.
     relay.add_member(id.as_str(), &ben.account_id, Role::Editor);
     let (store_b, _dir_b) = sled_store();
     let client_b = SyncClient::start_with(&store_b, &relay.url(), ben, options()).unwrap();
-    let mut case_b = client_b.join_case(&id, WAIT).unwrap();
-    assert_eq!(case_b.appointments().len(), 1);
+    let case_b = client_b.block_on(client_b.join_case(&id, WAIT)).unwrap();
+    assert_eq!(case_b.lock().unwrap().appointments().len(), 1);
     assert!(store_b.list_cases().unwrap().iter().any(|c| c.id == id));
-    let ben_id = case_b.add_caregiver("Ben", Some("son")).unwrap();
-    case_b.save().unwrap();
+    let ben_id = {
+        let mut b = case_b.lock().unwrap();
+        let me = b.add_caregiver("Ben", Some("son")).unwrap();
+        b.save().unwrap();
+        me
+    };
 
-    // Both take notes in the same consultation and edit other fields, without syncing in between.
-    case_a.append_text(&notes(&ana_id, &appt), "Dr. Ruiz suggests a PET scan first. ").unwrap();
-    case_a.set_appointment(&appt, AppointmentField::Place, Some("Hospital Clínic, Barcelona")).unwrap();
-    case_b.append_text(&notes(&ben_id, &appt), "Ask whether the trial is still recruiting. ").unwrap();
-    case_b.set_appointment(&appt, AppointmentField::Start, Some("2025-03-04T10:30")).unwrap();
-    // Ben also adds a follow-up with notes: a notes document Ana has never seen.
-    let follow_up =
-        case_b.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
-    case_b.append_text(&notes(&ben_id, &follow_up), "Follow-up in three months — 随访 🙂").unwrap();
-    case_a.save().unwrap();
-    case_b.save().unwrap();
+    // Both take notes in the same consultation and edit other fields; neither pushes in between.
+    let follow_up = {
+        let mut a = case_a.lock().unwrap();
+        a.append_text(&notes(&ana_id, &appt), "Dr. Ruiz suggests a PET scan first. ").unwrap();
+        a.set_appointment(&appt, AppointmentField::Place, Some("Hospital Clínic, Barcelona")).unwrap();
+        a.save().unwrap();
+        let mut b = case_b.lock().unwrap();
+        b.append_text(&notes(&ben_id, &appt), "Ask whether the trial is still recruiting. ").unwrap();
+        b.set_appointment(&appt, AppointmentField::Start, Some("2025-03-04T10:30")).unwrap();
+        // Ben also adds a follow-up with notes: a notes document Ana has never seen.
+        let f =
+            b.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
+        b.append_text(&notes(&ben_id, &f), "Follow-up in three months — 随访 🙂").unwrap();
+        b.save().unwrap();
+        f
+    };
 
-    // Ben syncs first: Ana is told that the case changed.
-    client_b.sync_case(&mut case_b).unwrap();
-    client_b.wait_until_synced(&id, WAIT).unwrap();
-    eventually("CaseChanged at Ana", WAIT, || {
-        events_a.lock().unwrap().iter().any(|e| matches!(e, SyncEvent::CaseChanged { case_id } if *case_id == id))
+    // Ben pushes: Ana's open case gets his edits without any call by Ana (live merge), and she is told
+    // what changed.
+    client_b.block_on(client_b.sync_and_wait(&case_b, WAIT)).unwrap();
+    eventually("Ben's follow-up notes in Ana's open case", WAIT, || {
+        case_a.lock().unwrap().notes(&follow_up).is_ok_and(|n| n.by_author.iter().any(|a| a.text.contains("随访")))
     });
+    let changes: Vec<_> = events_a
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            SyncEvent::CaseChanged { case_id, change } if *case_id == id => Some(change.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(changes.iter().any(|c| c.appointments.contains(&follow_up)), "{changes:?}");
 
-    converge(&mut [(&client_a, &mut case_a), (&client_b, &mut case_b)]);
-    for case in [&mut case_a, &mut case_b] {
+    converge(&[(&client_a, &case_a), (&client_b, &case_b)]);
+    for case in [&case_a, &case_b] {
+        let mut case = case.lock().unwrap();
         let n = case.notes(&appt).unwrap();
         let all: String = n.by_author.iter().map(|a| a.text.as_str()).collect();
         assert!(all.contains("PET scan") && all.contains("trial is still recruiting"), "{all}");
@@ -143,7 +167,7 @@ fn two_devices_merge_notes_typed_offline_both_ways() {
         assert_eq!(f.by_author[0].text, "Follow-up in three months — 随访 🙂");
         assert!(!case.has_unsaved_changes());
     }
-    assert_eq!(case_a.notes(&appt).unwrap(), case_b.notes(&appt).unwrap());
+    assert_eq!(case_a.lock().unwrap().notes(&appt).unwrap(), case_b.lock().unwrap().notes(&appt).unwrap());
 
     // Every notes document was registered with the relay, and everything reached it.
     let registered = relay.documents(id.as_str());
@@ -160,19 +184,20 @@ fn two_devices_merge_notes_typed_offline_both_ways() {
     client_b.stop().unwrap();
     let mut reopened = store_a.open_case(&id).unwrap();
     assert_eq!(reopened.notes(&follow_up).unwrap().by_author[0].text, "Follow-up in three months — 随访 🙂");
-    assert_eq!(reopened.state().unwrap(), case_b.state().unwrap());
+    assert_eq!(reopened.state().unwrap(), case_b.lock().unwrap().state().unwrap());
 }
 
 #[test]
 fn a_refused_token_stops_sync_for_good() {
     let relay = FakeRelay::start();
     let store = Store::in_memory();
-    let (mut case, _) = store.create_case("Mum", "Ana", None).unwrap();
+    let (case, _) = store.create_case("Mum", "Ana", None).unwrap();
+    let case = shared(case);
+    let id = case.lock().unwrap().id().clone();
     let wrong =
         DeviceCredentials { account_id: "acc-nobody".into(), device_id: "dev-nobody".into(), token: "f".repeat(64) };
     let client = SyncClient::start_with(&store, &relay.url(), wrong, options()).unwrap();
     let events = record(&client);
-    assert!(matches!(client.sync_case(&mut case), Err(SyncError::Unauthorized)));
     eventually("the permanent failure", WAIT, || client.failure().is_some());
     assert!(matches!(client.failure(), Some(SyncError::Unauthorized)));
     // No endless retry: the one refused upgrade stays the only one, although the backoff is 50-400 ms.
@@ -180,9 +205,9 @@ fn a_refused_token_stops_sync_for_good() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(relay.upgrades(), upgrades);
     assert_eq!(upgrades, 1);
-    assert!(matches!(client.sync_case(&mut case), Err(SyncError::Unauthorized)));
-    assert!(matches!(client.wait_until_synced(case.id(), WAIT), Err(SyncError::Unauthorized)));
-    assert_eq!(client.status(case.id()).state, SyncState::Offline);
+    assert!(matches!(client.sync_case(&case), Err(SyncError::Unauthorized)));
+    assert!(matches!(client.block_on(client.wait_until_synced(&id, WAIT)), Err(SyncError::Unauthorized)));
+    assert_eq!(client.status(&id).state, SyncState::Offline);
     eventually("the Failed event", WAIT, || {
         events.lock().unwrap().iter().any(|e| matches!(e, SyncEvent::Failed { error: SyncError::Unauthorized }))
     });
@@ -193,15 +218,22 @@ fn non_members_get_not_found() {
     let relay = FakeRelay::start();
     let (ana, ben) = (relay.account("ana"), relay.account("ben"));
     let store_a = Store::in_memory();
-    let (mut shared, _) = store_a.create_case("Mum", "Ana", None).unwrap();
-    let (mut unshared, _) = store_a.create_case("Dad", "Ana", None).unwrap();
+    let shared_case = shared(store_a.create_case("Mum", "Ana", None).unwrap().0);
+    let unshared = shared(store_a.create_case("Dad", "Ana", None).unwrap().0);
     let client_a = SyncClient::start_with(&store_a, &relay.url(), ana, options()).unwrap();
-    client_a.share_case(&mut shared).unwrap();
-    // A case nobody registered.
-    assert!(matches!(client_a.sync_case(&mut unshared), Err(SyncError::NotFound)));
+    let events = record(&client_a);
+    client_a.block_on(client_a.share_case(&shared_case)).unwrap();
+    // A case nobody registered: pushing returns at once; waiting says why it never syncs.
+    let unshared_id = unshared.lock().unwrap().id().clone();
+    client_a.sync_case(&unshared).unwrap();
+    assert!(matches!(client_a.block_on(client_a.wait_until_synced(&unshared_id, WAIT)), Err(SyncError::NotFound)));
+    eventually("the NotMember event", WAIT, || {
+        events.lock().unwrap().iter().any(|e| matches!(e, SyncEvent::NotMember { case_id } if *case_id == unshared_id))
+    });
     // A member of nothing asks for Ana's case.
     let client_b = SyncClient::start_with(&Store::in_memory(), &relay.url(), ben, options()).unwrap();
-    assert!(matches!(client_b.join_case(shared.id(), WAIT), Err(SyncError::NotFound)));
+    let id = shared_case.lock().unwrap().id().clone();
+    assert!(matches!(client_b.block_on(client_b.join_case(&id, WAIT)), Err(SyncError::NotFound)));
 }
 
 #[test]
@@ -213,35 +245,43 @@ fn reconnects_after_the_relay_restarts() {
     let appt =
         case_a.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
     let id = case_a.id().clone();
+    let case_a = shared(case_a);
     let client_a = SyncClient::start_with(&store_a, &relay.url(), ana, options()).unwrap();
-    client_a.share_case(&mut case_a).unwrap();
-    client_a.wait_until_synced(&id, WAIT).unwrap();
+    client_a.block_on(client_a.share_case(&case_a)).unwrap();
+    client_a.block_on(client_a.wait_until_synced(&id, WAIT)).unwrap();
     relay.add_member(id.as_str(), &ben.account_id, Role::Editor);
     let store_b = Store::in_memory();
     let client_b = SyncClient::start_with(&store_b, &relay.url(), ben, options()).unwrap();
-    let mut case_b = client_b.join_case(&id, WAIT).unwrap();
+    let case_b = client_b.block_on(client_b.join_case(&id, WAIT)).unwrap();
 
-    // The relay goes away; Ana keeps writing and syncing (offline: returns at once, nothing lost).
+    // The relay goes away; Ana keeps writing and pushing (offline: returns at once, nothing lost).
     relay.stop();
     eventually("Ana to notice", WAIT, || !client_a.is_connected());
-    case_a.append_text(&notes(&ana_id, &appt), "Written while the relay was down.").unwrap();
+    case_a.lock().unwrap().append_text(&notes(&ana_id, &appt), "Written while the relay was down.").unwrap();
     let t = Instant::now();
-    client_a.sync_case(&mut case_a).unwrap();
-    assert!(t.elapsed() < Duration::from_secs(3), "offline sync_case took {:?}", t.elapsed());
+    client_a.sync_case(&case_a).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(1), "offline sync_case took {:?}", t.elapsed());
+    eventually("Ana's status to show the edit unsaved", WAIT, || !client_a.status(&id).saved_to_relay);
     let st = client_a.status(&id);
     assert!(matches!(st.state, SyncState::Offline | SyncState::Connecting), "{st:?}");
-    assert!(!st.saved_to_relay);
-    match client_a.wait_until_synced(&id, Duration::from_millis(500)) {
+    match client_a.block_on(client_a.wait_until_synced(&id, Duration::from_millis(500))) {
         Err(SyncError::Timeout { state }) => assert!(matches!(state, SyncState::Offline | SyncState::Connecting)),
         other => panic!("expected a timeout while offline, got {other:?}"),
     }
 
-    // It comes back (same port, same data): Ana's edit goes out by itself, Ben receives it.
+    // It comes back (same port, same data): Ana's edit goes out by itself, and reaches Ben's open case
+    // without any call by Ben.
     relay.restart();
-    let st = client_a.wait_until_synced(&id, WAIT).unwrap();
+    let st = client_a.block_on(client_a.wait_until_synced(&id, WAIT)).unwrap();
     assert!(st.saved_to_relay);
-    converge(&mut [(&client_b, &mut case_b), (&client_a, &mut case_a)]);
-    assert_eq!(case_b.notes(&appt).unwrap().by_author[0].text, "Written while the relay was down.");
+    eventually("Ana's edit in Ben's open case", WAIT, || {
+        case_b
+            .lock()
+            .unwrap()
+            .notes(&appt)
+            .is_ok_and(|n| n.by_author.first().is_some_and(|a| a.text == "Written while the relay was down."))
+    });
+    converge(&[(&client_b, &case_b), (&client_a, &case_a)]);
 }
 
 #[test]
@@ -250,13 +290,14 @@ fn status_goes_offline_connecting_up_to_date() {
     let ana = relay.account("ana");
     relay.stop();
     let store = Store::in_memory();
-    let (mut case, _) = store.create_case("Mum", "Ana", None).unwrap();
+    let (case, _) = store.create_case("Mum", "Ana", None).unwrap();
     let id = case.id().clone();
+    let case = shared(case);
     relay.add_member(id.as_str(), &ana.account_id, Role::Owner);
 
     let client = SyncClient::start_with(&store, &relay.url(), ana, options()).unwrap();
     let events = record(&client);
-    client.sync_case(&mut case).unwrap();
+    client.sync_case(&case).unwrap();
     eventually("offline", WAIT, || client.status(&id).state == SyncState::Offline);
     assert!(!client.status(&id).saved_to_relay);
 
@@ -271,7 +312,7 @@ fn status_goes_offline_connecting_up_to_date() {
     assert!(!st.saved_to_relay);
 
     relay.hold_sync(false);
-    let st = client.wait_until_synced(&id, WAIT).unwrap();
+    let st = client.block_on(client.wait_until_synced(&id, WAIT)).unwrap();
     assert_eq!(st.state, SyncState::UpToDate);
     assert!(st.saved_to_relay);
     // The relay stores what it acknowledged (asynchronously, right after).
@@ -295,4 +336,30 @@ fn status_goes_offline_connecting_up_to_date() {
     // The time of the last sync is kept across restarts.
     let again = SyncClient::start_with(&store, &relay.url(), relay.account("ana2"), options()).unwrap();
     assert!(again.status(&id).last_synced_at.is_some());
+}
+
+#[test]
+fn pause_closes_the_connection_and_resume_reopens_it() {
+    let relay = FakeRelay::start();
+    let ana = relay.account("ana");
+    let store = Store::in_memory();
+    let (mut case, me) = store.create_case("Mum", "Ana", None).unwrap();
+    let appt =
+        case.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
+    let id = case.id().clone();
+    let case = shared(case);
+    let client = SyncClient::start_with(&store, &relay.url(), ana, options()).unwrap();
+    client.block_on(client.share_case(&case)).unwrap();
+    client.block_on(client.wait_until_synced(&id, WAIT)).unwrap();
+
+    // Typed, not saved, then the app goes to the background: saved at once, connection closed.
+    case.lock().unwrap().append_text(&notes(&me, &appt), "typed just before the phone locked").unwrap();
+    client.pause().unwrap();
+    assert!(!case.lock().unwrap().has_unsaved_changes(), "pause saves the open cases");
+    eventually("disconnected", WAIT, || !client.is_connected());
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!client.is_connected(), "no redial while paused");
+    client.resume().unwrap();
+    let st = client.block_on(client.wait_until_synced(&id, WAIT)).unwrap();
+    assert!(st.saved_to_relay);
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Casebook on the JVM, from Kotlin, in one command: builds the Rust library and its Kotlin bindings,
 # compiles this example with the Android app's view-models, starts a local relay and runs the story of
-# two siblings taking notes in the same consultation. Installs kotlinc (npm) and JNA (Debian) if missing.
+# two siblings taking notes in the same consultation. Installs kotlinc (npm; it ships kotlinx-coroutines)
+# and JNA (Debian) if missing. Not run by CI (scripts/test.sh runs bindings/tests/run.sh, which compiles
+# and runs the same view-models).
 #
 #   mobile-examples/console/run.sh            # with a local relay
 #   mobile-examples/console/run.sh --offline  # exchange files only
@@ -14,10 +16,11 @@ bindings/generate.sh >/dev/null
 libdir="$(cd "${CARGO_TARGET_DIR:-target}/debug" && pwd)"
 out=mobile-examples/console/.build
 mkdir -p "$out"
-echo "== compiling the example (bindings + shared view-models + Main.kt)"
-"$KOTLINC" -nowarn -include-runtime -jvm-target 17 -cp "$JNA_JAR" -d "$out/console.jar" \
+echo "== compiling the example (bindings + Flow support + shared view-models + Main.kt)"
+"$KOTLINC" -nowarn -include-runtime -jvm-target 17 -cp "$JNA_JAR:$COROUTINES_JAR" -d "$out/console.jar" \
   $(find bindings/generated/kotlin -name '*.kt') \
-  $(find mobile-examples/android/shared-viewmodel/src/main/kotlin -name '*.kt') \
+  $(find bindings/kotlin-support -name '*.kt' | sort) \
+  $(find mobile-examples/android/shared-viewmodel/src/main/kotlin -name '*.kt' | sort) \
   mobile-examples/console/src/Main.kt
 
 relay_pid=""
@@ -43,4 +46,4 @@ if [[ "${1:-}" != "--offline" ]]; then
   relay_url="http://$addr"
   echo "== relay listening at $relay_url"
 fi
-java -Djna.library.path="$libdir" -cp "$out/console.jar:$JNA_JAR" MainKt $relay_url
+java -Djna.library.path="$libdir" -cp "$out/console.jar:$JNA_JAR:$COROUTINES_JAR" MainKt $relay_url

@@ -51,4 +51,6 @@ xcodebuild -create-xcframework \
   -library "$sim/libcasebook_ffi.a" -headers "$headers" \
   -output "$out/casebook_ffiFFI.xcframework"
 cp "$gen/casebook_ffi.swift" "$out/Sources/CasebookFFI/casebook_ffi.swift"
-echo "Built $out/casebook_ffiFFI.xcframework and $out/Sources/CasebookFFI/casebook_ffi.swift"
+# The AsyncStreams over the observers (Store.caseChanges, SyncClient.statusUpdates/events), same module.
+cp "$root/bindings/swift-support/CasebookStreams.swift" "$out/Sources/CasebookFFI/CasebookStreams.swift"
+echo "Built $out/casebook_ffiFFI.xcframework and $out/Sources/CasebookFFI/{casebook_ffi,CasebookStreams}.swift"

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -914,4 +915,75 @@ fn siblings_share_join_and_sync_through_a_relay_from_the_cli() {
     assert_eq!(ana.json(&["members"]).as_array().unwrap().len(), 1);
     let refused = ben.fail(&["sync", "--timeout", "5"]);
     assert!(refused.contains("error"), "{refused}");
+}
+
+/// While `casebook sync --watch` runs on Ana's store, every other command on that store works, what they
+/// write reaches the relay within 2 s (a sync *started* by Ben within 2 s of Ana's write sees it), and
+/// what Ben pushes reaches Ana's store by itself.
+#[test]
+fn sync_watch_leaves_the_store_usable_and_syncs_other_commands_writes() {
+    let relay = TestRelay::start();
+    let (ana, _case, _) = Cb::with_case();
+    let ben = Cb::new();
+    ana.ok(&["account", "create", "--server", &relay.url(), "--name", "Ana"]);
+    ben.ok(&["init"]);
+    ben.ok(&["account", "create", "--server", &relay.url(), "--name", "Ben"]);
+    let code = ana.json(&["case", "share", "--role", "editor"])["invite"]["code"].as_str().unwrap().to_string();
+    ben.json(&["invite", "accept", &code, "--relationship", "son"]);
+    let appt = ana.add(&["appointment", "add", "--kind", "second_opinion"]);
+    ana.ok(&["sync"]);
+    ben.ok(&["sync"]);
+
+    let mut watch = Command::new(casebook_bin())
+        .arg("--store")
+        .arg(&ana.store)
+        .args(["--today", TODAY, "sync", "--watch"])
+        .env_remove("CASEBOOK_STORE")
+        .env_remove("CASEBOOK_CASE")
+        .current_dir(ana.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let watch = Kill(&mut watch);
+    std::thread::sleep(Duration::from_millis(500));
+
+    let mut lags = Vec::new();
+    for i in 0..3 {
+        // Other commands on Ana's store work while the watch runs.
+        let text = format!("Ana while watching {i}");
+        ana.ok(&["notes", "append", &appt, &text]);
+        let written = Instant::now();
+        assert!(ana.ok(&["case", "show"]).contains("Maria"));
+        // Ben syncs in a loop: a round started within 2 s of Ana's write must see it.
+        loop {
+            let started = written.elapsed();
+            assert!(started < Duration::from_secs(2), "Ana's write {i} did not reach the relay within 2 s");
+            ben.ok(&["sync", "--timeout", "10"]);
+            if notes_of(&ben, &appt).to_string().contains(&text) {
+                lags.push(started);
+                break;
+            }
+        }
+    }
+    // The other way: Ben's edit reaches Ana's store by itself.
+    ben.ok(&["notes", "append", &appt, "Ben pushed this"]);
+    ben.ok(&["sync"]);
+    let pushed = Instant::now();
+    while !notes_of(&ana, &appt).to_string().contains("Ben pushed this") {
+        assert!(pushed.elapsed() < Duration::from_secs(5), "Ben's edit never reached Ana's watched store");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "sync --watch: other commands' writes seen by the relay after {lags:?}; Ben's edit in Ana's store after {:?}",
+        pushed.elapsed()
+    );
+    drop(watch);
 }

@@ -178,10 +178,11 @@ fn automerge_repo_js_client_and_rust_client_edit_the_same_case_through_the_relay
     case.append_text(&TextField::Symptoms, SYMPTOMS).unwrap();
     case.save().unwrap();
     let id = case.id().clone();
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(case));
     let ana_device = ana.device_id.clone();
     let client = SyncClient::start(&store, &http, ana).unwrap();
-    client.share_case(&mut case).unwrap();
-    client.wait_until_synced(&id, TIMEOUT).expect("the case reaches the relay");
+    client.block_on(client.share_case(&shared)).unwrap();
+    client.block_on(client.wait_until_synced(&id, TIMEOUT)).expect("the case reaches the relay");
     let invite = client.relay().create_invite(&id, Role::Editor, None).unwrap();
     let joined = RelayClient::with_token(&http, &ben.token).unwrap().redeem_invite(&invite.code).unwrap();
     assert_eq!((joined.case_id.as_str(), joined.role), (id.as_str(), Role::Editor));
@@ -218,10 +219,11 @@ fn automerge_repo_js_client_and_rust_client_edit_the_same_case_through_the_relay
     let started_js = Instant::now();
     let mut node = js_client(&peer_id_for_device(&ben.device_id), TIMEOUT);
 
-    // JS → Rust: the Rust client sees the JS edit (a splice in a Text, a patient field written as Text).
+    // JS → Rust: the Rust client sees the JS edit (a splice in a Text, a patient field written as Text),
+    // merged live into the open case.
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        client.sync_case(&mut case).unwrap();
+        let mut case = shared.lock().unwrap();
         if case.text(&TextField::Symptoms).unwrap() == after_js && case.patient().stage.as_deref() == Some(JS_STAGE) {
             break;
         }
@@ -235,9 +237,11 @@ fn automerge_repo_js_client_and_rust_client_edit_the_same_case_through_the_relay
             case.text(&TextField::Symptoms).unwrap(),
             case.patient().stage
         );
+        drop(case);
         std::thread::sleep(Duration::from_millis(25));
     }
     let js_to_rust = started_js.elapsed();
+    let mut case = shared.lock().unwrap();
     assert_eq!(case.patient().display_name.as_deref(), Some(NAME));
 
     // Rust → JS: an edit made after (and on top of) the JS one.
@@ -247,8 +251,9 @@ fn automerge_repo_js_client_and_rust_client_edit_the_same_case_through_the_relay
     case.splice_text(&TextField::Symptoms, at_utf16, 0, RUST_INSERT).unwrap();
     case.set_patient(PatientField::Stage, Some(RUST_STAGE)).unwrap();
     assert_eq!(case.text(&TextField::Symptoms).unwrap(), after_rust);
-    client.sync_case(&mut case).unwrap();
-    client.wait_until_synced(&id, TIMEOUT).expect("the Rust edit reaches the relay");
+    drop(case);
+    client.sync_case(&shared).unwrap();
+    client.block_on(client.wait_until_synced(&id, TIMEOUT)).expect("the Rust edit reaches the relay");
 
     let (status, out, err) = node.finish(TIMEOUT + Duration::from_secs(10));
     let rust_to_js = started_rust.elapsed();
@@ -270,20 +275,23 @@ fn automerge_repo_js_client_and_rust_client_edit_the_same_case_through_the_relay
 
     // Both replicas agree, and the relay kept the merged case: a Rust device that Ben links now (the JS
     // client is gone) joins the case and gets all of it.
-    client.sync_case(&mut case).unwrap();
+    client.block_on(client.sync_and_wait(&shared, TIMEOUT)).unwrap();
+    let mut case = shared.lock().unwrap();
     assert_eq!(case.text(&TextField::Symptoms).unwrap(), after_rust);
     assert_eq!(case.patient().stage.as_deref(), Some(RUST_STAGE));
+    drop(case);
     client.stop().unwrap();
     let link = RelayClient::with_token(&http, &ben.token).unwrap().create_link_code().unwrap();
     let ben_phone = anon.link_device(&link.code, Some("Ben's phone")).unwrap();
     let ben_store = Store::open(&tmp.path().join("ben")).unwrap();
     let ben_client = SyncClient::start(&ben_store, &http, ben_phone).unwrap();
-    let mut joined = ben_client.join_case(&id, TIMEOUT).expect("Ben's phone joins the case");
-    ben_client.wait_until_synced(&id, TIMEOUT).unwrap();
-    ben_client.sync_case(&mut joined).unwrap();
+    let joined = ben_client.block_on(ben_client.join_case(&id, TIMEOUT)).expect("Ben's phone joins the case");
+    ben_client.block_on(ben_client.sync_and_wait(&joined, TIMEOUT)).unwrap();
+    let mut joined = joined.lock().unwrap();
     assert_eq!(joined.text(&TextField::Symptoms).unwrap(), after_rust);
     assert_eq!(joined.patient().stage.as_deref(), Some(RUST_STAGE));
     assert_eq!(joined.patient().display_name.as_deref(), Some(NAME));
+    drop(joined);
     ben_client.stop().unwrap();
 
     eprintln!(

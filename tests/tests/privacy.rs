@@ -92,24 +92,32 @@ fn no_health_data_or_secret_in_logs_and_no_secret_in_the_relays_files() {
     a.append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: ana_id }, NOTE).unwrap();
     a.save().unwrap();
     let id = a.id().clone();
+    let a = Arc::new(Mutex::new(a));
     let ana = SyncClient::start(&ana_store, &url, ana_creds.clone()).unwrap();
-    ana.share_case(&mut a).unwrap();
-    ana.sync_and_wait(&mut a, WAIT).unwrap();
+    ana.block_on(ana.share_case(&a)).unwrap();
+    ana.block_on(ana.sync_and_wait(&a, WAIT)).unwrap();
     let invite = ana.relay().create_invite(&id, Role::Editor, None).unwrap().code;
     RelayClient::with_token(&url, &ben_creds.token).unwrap().redeem_invite(&invite).unwrap();
     let ben = SyncClient::start(&ben_store, &url, ben_creds.clone()).unwrap();
-    let mut b = ben.join_case(&id, WAIT).unwrap();
-    let ben_id = b.add_caregiver("Ben Marker-Caregiver", Some("son")).unwrap();
-    b.append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: ben_id }, BEN_NOTE).unwrap();
-    b.save().unwrap();
-    ben.sync_and_wait(&mut b, WAIT).unwrap();
+    let b = ben.block_on(ben.join_case(&id, WAIT)).unwrap();
+    {
+        let mut b = b.lock().unwrap();
+        let ben_id = b.add_caregiver("Ben Marker-Caregiver", Some("son")).unwrap();
+        b.append_text(&TextField::AppointmentNotes { appointment: appt.clone(), author: ben_id }, BEN_NOTE).unwrap();
+        b.save().unwrap();
+    }
+    ben.block_on(ben.sync_and_wait(&b, WAIT)).unwrap();
     let deadline = Instant::now() + WAIT;
-    while !notes(&mut a, &appt).contains(BEN_NOTE) {
+    while !notes(&mut a.lock().unwrap(), &appt).contains(BEN_NOTE) {
         assert!(Instant::now() < deadline, "Ana never received Ben's note");
-        ana.sync_and_wait(&mut a, WAIT).unwrap();
+        ana.block_on(ana.sync_and_wait(&a, WAIT)).unwrap();
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(b.patient().display_name.as_deref(), Some(PATIENT), "the data really went through the relay");
+    assert_eq!(
+        b.lock().unwrap().patient().display_name.as_deref(),
+        Some(PATIENT),
+        "the data really went through the relay"
+    );
     ana.stop().unwrap();
     ben.stop().unwrap();
     let relay_lines = relay.kill();

@@ -32,9 +32,9 @@ fn download(url: &str, creds: &casebook_core::relay_api::DeviceCredentials, id: 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let client = SyncClient::start(&store, url, creds.clone()).unwrap();
-    let mut case = client.join_case(id, WAIT).unwrap();
-    client.sync_and_wait(&mut case, WAIT).unwrap();
-    let text = case.text(&TextField::Symptoms).unwrap();
+    let case = client.block_on(client.join_case(id, WAIT)).unwrap();
+    client.block_on(client.sync_and_wait(&case, WAIT)).unwrap();
+    let text = case.lock().unwrap().text(&TextField::Symptoms).unwrap();
     client.stop().unwrap();
     text
 }
@@ -57,11 +57,12 @@ fn nothing_the_relay_acknowledged_is_lost_when_it_is_killed() {
     let store = Store::open(ana_dir.path()).unwrap();
     let ana_creds = RelayClient::new(&url).unwrap().create_account("Ana", None).unwrap();
     let ben_creds = RelayClient::new(&url).unwrap().create_account("Ben", None).unwrap();
-    let (mut case, _) = store.create_case("Pat", "Ana", None).unwrap();
+    let (case, _) = store.create_case("Pat", "Ana", None).unwrap();
     let id = case.id().clone();
+    let case = Arc::new(std::sync::Mutex::new(case));
     let mut ana = SyncClient::start(&store, &url, ana_creds.clone()).unwrap();
-    ana.share_case(&mut case).unwrap();
-    ana.sync_and_wait(&mut case, WAIT).unwrap();
+    ana.block_on(ana.share_case(&case)).unwrap();
+    ana.block_on(ana.sync_and_wait(&case, WAIT)).unwrap();
     let code = ana.relay().create_invite(&id, Role::Editor, None).unwrap().code;
     RelayClient::with_token(&url, &ben_creds.token).unwrap().redeem_invite(&code).unwrap();
 
@@ -83,10 +84,13 @@ fn nothing_the_relay_acknowledged_is_lost_when_it_is_killed() {
         while !killed.load(Ordering::SeqCst) {
             let marker = format!("[k{kill}e{edits}]");
             edits += 1;
-            case.append_text(&TextField::Symptoms, &marker).unwrap();
-            case.save().unwrap();
-            if ana.sync_case(&mut case).is_ok()
-                && ana.wait_until_synced(&id, Duration::from_secs(2)).is_ok()
+            {
+                let mut c = case.lock().unwrap();
+                c.append_text(&TextField::Symptoms, &marker).unwrap();
+                c.save().unwrap();
+            }
+            if ana.sync_case(&case).is_ok()
+                && ana.block_on(ana.wait_until_synced(&id, Duration::from_secs(2))).is_ok()
                 && !killed.load(Ordering::SeqCst)
             {
                 acknowledged.push(marker);
@@ -101,13 +105,13 @@ fn nothing_the_relay_acknowledged_is_lost_when_it_is_killed() {
         assert!(lost.is_empty(), "kill {kill}: acknowledged edits lost {lost:?} (replay: {replay})");
         ana = SyncClient::start(&store, &url, ana_creds.clone()).unwrap();
         let deadline = Instant::now() + WAIT;
-        while ana.sync_and_wait(&mut case, Duration::from_secs(5)).is_err() {
+        while ana.block_on(ana.sync_and_wait(&case, Duration::from_secs(5))).is_err() {
             assert!(Instant::now() < deadline, "Ana does not reconnect (replay: {replay})");
         }
     }
     ana.stop().unwrap();
     let text = download(&url, &ben_creds, &id);
-    let all = case.text(&TextField::Symptoms).unwrap();
+    let all = case.lock().unwrap().text(&TextField::Symptoms).unwrap();
     assert_eq!(text, all, "after the last restart and resync, the relay has every edit (replay: {replay})");
     assert!(acknowledged.len() >= kills, "{} acknowledged edits over {kills} kills", acknowledged.len());
     eprintln!("relay_crash: {kills} kills, {edits} edits, {} acknowledged, seed {seed}", acknowledged.len());

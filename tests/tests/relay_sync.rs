@@ -8,8 +8,8 @@ use casebook_core::model::patient::PatientField;
 use casebook_core::model::record_request::{Channel, NewEvent, RecordItem};
 use casebook_core::model::text::TextField;
 use casebook_core::relay_api::{DeviceCredentials, Role};
-use casebook_core::sync::{RelayClient, SyncClient};
-use casebook_core::{Case, CaseId, Store};
+use casebook_core::sync::{RelayClient, SharedCase, SyncClient};
+use casebook_core::{CaseId, Store};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -56,13 +56,14 @@ impl Phone {
             s.stop().unwrap();
         }
     }
-    fn sync(&self, case: &mut Case) {
-        self.sync.as_ref().unwrap().sync_and_wait(case, WAIT).unwrap();
+    fn sync(&self, case: &SharedCase) {
+        let s = self.sync.as_ref().unwrap();
+        s.block_on(s.sync_and_wait(case, WAIT)).unwrap();
     }
 }
 
 /// Ana creates and shares a case with an appointment; Ben joins it as editor. Both end online.
-fn family(url: &str) -> (Phone, Phone, Case, Case, CaseId, String, String, String) {
+fn family(url: &str) -> (Phone, Phone, SharedCase, SharedCase, CaseId, String, String, String) {
     let mut ana = Phone::new(url, "Ana");
     let mut ben = Phone::new(url, "Ben");
     let (mut a, ana_id) = ana.store.create_case("Mum", "Ana", Some("daughter")).unwrap();
@@ -70,15 +71,18 @@ fn family(url: &str) -> (Phone, Phone, Case, Case, CaseId, String, String, Strin
         a.add_appointment(NewAppointment { kind: Some(AppointmentKind::SecondOpinion), ..Default::default() }).unwrap();
     a.save().unwrap();
     let id = a.id().clone();
-    ana.online(url).share_case(&mut a).unwrap();
-    ana.sync(&mut a);
+    let a = std::sync::Arc::new(std::sync::Mutex::new(a));
+    let s = ana.online(url);
+    s.block_on(s.share_case(&a)).unwrap();
+    ana.sync(&a);
     let code = ana.sync.as_ref().unwrap().relay().create_invite(&id, Role::Editor, None).unwrap().code;
     RelayClient::with_token(url, &ben.creds.token).unwrap().redeem_invite(&code).unwrap();
-    let mut b = ben.online(url).join_case(&id, WAIT).unwrap();
-    let ben_id = b.add_caregiver("Ben", Some("son")).unwrap();
-    b.save().unwrap();
-    ben.sync(&mut b);
-    ana.sync(&mut a);
+    let s = ben.online(url);
+    let b = s.block_on(s.join_case(&id, WAIT)).unwrap();
+    let ben_id = b.lock().unwrap().add_caregiver("Ben", Some("son")).unwrap();
+    b.lock().unwrap().save().unwrap();
+    ben.sync(&b);
+    ana.sync(&a);
     (ana, ben, a, b, id, appt, ana_id, ben_id)
 }
 
@@ -87,7 +91,7 @@ fn siblings_edit_offline_then_sync_to_identical_cases() {
     let relay_dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(relay_dir.path());
     let url = relay.url();
-    let (mut ana, mut ben, mut a, mut b, _id, appt, ana_id, ben_id) = family(&url);
+    let (mut ana, mut ben, a, b, _id, appt, ana_id, ben_id) = family(&url);
 
     // The basement: both offline, typing in the same consultation and editing other fields.
     ana.offline();
@@ -99,51 +103,54 @@ fn siblings_edit_offline_then_sync_to_identical_cases() {
     for i in 0..200 {
         let wa = format!("a{i}é ");
         let wb = format!("b{i}😀診 ");
-        a.append_text(&na, &wa).unwrap();
-        b.append_text(&nb, &wb).unwrap();
+        a.lock().unwrap().append_text(&na, &wa).unwrap();
+        b.lock().unwrap().append_text(&nb, &wb).unwrap();
         typed_a.push_str(&wa);
         typed_b.push_str(&wb);
         if i % 10 == 9 {
-            a.save().unwrap();
-            b.save().unwrap();
+            a.lock().unwrap().save().unwrap();
+            b.lock().unwrap().save().unwrap();
         }
     }
-    a.append_text(&TextField::AppointmentSummary(appt.clone()), "PET first. ").unwrap();
-    b.append_text(&TextField::AppointmentSummary(appt.clone()), "Summary promised.").unwrap();
-    a.set_patient(PatientField::Stage, Some("IIIA")).unwrap();
-    b.set_patient(PatientField::Stage, Some("IIB")).unwrap();
-    a.set_appointment(&appt, AppointmentField::Start, Some("2026-12-01T09:30")).unwrap();
-    b.set_appointment(&appt, AppointmentField::Start, Some("2026-12-01T14:00")).unwrap();
-    let r = b.add_record_request("City Lab", &[RecordItem::PathologySlides], Channel::LabRelease).unwrap();
-    b.log_request_event(&r, NewEvent { kind: "requested_in_writing", date: "2026-11-20", ..Default::default() })
+    a.lock().unwrap().append_text(&TextField::AppointmentSummary(appt.clone()), "PET first. ").unwrap();
+    b.lock().unwrap().append_text(&TextField::AppointmentSummary(appt.clone()), "Summary promised.").unwrap();
+    a.lock().unwrap().set_patient(PatientField::Stage, Some("IIIA")).unwrap();
+    b.lock().unwrap().set_patient(PatientField::Stage, Some("IIB")).unwrap();
+    a.lock().unwrap().set_appointment(&appt, AppointmentField::Start, Some("2026-12-01T09:30")).unwrap();
+    b.lock().unwrap().set_appointment(&appt, AppointmentField::Start, Some("2026-12-01T14:00")).unwrap();
+    let r =
+        b.lock().unwrap().add_record_request("City Lab", &[RecordItem::PathologySlides], Channel::LabRelease).unwrap();
+    b.lock()
+        .unwrap()
+        .log_request_event(&r, NewEvent { kind: "requested_in_writing", date: "2026-11-20", ..Default::default() })
         .unwrap();
-    a.save().unwrap();
-    b.save().unwrap();
+    a.lock().unwrap().save().unwrap();
+    b.lock().unwrap().save().unwrap();
 
     // Upstairs: online again.
     let started = Instant::now();
     ana.online(&url);
     ben.online(&url);
-    ana.sync(&mut a);
-    ben.sync(&mut b);
-    ana.sync(&mut a);
+    ana.sync(&a);
+    ben.sync(&b);
+    ana.sync(&a);
     let took = started.elapsed();
     println!("sync after offline editing took {} ms", took.as_millis());
 
-    assert_eq!(a.state().unwrap(), b.state().unwrap(), "identical documents");
-    let notes = a.notes(&appt).unwrap();
-    assert_eq!(notes, b.notes(&appt).unwrap());
+    assert_eq!(a.lock().unwrap().state().unwrap(), b.lock().unwrap().state().unwrap(), "identical documents");
+    let notes = a.lock().unwrap().notes(&appt).unwrap();
+    assert_eq!(notes, b.lock().unwrap().notes(&appt).unwrap());
     let text_of = |who: &str| notes.by_author.iter().find(|n| n.author == who).unwrap().text.clone();
     assert_eq!(text_of(&ana_id), typed_a, "no word of Ana's lost");
     assert_eq!(text_of(&ben_id), typed_b, "no word of Ben's lost");
     assert!(notes.summary.contains("PET first.") && notes.summary.contains("Summary promised."));
-    let paths: Vec<String> = a.conflicts().into_iter().map(|c| c.path).collect();
+    let paths: Vec<String> = a.lock().unwrap().conflicts().into_iter().map(|c| c.path).collect();
     assert!(paths.contains(&"patient/stage".to_string()), "{paths:?}");
     assert!(paths.contains(&format!("appointments/{appt}/start")), "{paths:?}");
-    assert_eq!(a.conflicts(), b.conflicts());
-    assert_eq!(a.record_requests(), b.record_requests());
+    assert_eq!(a.lock().unwrap().conflicts(), b.lock().unwrap().conflicts());
+    assert_eq!(a.lock().unwrap().record_requests(), b.lock().unwrap().record_requests());
     for p in [&ana, &ben] {
-        assert!(p.sync.as_ref().unwrap().status(a.id()).saved_to_relay);
+        assert!(p.sync.as_ref().unwrap().status(a.lock().unwrap().id()).saved_to_relay);
     }
     ana.offline();
     ben.offline();
@@ -155,23 +162,28 @@ fn a_restarted_relay_serves_what_it_stored_to_a_sibling_who_was_offline() {
     let relay_dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(relay_dir.path());
     let url = relay.url();
-    let (mut ana, mut ben, mut a, _b, id, appt, ana_id, _) = family(&url);
+    let (mut ana, mut ben, a, _b, id, appt, ana_id, _) = family(&url);
     ben.offline();
     drop(_b);
 
     // Ana edits while Ben is offline; the relay stores it.
     let na = TextField::AppointmentNotes { appointment: appt.clone(), author: ana_id.clone() };
-    a.append_text(&na, "Written while Ben was offline: 診断 confirmé 😀").unwrap();
-    a.set_patient(PatientField::Stage, Some("IV")).unwrap();
-    let appt2 =
-        a.add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() }).unwrap();
-    a.append_text(
-        &TextField::AppointmentNotes { appointment: appt2.clone(), author: ana_id.clone() },
-        "follow-up notes",
-    )
-    .unwrap();
-    a.save().unwrap();
-    ana.sync(&mut a);
+    a.lock().unwrap().append_text(&na, "Written while Ben was offline: 診断 confirmé 😀").unwrap();
+    a.lock().unwrap().set_patient(PatientField::Stage, Some("IV")).unwrap();
+    let appt2 = a
+        .lock()
+        .unwrap()
+        .add_appointment(NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() })
+        .unwrap();
+    a.lock()
+        .unwrap()
+        .append_text(
+            &TextField::AppointmentNotes { appointment: appt2.clone(), author: ana_id.clone() },
+            "follow-up notes",
+        )
+        .unwrap();
+    a.lock().unwrap().save().unwrap();
+    ana.sync(&a);
     assert!(ana.sync.as_ref().unwrap().status(&id).saved_to_relay);
     ana.offline();
 
@@ -182,12 +194,12 @@ fn a_restarted_relay_serves_what_it_stored_to_a_sibling_who_was_offline() {
 
     // Ben comes online and receives everything.
     ben.online(&url);
-    let mut b = ben.store.open_case(&id).unwrap();
-    ben.sync(&mut b);
-    assert_eq!(b.patient().stage.as_deref(), Some("IV"));
-    let notes = b.notes(&appt).unwrap();
+    let b = std::sync::Arc::new(std::sync::Mutex::new(ben.store.open_case(&id).unwrap()));
+    ben.sync(&b);
+    assert_eq!(b.lock().unwrap().patient().stage.as_deref(), Some("IV"));
+    let notes = b.lock().unwrap().notes(&appt).unwrap();
     assert!(notes.by_author.iter().any(|n| n.text == "Written while Ben was offline: 診断 confirmé 😀"), "{notes:?}");
-    assert_eq!(b.notes(&appt2).unwrap().by_author[0].text, "follow-up notes");
+    assert_eq!(b.lock().unwrap().notes(&appt2).unwrap().by_author[0].text, "follow-up notes");
     // And what Ben has is durable in his store.
     ben.offline();
     let mut again = ben.store.open_case(&id).unwrap();

@@ -1,8 +1,9 @@
 //! [`SyncClient`]: a store kept in sync with a relay. The core's `SyncClient` runs on its own runtime and
-//! reconnects by itself; this wrapper makes it an object, forwards its events to the store's
-//! [`CaseObserver`](crate::CaseObserver)s and to [`SyncObserver`]s, and converts types.
+//! reconnects by itself; this wrapper makes it an object (async where the network is), attaches the
+//! store's open cases to it, forwards its events to the store's [`CaseObserver`](crate::CaseObserver)s
+//! and to [`SyncObserver`]s, and converts types.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use casebook_core::sync::{CaseSyncStatus as CoreStatus, SyncClient as CoreClient, SyncEvent, SyncState};
@@ -10,10 +11,13 @@ use casebook_core::sync::{CaseSyncStatus as CoreStatus, SyncClient as CoreClient
 use crate::case::Case;
 use crate::convert::parse_case_id;
 use crate::error::{CasebookError, Result};
-use crate::observer::{CaseObservers, ChangeOrigin, Observers};
+use crate::observer::Observers;
 use crate::store::Store;
 
 use super::relay::{CaseMembership, DeviceCredentials, Relay};
+
+pub mod presence;
+use presence::PresenceObserver;
 
 /// Where a case stands with the relay.
 #[uniffi::remote(Enum)]
@@ -56,25 +60,32 @@ pub trait SyncObserver: Send + Sync {
     /// The relay refused this device for good (`Unauthorized`: wrong or revoked token): sync stopped;
     /// sign in again and start a new client.
     fn on_sync_failed(&self, error: CasebookError);
+    /// The relay says this account is not a member of case `case_id` (removed from it, or it was never
+    /// shared): it is not synced.
+    fn on_not_member(&self, case_id: String);
 }
 
-/// A store connected to a relay. Start one per signed-in device and keep it while the app runs; stop
-/// it when the app goes away (or let it be dropped).
+/// A store connected to a relay. Start one per signed-in device and keep it while the app runs; pause it
+/// when the app goes to the background, resume it when it comes back, stop it when the app goes away.
 ///
-/// How changes move: [`SyncClient::sync_case`] saves an open case and hands its edits to the relay
-/// (works offline: they go out when the connection returns) and merges what other devices sent into it.
-/// When other devices' changes arrive, the store's observers hear `ChangeOrigin.RELAY`: call `syncCase`
-/// on the open case again to merge them.
+/// How changes move: every case opened from the store is kept in sync while it is open. Other devices'
+/// changes are merged into it as they arrive (the store's observers hear `ChangeOrigin.REMOTE`, naming
+/// what changed); its edits are saved by the store's autosave and then sent (or at once with
+/// [`SyncClient::sync_case`]). Nothing here holds a case's lock while waiting on the network: reads and
+/// writes of a case stay fast on any network. Calls that wait on the network are `async` (Kotlin
+/// `suspend`, Swift `async`).
 #[derive(uniffi::Object)]
 pub struct SyncClient {
     /// The core client; `None` once stopped.
-    inner: RwLock<Option<CoreClient>>,
+    inner: RwLock<Option<Arc<CoreClient>>>,
+    /// The store it syncs.
+    store: Arc<Store>,
     /// The relay API signed in as this device.
     relay: Arc<Relay>,
-    /// The store's case observers (for cases opened by `join_case`).
-    case_observers: Arc<CaseObservers>,
     /// Sync observers.
     observers: Arc<Observers<dyn SyncObserver>>,
+    /// Presence observers (see `presence.rs`).
+    presence_observers: Arc<Observers<dyn PresenceObserver>>,
 }
 
 fn timeout(ms: u32) -> Duration {
@@ -82,39 +93,73 @@ fn timeout(ms: u32) -> Duration {
 }
 
 impl SyncClient {
-    /// Run `f` on the running core client.
-    fn with<T>(&self, f: impl FnOnce(&CoreClient) -> Result<T>) -> Result<T> {
-        let guard = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        match guard.as_ref() {
-            Some(c) => f(c),
-            None => Err(CasebookError::Stopped),
+    /// The running core client.
+    fn core(&self) -> Result<Arc<CoreClient>> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner).clone().ok_or(CasebookError::Stopped)
+    }
+
+    /// Keep an open case in sync (called by the store for every case it opens).
+    pub(crate) fn attach(&self, case: &Arc<Mutex<casebook_core::Case>>) {
+        if let Ok(c) = self.core()
+            && let Err(e) = c.attach(case)
+        {
+            tracing::warn!(error = %e, "cannot attach a case to the sync client");
+        }
+    }
+
+    /// Save a case and hand its edits to the sync engine (the autosave's saver).
+    pub(crate) fn push(&self, case: &Arc<Mutex<casebook_core::Case>>) {
+        match self.core() {
+            Ok(c) => {
+                if let Err(e) = c.sync_case(case) {
+                    tracing::warn!(error = %e, "autosave: cannot push a case");
+                }
+            }
+            Err(_) => casebook_core::autosave::save_only()(case),
         }
     }
 }
 
-#[uniffi::export]
+#[uniffi::export(async_runtime = "tokio")]
 impl SyncClient {
     /// Connect `store` to the relay at `relay_url` as the device of `credentials`. Returns at once; the
-    /// connection is made (and remade after network loss) in the background.
+    /// connection is made (and remade after network loss) in the background. Cases opened from the store
+    /// from now on are kept in sync while open.
     #[uniffi::constructor]
     pub fn start(store: Arc<Store>, relay_url: String, credentials: DeviceCredentials) -> Result<Arc<Self>> {
-        let inner = CoreClient::start(&store.inner, &relay_url, credentials.into())?;
+        let inner = Arc::new(CoreClient::start(&store.inner, &relay_url, credentials.into())?);
         let relay = Arc::new(Relay { inner: inner.relay().clone() });
         let observers: Arc<Observers<dyn SyncObserver>> = Arc::new(Observers::default());
-        let case_observers = store.observers.clone();
+        let presence_observers: Arc<Observers<dyn PresenceObserver>> = Arc::new(Observers::default());
         {
             let observers = observers.clone();
-            let case_observers = case_observers.clone();
+            let presence_observers = presence_observers.clone();
+            let case_observers = store.observers.clone();
             inner.add_observer(Arc::new(move |event: SyncEvent| match event {
-                SyncEvent::CaseChanged { case_id } => case_observers.changed(case_id.as_str(), ChangeOrigin::Relay),
+                SyncEvent::CaseChanged { case_id, change } => case_observers.changed(case_id.as_str(), change.into()),
                 SyncEvent::StatusChanged { case_id, status } => {
                     let status = CaseSyncStatus::from(status);
                     observers.each(|o| o.on_sync_status_changed(case_id.to_string(), status.clone()));
                 }
                 SyncEvent::Failed { error } => observers.each(|o| o.on_sync_failed(error.clone().into())),
+                SyncEvent::NotMember { case_id } => observers.each(|o| o.on_not_member(case_id.to_string())),
+                SyncEvent::PresenceChanged { case_id, doc } => {
+                    presence_observers.each(|o| o.on_presence_changed(case_id.to_string(), doc.to_string()))
+                }
             }));
         }
-        Ok(Arc::new(Self { inner: RwLock::new(Some(inner)), relay, case_observers, observers }))
+        let client = Arc::new(Self {
+            inner: RwLock::new(Some(inner)),
+            store: store.clone(),
+            relay,
+            observers,
+            presence_observers,
+        });
+        *store.sync.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&client);
+        for case in store.open_cases() {
+            client.attach(&case);
+        }
+        Ok(client)
     }
 
     /// The relay's HTTP API signed in as this device (invites, members, devices).
@@ -124,52 +169,86 @@ impl SyncClient {
 
     /// This device's account id.
     pub fn account_id(&self) -> Result<String> {
-        self.with(|c| Ok(c.account_id().to_string()))
+        Ok(self.core()?.account_id().to_string())
     }
 
     /// Whether the relay connection is established.
     pub fn is_connected(&self) -> Result<bool> {
-        self.with(|c| Ok(c.is_connected()))
+        Ok(self.core()?.is_connected())
     }
 
     /// Register a case on the relay (this account becomes its owner) and start syncing it. Sharing a case
     /// this account registered already is not an error.
-    pub fn share_case(&self, case: Arc<Case>) -> Result<CaseMembership> {
-        self.with(|c| Ok(c.share_case(&mut *case.lock()?)?.into()))
+    pub async fn share_case(&self, case: Arc<Case>) -> Result<CaseMembership> {
+        let core = self.core()?;
+        Ok(core.share_case(&case.inner).await?.into())
     }
 
-    /// Fetch a case this account is a member of (after `Relay.redeemInvite`) into the store and sync it.
-    /// Waits up to `timeout_ms` for the connection and the first download. A case already in the store is
-    /// opened and synced.
-    pub fn join_case(&self, case_id: String, timeout_ms: u32) -> Result<Arc<Case>> {
+    /// Fetch a case this account is a member of (after `Relay.redeemInvite`) into the store, open it and
+    /// keep it in sync. Waits up to `timeout_ms` for the connection and the first download. A case already
+    /// in the store is opened.
+    pub async fn join_case(&self, case_id: String, timeout_ms: u32) -> Result<Arc<Case>> {
         let id = parse_case_id(&case_id)?;
-        let case = self.with(|c| Ok(c.join_case(&id, timeout(timeout_ms))?))?;
-        Ok(Arc::new(Case::new(case, self.case_observers.clone())))
+        let core = self.core()?;
+        let shared = core.join_case(&id, timeout(timeout_ms)).await?;
+        Ok(self.store.wrap_shared(shared, case_id))
     }
 
-    /// Save the case, hand its edits to the relay and merge what other devices sent into it. Works
-    /// offline (not an error: see [`SyncClient::status`]). Call it after each save and on
-    /// `ChangeOrigin.RELAY`; re-read the case afterwards.
+    /// "Push now": save the case and hand its edits to the relay (sent when connected). Never waits on
+    /// the network. Not needed for correctness (the autosave does it about a second after the last edit).
     pub fn sync_case(&self, case: Arc<Case>) -> Result<()> {
-        self.with(|c| Ok(c.sync_case(&mut *case.lock()?)?))
+        Ok(self.core()?.sync_case(&case.inner)?)
     }
 
     /// The sync status of a case.
     pub fn status(&self, case_id: String) -> Result<CaseSyncStatus> {
         let id = parse_case_id(&case_id)?;
-        self.with(|c| Ok(c.status(&id).into()))
+        Ok(self.core()?.status(&id).into())
     }
 
-    /// Wait until the case is up to date with the relay (at most `timeout_ms`), then `syncCase` again to
-    /// merge what arrived. `Timeout` says how far it got; `Unauthorized`, `NotFound` (not a member) end it.
-    pub fn wait_until_synced(&self, case_id: String, timeout_ms: u32) -> Result<CaseSyncStatus> {
+    /// Wait until the case is up to date with the relay (at most `timeout_ms`). `Timeout` says how far it
+    /// got; `Unauthorized`, `NotFound` (not a member) end it.
+    pub async fn wait_until_synced(&self, case_id: String, timeout_ms: u32) -> Result<CaseSyncStatus> {
         let id = parse_case_id(&case_id)?;
-        self.with(|c| Ok(c.wait_until_synced(&id, timeout(timeout_ms))?.into()))
+        let core = self.core()?;
+        Ok(core.wait_until_synced(&id, timeout(timeout_ms)).await?.into())
     }
 
-    /// Add a sync observer; returns an id for [`SyncClient::remove_observer`].
+    /// Push now, then wait (at most `timeout_ms`) until the relay has every edit of the case and the open
+    /// case has every edit the relay has.
+    pub async fn sync_and_wait(&self, case: Arc<Case>, timeout_ms: u32) -> Result<CaseSyncStatus> {
+        let core = self.core()?;
+        Ok(core.sync_and_wait(&case.inner, timeout(timeout_ms)).await?.into())
+    }
+
+    /// The app goes to the background: save every edited case at once, push, close the connection.
+    /// Reads and writes keep working offline.
+    pub fn pause(&self) -> Result<()> {
+        self.store.autosave.flush();
+        Ok(self.core()?.pause()?)
+    }
+
+    /// The app is in the foreground again: reconnect.
+    pub fn resume(&self) -> Result<()> {
+        Ok(self.core()?.resume()?)
+    }
+
+    /// Add a sync observer; returns an id for [`SyncClient::remove_observer`]. If the relay refused this
+    /// device already (before the observer was added), the observer hears `onSyncFailed` at once.
     pub fn add_observer(&self, observer: Arc<dyn SyncObserver>) -> u64 {
-        self.observers.add(observer)
+        let id = self.observers.add(observer.clone());
+        if let Some(error) = self.core().ok().and_then(|c| c.failure()) {
+            let error: CasebookError = error.into();
+            let told = std::thread::Builder::new().name("casebook-sync-events".into()).spawn(move || {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| observer.on_sync_failed(error))).is_err() {
+                    tracing::error!("an observer threw; ignored");
+                }
+            });
+            if let Err(e) = told {
+                tracing::warn!(error = %e, "cannot tell a late observer about the refusal");
+            }
+        }
+        id
     }
 
     /// Remove a sync observer; whether it was registered.
@@ -177,12 +256,16 @@ impl SyncClient {
         self.observers.remove(id)
     }
 
-    /// Close the connection and stop (pending writes complete, the store is flushed). Later calls fail
-    /// with `Stopped`; stopping twice is not an error.
-    pub fn stop(&self) -> Result<()> {
+    /// Save pending edits, close the connection and stop (pending writes complete, the store is flushed).
+    /// Later calls fail with `Stopped`; stopping twice is not an error.
+    pub async fn stop(&self) -> Result<()> {
+        self.store.autosave.flush();
         let client = self.inner.write().unwrap_or_else(PoisonError::into_inner).take();
         match client {
-            Some(c) => Ok(c.stop()?),
+            Some(c) => tokio::task::spawn_blocking(move || c.stop())
+                .await
+                .map_err(|_| CasebookError::Internal { reason: "the sync client did not stop cleanly".into() })?
+                .map_err(Into::into),
             None => Ok(()),
         }
     }

@@ -10,7 +10,7 @@ use casebook_core::relay_api::{
 use casebook_core::sync::RelayClient;
 
 use crate::convert::parse_case_id;
-use crate::error::Result;
+use crate::error::{CasebookError, Result};
 
 /// Role of an account in a case.
 #[uniffi::remote(Enum)]
@@ -141,14 +141,29 @@ impl From<CoreMember> for Member {
 }
 
 /// A relay's HTTP API, signed in with a device token or not (then only account creation and device
-/// linking work).
+/// linking work). Every call that goes to the relay is `async` (Kotlin `suspend`, Swift `async`).
 #[derive(Debug, uniffi::Object)]
 pub struct Relay {
     /// The core client.
     pub(crate) inner: RelayClient,
 }
 
-#[uniffi::export]
+impl Relay {
+    /// Run a blocking HTTP call of the relay client on a blocking thread, awaited without blocking the
+    /// caller (Kotlin `suspend`, Swift `async`).
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&RelayClient) -> casebook_core::sync::SyncResult<T> + Send + 'static,
+    ) -> Result<T> {
+        let client = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&client))
+            .await
+            .map_err(|_| CasebookError::Internal { reason: "a relay call did not complete".into() })?
+            .map_err(Into::into)
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
 impl Relay {
     /// A client of the relay at `url` (`https://relay.example.org`; `http://` only for a relay on this
     /// machine or in tests), not signed in.
@@ -169,78 +184,84 @@ impl Relay {
     }
 
     /// Whether the relay answers (`Network` error if not).
-    pub fn health(&self) -> Result<()> {
-        Ok(self.inner.health()?)
+    pub async fn health(&self) -> Result<()> {
+        self.call(|c| c.health()).await
     }
 
     /// Create an account with this device as its first device. The token is returned once: keep it in
     /// secure storage.
     #[uniffi::method(default(device_name = None))]
-    pub fn create_account(&self, display_name: String, device_name: Option<String>) -> Result<DeviceCredentials> {
-        Ok(self.inner.create_account(&display_name, device_name.as_deref())?.into())
+    pub async fn create_account(&self, display_name: String, device_name: Option<String>) -> Result<DeviceCredentials> {
+        Ok(self.call(move |c| c.create_account(&display_name, device_name.as_deref())).await?.into())
     }
 
     /// The signed-in account (`Unauthorized` if the token is wrong or revoked).
-    pub fn me(&self) -> Result<AccountInfo> {
-        Ok(self.inner.me()?.into())
+    pub async fn me(&self) -> Result<AccountInfo> {
+        Ok(self.call(|c| c.me()).await?.into())
     }
 
     /// A one-time code to link another device of the same person to this account.
-    pub fn create_link_code(&self) -> Result<LinkCode> {
-        Ok(self.inner.create_link_code()?.into())
+    pub async fn create_link_code(&self) -> Result<LinkCode> {
+        Ok(self.call(|c| c.create_link_code()).await?.into())
     }
 
     /// Link this device to an account with a code from its existing device (no token needed).
     #[uniffi::method(default(device_name = None))]
-    pub fn link_device(&self, code: String, device_name: Option<String>) -> Result<DeviceCredentials> {
-        Ok(self.inner.link_device(&code, device_name.as_deref())?.into())
+    pub async fn link_device(&self, code: String, device_name: Option<String>) -> Result<DeviceCredentials> {
+        Ok(self.call(move |c| c.link_device(&code, device_name.as_deref())).await?.into())
     }
 
     /// Revoke a device of this account (its token stops working, its sync stops).
-    pub fn revoke_device(&self, device_id: String) -> Result<()> {
-        Ok(self.inner.revoke_device(&device_id)?)
+    pub async fn revoke_device(&self, device_id: String) -> Result<()> {
+        self.call(move |c| c.revoke_device(&device_id)).await
     }
 
     /// Register a case on the relay; this account becomes its owner. (`SyncClient.shareCase` does this
     /// and starts syncing it.)
-    pub fn register_case(&self, case_id: String) -> Result<CaseMembership> {
-        Ok(self.inner.register_case(&parse_case_id(&case_id)?)?.into())
+    pub async fn register_case(&self, case_id: String) -> Result<CaseMembership> {
+        let id = parse_case_id(&case_id)?;
+        Ok(self.call(move |c| c.register_case(&id)).await?.into())
     }
 
     /// The cases this account is a member of.
-    pub fn list_cases(&self) -> Result<Vec<CaseMembership>> {
-        Ok(self.inner.list_cases()?.into_iter().map(Into::into).collect())
+    pub async fn list_cases(&self) -> Result<Vec<CaseMembership>> {
+        Ok(self.call(|c| c.list_cases()).await?.into_iter().map(Into::into).collect())
     }
 
     /// Create a single-use invite (owner only) granting `role` (editor or viewer), valid for
     /// `expires_in_secs` (60 s – 30 days; default 7 days).
     #[uniffi::method(default(expires_in_secs = None))]
-    pub fn create_invite(&self, case_id: String, role: Role, expires_in_secs: Option<u64>) -> Result<Invite> {
-        Ok(self.inner.create_invite(&parse_case_id(&case_id)?, role, expires_in_secs)?.into())
+    pub async fn create_invite(&self, case_id: String, role: Role, expires_in_secs: Option<u64>) -> Result<Invite> {
+        let id = parse_case_id(&case_id)?;
+        Ok(self.call(move |c| c.create_invite(&id, role, expires_in_secs)).await?.into())
     }
 
     /// Redeem an invite code: this account becomes a member (then `SyncClient.joinCase`).
-    pub fn redeem_invite(&self, code: String) -> Result<CaseMembership> {
-        Ok(self.inner.redeem_invite(&code)?.into())
+    pub async fn redeem_invite(&self, code: String) -> Result<CaseMembership> {
+        Ok(self.call(move |c| c.redeem_invite(&code)).await?.into())
     }
 
     /// The members of a case (members only).
-    pub fn list_members(&self, case_id: String) -> Result<Vec<Member>> {
-        Ok(self.inner.list_members(&parse_case_id(&case_id)?)?.into_iter().map(Into::into).collect())
+    pub async fn list_members(&self, case_id: String) -> Result<Vec<Member>> {
+        let id = parse_case_id(&case_id)?;
+        Ok(self.call(move |c| c.list_members(&id)).await?.into_iter().map(Into::into).collect())
     }
 
     /// Change a member's role (owner only; editor or viewer).
-    pub fn change_role(&self, case_id: String, account_id: String, role: Role) -> Result<Member> {
-        Ok(self.inner.change_role(&parse_case_id(&case_id)?, &account_id, role)?.into())
+    pub async fn change_role(&self, case_id: String, account_id: String, role: Role) -> Result<Member> {
+        let id = parse_case_id(&case_id)?;
+        Ok(self.call(move |c| c.change_role(&id, &account_id, role)).await?.into())
     }
 
     /// Remove a member (owner only).
-    pub fn remove_member(&self, case_id: String, account_id: String) -> Result<()> {
-        Ok(self.inner.remove_member(&parse_case_id(&case_id)?, &account_id)?)
+    pub async fn remove_member(&self, case_id: String, account_id: String) -> Result<()> {
+        let id = parse_case_id(&case_id)?;
+        self.call(move |c| c.remove_member(&id, &account_id)).await
     }
 
     /// Leave a case (the case stays on this device until deleted from the store).
-    pub fn leave_case(&self, case_id: String) -> Result<()> {
-        Ok(self.inner.leave_case(&parse_case_id(&case_id)?)?)
+    pub async fn leave_case(&self, case_id: String) -> Result<()> {
+        let id = parse_case_id(&case_id)?;
+        self.call(move |c| c.leave_case(&id)).await
     }
 }

@@ -1,10 +1,13 @@
 """The Python scenario through the generated bindings (smaller than the Kotlin one): two phones take notes
 offline in the same appointment with non-ASCII text, update a record request, swap exchange files and
-converge; then sync through a relay started here; a wrong token is a typed exception.
+converge; then sync through a relay started here: edits reach the other phone's open case by themselves
+(autosave + live merge), remote changes name their sections, a paused phone catches up when resumed; a
+wrong token is a typed exception. The relay and sync calls are coroutines (`asyncio.run`).
 
 Run by bindings/tests/run.sh with PYTHONPATH=bindings/generated/python and CASEBOOK_SERVER set.
 """
 
+import asyncio
 import datetime
 import os
 import re
@@ -29,6 +32,7 @@ from casebook_ffi import (
     RecordItem,
     Relay,
     Role,
+    CaseSection,
     SharedText,
     Store,
     SyncClient,
@@ -49,11 +53,14 @@ class Recorder(CaseObserver):
     def __init__(self):
         self.events = []
 
-    def on_case_changed(self, case_id, origin):
-        self.events.append((case_id, origin))
+    def on_case_changed(self, case_id, change):
+        self.events.append((case_id, change))
 
     def count(self, origin):
-        return sum(1 for _, o in self.events if o == origin)
+        return sum(1 for _, c in self.events if c.origin == origin)
+
+    def remote(self, case_id):
+        return [c for i, c in self.events if i == case_id and c.origin == ChangeOrigin.REMOTE]
 
 
 class Phone:
@@ -64,9 +71,9 @@ class Phone:
         self.store.add_observer(self.recorder)
         self.sync = None
 
-    def close(self):
+    async def close(self):
         if self.sync is not None:
-            self.sync.stop()
+            await self.sync.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -100,36 +107,37 @@ class RelayProcess:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def eventually(what, cond, timeout=20.0):
+async def eventually(what, cond, timeout=20.0):
+    """Poll cond() until it holds (a deadline, not a fixed sleep)."""
     end = time.time() + timeout
     while time.time() < end:
         if cond():
             return
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for: {what}")
 
 
-def main():
+async def main():
     server = os.environ["CASEBOOK_SERVER"]
     ana, ben = Phone("ana"), Phone("ben")
     passed = failed = 0
     state = {}
 
-    def test(name):
-        def run(body):
-            nonlocal passed, failed
-            try:
-                body()
-                passed += 1
-                print(f"ok   {name}")
-            except Exception:
-                failed += 1
-                print(f"FAIL {name}")
-                traceback.print_exc(file=sys.stdout)
-        return run
+    async def run_test(name, body):
+        """Run one test (a plain function or a coroutine function) and report it."""
+        nonlocal passed, failed
+        try:
+            result = body()
+            if asyncio.iscoroutine(result):
+                await result
+            passed += 1
+            print(f"ok   {name}")
+        except Exception:
+            failed += 1
+            print(f"FAIL {name}")
+            traceback.print_exc(file=sys.stdout)
 
-    @test("two phones take notes offline and converge through exchange files")
-    def _():
+    def offline():
         created = ana.store.create_case("Mum", "Ana", "daughter")
         case, ana_id = created.case, created.me
         state["case_id"] = case_id = case.id()
@@ -167,44 +175,69 @@ def main():
         assert len(a.overdue_requests(TODAY)) == 1
         state.update(appt=appt, ana_id=ana_id, ben_id=ben_id)
 
+    await run_test("two phones take notes offline and converge through exchange files", offline)
+
     relay = RelayProcess(server)
     try:
-        @test("a wrong token is a typed exception")
-        def _():
+        async def wrong_token():
             try:
-                Relay.with_token(relay.url, "0" * 64).me()
+                await Relay.with_token(relay.url, "0" * 64).me()
                 raise AssertionError("expected Unauthorized")
             except CasebookError.Unauthorized:
                 pass
 
-        @test("sync through the relay converges")
-        def _():
+        await run_test("a wrong token is a typed exception", wrong_token)
+
+        async def live_sync():
             case_id, appt = state["case_id"], state["appt"]
-            creds_a = Relay(relay.url).create_account("Ana")
+            creds_a = await Relay(relay.url).create_account("Ana")
             ana.sync = SyncClient.start(ana.store, relay.url, creds_a)
+            # Ana's case is open before anything arrives: Ben's edits are merged into this very object. Her
+            # appointment screen shows its notes (a case opens an appointment's notes when they are first read).
             acase = ana.store.open_case(case_id)
-            ana.sync.share_case(acase)
-            code = ana.sync.relay().create_invite(case_id, Role.EDITOR).code
-            creds_b = Relay(relay.url).create_account("Ben")
+            assert acase.notes(appt).summary == ""
+            await ana.sync.share_case(acase)
+            code = (await ana.sync.relay().create_invite(case_id, Role.EDITOR)).code
+            creds_b = await Relay(relay.url).create_account("Ben")
             ben.sync = SyncClient.start(ben.store, relay.url, creds_b)
-            ben.sync.relay().redeem_invite(code)
-            bcase = ben.sync.join_case(case_id, 30_000)
+            await ben.sync.relay().redeem_invite(code)
+            bcase = await ben.sync.join_case(case_id, 30_000)
+            # No save or sync call: the autosave saves and sends, Ana's client merges into her open case.
             bcase.set_patient(PatientField.STAGE, "IIb")
             bcase.append_text(SharedText.APPOINTMENT_SUMMARY(appointment=appt), "まとめ 😀")
-            ben.sync.sync_case(bcase)
-            ben.sync.wait_until_synced(case_id, 30_000)
-
-            def arrived():
-                ana.sync.sync_case(acase)
-                return acase.patient().stage == "IIb" and acase.notes(appt).summary == "まとめ 😀"
-
-            eventually("Ben's edits on Ana's phone", arrived)
-            ana.sync.wait_until_synced(case_id, 30_000)
+            await eventually(
+                "Ben's edits in Ana's open case (live merge)",
+                lambda: acase.patient().stage == "IIb" and acase.notes(appt).summary == "まとめ 😀",
+                timeout=30.0)
+            # The observers hear a merge just after it is visible in the case: wait for them too.
+            await eventually("a REMOTE change naming PATIENT", lambda: any(
+                CaseSection.PATIENT in c.sections for c in ana.recorder.remote(case_id)))
+            await eventually("a REMOTE change naming NOTES of the appointment", lambda: any(
+                CaseSection.NOTES in c.sections and appt in c.appointments for c in ana.recorder.remote(case_id)))
+            await ana.sync.wait_until_synced(case_id, 30_000)
             assert ana.sync.status(case_id).state == SyncState.UP_TO_DATE
-            eventually("a relay change callback on Ana's phone", lambda: ana.recorder.count(ChangeOrigin.RELAY) > 0)
+            state.update(acase=acase, bcase=bcase)
+
+        await run_test("sync through the relay: edits reach the other phone's open case by themselves", live_sync)
+
+        async def pause_resume():
+            case_id, appt, acase, bcase = state["case_id"], state["appt"], state["acase"], state["bcase"]
+            summary = SharedText.APPOINTMENT_SUMMARY(appointment=appt)
+            ben.sync.pause()
+            await eventually("Ben's phone is disconnected", lambda: not ben.sync.is_connected())
+            assert ben.sync.status(case_id).state == SyncState.OFFLINE
+            acase.append_text(summary, " + Ana")
+            await ana.sync.sync_and_wait(acase, 30_000)
+            await asyncio.sleep(1.5)
+            assert not bcase.text(summary).endswith("+ Ana"), "a paused phone received a change"
+            ben.sync.resume()
+            await eventually("Ben's open case catches up after resume", lambda: bcase.text(summary).endswith("+ Ana"),
+                             timeout=30.0)
+
+        await run_test("pause and resume: a paused phone catches up", pause_resume)
     finally:
         for p in (ana, ben):
-            p.close()
+            await p.close()
         relay.close()
 
     print(f"python: {passed} passed, {failed} failed")
@@ -212,4 +245,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(asyncio.run(main()))

@@ -3,6 +3,7 @@
 //! `--files`, swap exchange files: the "AirDrop to my brother" path) and both end with the same merged
 //! case. Runs in temporary directories; touches nothing else.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -13,7 +14,7 @@ use casebook_core::model::record_request::{Channel, NewEvent, RecordItem};
 use casebook_core::model::specialist::{NciDesignation, NewSpecialist, SpecialistField};
 use casebook_core::model::text::TextField;
 use casebook_core::relay_api::Role;
-use casebook_core::sync::{RelayClient, SyncClient};
+use casebook_core::sync::{RelayClient, SharedCase, SyncClient};
 use casebook_core::{Store, dates};
 use clap::Args;
 
@@ -126,31 +127,40 @@ fn run_relay(ctx: &Ctx) -> Result<()> {
     let (mut ana, ana_id) = ana_store.create_case("Mum", "Ana", Some("daughter"))?;
     let case_id = ana.id().clone();
     let (sp, appt) = prepare(&mut ana, today)?;
+    let ana = Arc::new(Mutex::new(ana));
+    let wait = Duration::from_secs(30);
     let ana_sync = SyncClient::start(&ana_store, &url, ana_creds)?;
-    ana_sync.share_case(&mut ana)?;
-    ana_sync.sync_and_wait(&mut ana, Duration::from_secs(30))?;
+    ana_sync.block_on(ana_sync.share_case(&ana))?;
+    ana_sync.block_on(ana_sync.sync_and_wait(&ana, wait))?;
     let invite = ana_sync.relay().create_invite(&case_id, Role::Editor, Some(3600))?;
     RelayClient::with_token(&url, &ben_creds.token)?.redeem_invite(&invite.code)?;
     let ben_sync = SyncClient::start(&ben_store, &url, ben_creds)?;
-    let mut ben = ben_sync.join_case(&case_id, Duration::from_secs(30))?;
-    let ben_id = ben.add_caregiver("Ben", Some("son"))?;
-    ben.save()?;
-    ben_sync.sync_and_wait(&mut ben, Duration::from_secs(30))?;
-    ana_sync.sync_and_wait(&mut ana, Duration::from_secs(30))?;
+    let ben = ben_sync.block_on(ben_sync.join_case(&case_id, wait))?;
+    let ben_id = {
+        let mut b = lock(&ben)?;
+        let id = b.add_caregiver("Ben", Some("son"))?;
+        b.save()?;
+        id
+    };
+    ben_sync.block_on(ben_sync.sync_and_wait(&ben, wait))?;
+    ana_sync.block_on(ana_sync.sync_and_wait(&ana, wait))?;
     // The basement: no network. Both phones stop syncing while they type.
     ana_sync.stop()?;
     ben_sync.stop()?;
-    consultation(&mut ana, &mut ben, &ana_id, &ben_id, &appt, &sp, today)?;
+    consultation(&mut *lock(&ana)?, &mut *lock(&ben)?, &ana_id, &ben_id, &appt, &sp, today)?;
 
     // Back upstairs: both phones reconnect and sync; the relay forwards each one's edits to the other.
     let sync_started = std::time::Instant::now();
     let ana_sync = SyncClient::start(&ana_store, &url, ana_creds2)?;
     let ben_sync = SyncClient::start(&ben_store, &url, ben_creds2)?;
-    ana_sync.sync_and_wait(&mut ana, Duration::from_secs(30))?;
-    ben_sync.sync_and_wait(&mut ben, Duration::from_secs(30))?;
-    ana_sync.sync_and_wait(&mut ana, Duration::from_secs(30))?;
+    ana_sync.block_on(ana_sync.sync_and_wait(&ana, wait))?;
+    ben_sync.block_on(ben_sync.sync_and_wait(&ben, wait))?;
+    ana_sync.block_on(ana_sync.sync_and_wait(&ana, wait))?;
     let sync_ms = sync_started.elapsed().as_millis();
-    let same = ana.state()? == ben.state()? && ana.notes(&appt)? == ben.notes(&appt)?;
+    let same = {
+        let (mut a, mut b) = (lock(&ana)?, lock(&ben)?);
+        a.state()? == b.state()? && a.notes(&appt)? == b.notes(&appt)?
+    };
     let saved = ana_sync.status(&case_id).saved_to_relay && ben_sync.status(&case_id).saved_to_relay;
     ana_sync.stop()?;
     ben_sync.stop()?;
@@ -165,12 +175,17 @@ fn run_relay(ctx: &Ctx) -> Result<()> {
     );
     report(
         ctx,
-        &mut ana,
+        &mut *lock(&ana)?,
         &appt,
         today,
         header,
         serde_json::json!({"identical": same, "saved_to_relay": saved, "sync_ms": sync_ms}),
     )
+}
+
+/// Lock a case shared with a sync client.
+fn lock(case: &SharedCase) -> Result<std::sync::MutexGuard<'_, casebook_core::Case>> {
+    case.lock().map_err(|_| anyhow::anyhow!("the case is unusable"))
 }
 
 /// Print the merged case.

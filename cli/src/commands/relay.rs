@@ -1,12 +1,12 @@
 //! Working with a relay: `account`, `case share`, `invite`, `members`, `remove-member`, `sync`.
 //! The relay account (server, account, device token) is kept in the local store, never in a case.
 
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use casebook_core::relay_api::Role;
-use casebook_core::sync::{CaseSyncStatus, RelayClient, SyncClient, SyncEvent, SyncState};
+use casebook_core::sync::{CaseSyncStatus, RelayClient, SyncClient, SyncError, SyncState};
 use casebook_core::{RelayAccount, Store};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -97,7 +97,8 @@ pub(crate) struct RemoveMemberArgs {
 /// `casebook sync`.
 #[derive(Debug, Args)]
 pub(crate) struct SyncArgs {
-    /// Keep running: merge others' edits as they arrive and send local ones, until interrupted.
+    /// Keep running until interrupted: sync again every half second (others' edits merged, this store's
+    /// edits sent), without holding the store in between, so every other command keeps working.
     #[arg(long)]
     watch: bool,
     /// Seconds to wait for the relay before failing.
@@ -189,12 +190,14 @@ pub(crate) fn account_cmd(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
 
 /// Run `casebook case share`: register the case on the relay, upload it, and print an invite code.
 pub(crate) fn share(ctx: &Ctx, a: ShareArgs) -> Result<()> {
-    let mut open = ctx.open()?;
+    let open = ctx.open()?;
     let acct = account(&open.store)?;
     let sync = start(&open.store, &acct)?;
-    sync.share_case(&mut open.case)?;
-    let status = sync.sync_and_wait(&mut open.case, Duration::from_secs(30))?;
-    let invite = sync.relay().create_invite(open.case.id(), a.role.into(), Some(a.expires_in_hours * 3600))?;
+    let id = open.case.id().clone();
+    let case = Arc::new(Mutex::new(open.case));
+    sync.block_on(sync.share_case(&case))?;
+    let status = sync.block_on(sync.sync_and_wait(&case, Duration::from_secs(30)))?;
+    let invite = sync.relay().create_invite(&id, a.role.into(), Some(a.expires_in_hours * 3600))?;
     sync.stop()?;
     output::emit(ctx, &serde_json::json!({"invite": invite, "saved_to_relay": status.saved_to_relay}), |_| {
         format!(
@@ -220,15 +223,24 @@ pub(crate) fn invite(ctx: &Ctx, cmd: InviteCmd) -> Result<()> {
             let membership = client(&acct)?.redeem_invite(&code)?;
             let sync = start(&store, &acct)?;
             let case_id: casebook_core::CaseId = membership.case_id.parse()?;
-            let mut case = sync.join_case(&case_id, Duration::from_secs(timeout))?;
+            let case = sync.block_on(sync.join_case(&case_id, Duration::from_secs(timeout)))?;
             if store.me(&case_id)?.is_none() && membership.role != Role::Viewer {
-                let me = case.add_caregiver(&acct.display_name, relationship.as_deref())?;
-                case.save()?;
+                let me = {
+                    let mut c = case.lock().map_err(|_| anyhow::anyhow!("the case is unusable"))?;
+                    let me = c.add_caregiver(&acct.display_name, relationship.as_deref())?;
+                    c.save()?;
+                    me
+                };
                 store.set_me(&case_id, &me)?;
-                sync.sync_and_wait(&mut case, Duration::from_secs(timeout))?;
+                sync.block_on(sync.sync_and_wait(&case, Duration::from_secs(timeout)))?;
             }
             sync.stop()?;
-            let patient = case.patient().display_name.unwrap_or_default();
+            let patient = case
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the case is unusable"))?
+                .patient()
+                .display_name
+                .unwrap_or_default();
             output::emit(ctx, &membership, |m| format!("Joined case {} ({patient}) as {:?}.", m.case_id, m.role))
         }
     }
@@ -275,14 +287,33 @@ fn describe(s: &CaseSyncStatus) -> String {
     format!("{state}; {saved}")
 }
 
-/// Run `casebook sync`: returns when up to date, or fails with the reason. `--watch` keeps going.
-pub(crate) fn sync(ctx: &Ctx, a: SyncArgs) -> Result<()> {
-    let mut open = ctx.open()?;
+/// How long `casebook sync --watch` waits between rounds.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// One sync round: open the store, connect, sync the current case until up to date (or `timeout`),
+/// disconnect and close the store, so that other `casebook` commands can use it between rounds. Returns
+/// the case, its status, and whether edits from others were merged.
+fn round(ctx: &Ctx, timeout: Duration) -> Result<(casebook_core::CaseId, CaseSyncStatus, bool)> {
+    let open = ctx.open()?;
     let acct = account(&open.store)?;
     let sync = start(&open.store, &acct)?;
     let id = open.case.id().clone();
+    let case = Arc::new(Mutex::new(open.case));
+    let unusable = || anyhow::anyhow!("the case is unusable");
+    // What this store had before the round (its own edits included, saved by the command that made them).
+    let before = case.lock().map_err(|_| unusable())?.state()?;
+    let result = sync.block_on(sync.sync_and_wait(&case, timeout));
+    let merged = case.lock().map_err(|_| unusable())?.state()? != before;
+    sync.stop()?;
+    Ok((id, result?, merged))
+}
+
+/// Run `casebook sync`: returns when up to date, or fails with the reason. `--watch` keeps syncing in
+/// rounds (every half second) without holding the store in between: every other command on the same store
+/// works meanwhile, and what it writes is synced by the next round.
+pub(crate) fn sync(ctx: &Ctx, a: SyncArgs) -> Result<()> {
     let timeout = Duration::from_secs(a.timeout);
-    let status = sync.sync_and_wait(&mut open.case, timeout)?;
+    let (id, status, _) = round(ctx, timeout)?;
     let v = SyncView {
         case: id.to_string(),
         state: status.state,
@@ -291,36 +322,32 @@ pub(crate) fn sync(ctx: &Ctx, a: SyncArgs) -> Result<()> {
     };
     output::emit(ctx, &v, |_| format!("Case {id}: {}.", describe(&status)))?;
     if !a.watch {
-        return Ok(sync.stop()?);
+        return Ok(());
     }
-    let (tx, rx) = mpsc::channel();
-    let watched = id.clone();
-    sync.add_observer(std::sync::Arc::new(move |e: SyncEvent| {
-        let relevant = match &e {
-            SyncEvent::CaseChanged { case_id } | SyncEvent::StatusChanged { case_id, .. } => *case_id == watched,
-            SyncEvent::Failed { .. } => true,
-        };
-        if relevant {
-            let _ = tx.send(e);
-        }
-    }));
+    let mut last = describe(&status);
     loop {
-        match rx.recv_timeout(Duration::from_secs(2)) {
-            Ok(SyncEvent::CaseChanged { .. }) => {
-                sync.sync_case(&mut open.case)?;
-                output::print(&format!("Case {id}: edits from others merged."))?;
+        std::thread::sleep(WATCH_EVERY);
+        match round(ctx, timeout) {
+            Ok((id, status, merged)) => {
+                if merged {
+                    output::print(&format!("Case {id}: edits merged."))?;
+                }
+                let now = describe(&status);
+                if now != last {
+                    output::print(&format!("Case {id}: {now}."))?;
+                    last = now;
+                }
             }
-            Ok(SyncEvent::StatusChanged { status, .. }) => {
-                output::print(&format!("Case {id}: {}.", describe(&status)))?
-            }
-            Ok(SyncEvent::Failed { error }) => bail!("sync stopped: {error}"),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // Pick up edits made by other commands on this store meanwhile.
-                let fresh = open.store.open_case(&id)?;
-                open.case = fresh;
-                sync.sync_case(&mut open.case)?;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            Err(e) => match e.downcast_ref::<SyncError>() {
+                Some(SyncError::Unauthorized) => bail!("sync stopped: {e}"),
+                _ => {
+                    let now = format!("not synced ({e})");
+                    if now != last {
+                        output::print(&format!("Case: {now}; retrying."))?;
+                        last = now;
+                    }
+                }
+            },
         }
     }
 }

@@ -14,7 +14,7 @@ use samod_core::actors::hub::io::HubIoAction;
 use samod_core::actors::hub::{DispatchedCommand, Hub, HubEvent, HubResults};
 use samod_core::actors::{DocToHubMsg, HubToDocMsg};
 use samod_core::io::{IoResult, StorageResult, StorageTask};
-use samod_core::network::{BackoffConfig, ConnectionEvent, DialerConfig, ListenerConfig};
+use samod_core::network::{BackoffConfig, ConnectionEvent, DialerConfig, ListenerConfig, PeerDocState};
 use samod_core::{
     CommandId, CommandResult, ConnectionId, DialerId, DocumentActorId, DocumentId, ListenerId, LoaderState, PeerId,
     SamodLoader, ShareConfig, UnixTimestamp,
@@ -48,6 +48,8 @@ pub(crate) struct Node {
     dial_requests: Vec<DialerId>,
     failed: Vec<ConnectionId>,
     storage_errors: u64,
+    /// Bumped whenever the node does any work (its documents or their peers may have changed).
+    version: u64,
 }
 
 /// Run one storage task against a Casebook storage (samod's keys are Casebook's keys).
@@ -118,6 +120,7 @@ impl Node {
             dial_requests: Vec::new(),
             failed: Vec::new(),
             storage_errors: errors,
+            version: 0,
         }
     }
 
@@ -218,6 +221,12 @@ impl Node {
         Some(r.value)
     }
 
+    /// What this node knows of each peer's state of a document (what samod's `DocHandle::peers` reports);
+    /// `None` if the document has no actor.
+    pub(crate) fn peers(&self, doc: &DocumentId) -> Option<HashMap<ConnectionId, PeerDocState>> {
+        Some(self.actors.get(self.by_doc.get(doc)?)?.peers())
+    }
+
     /// What this node knows of a document, for failure messages: its phase, heads and peers.
     pub(crate) fn describe(&self, doc: &DocumentId) -> String {
         let Some(id) = self.by_doc.get(doc) else { return "no actor".into() };
@@ -262,9 +271,16 @@ impl Node {
         self.storage_errors
     }
 
+    /// A number that changes whenever the node has done any work since it was last read: nothing it
+    /// reports can have changed while it stays the same.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
     /// Run queued work until nothing is left.
     fn settle(&mut self) {
         while let Some(w) = self.work.pop_front() {
+            self.version += 1;
             match w {
                 Work::Hub(event) => {
                     let r = self.hub.handle_event(&mut self.rng, self.now, event);

@@ -1,6 +1,11 @@
 //! The simulated world: one relay node and 3–5 client devices, an in-memory network that drops,
 //! duplicates, delays and reorders messages, and a seeded scheduler that interleaves caregivers'
 //! edits, saves, syncs, disconnections, relay restarts, app restarts and lost phones.
+//!
+//! The world only moves bytes and plays the user: what reaches a device's sync engine (its link coming and
+//! going, ticks, a synced case's documents) is queued on the device, and after every network step each
+//! device's engine runs ([`Client::drive`]). Remote changes reach an open case only through the engine
+//! (live merge): nothing here exchanges documents between a case and samod.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -10,11 +15,13 @@ use rand::{Rng, SeedableRng};
 use samod_core::network::BackoffConfig;
 use samod_core::{ConnectionId, DialerId, ListenerId, ShareConfig, UnixTimestamp};
 
+use crate::engine::{Engine, Event, LinkEvent};
 use crate::model::text::TextField;
 use crate::relay_api::RELAY_PEER_ID;
 use crate::storage::{MemoryStorage, SledStorage, Storage};
-use crate::{Case, CaseId, DocId, Store, bridge};
+use crate::{CaseId, DocId, Store, bridge};
 
+use super::device::Client;
 use super::node::{Node, Policy};
 use super::ops;
 
@@ -34,11 +41,33 @@ pub struct SimConfig {
     pub duplicate: f64,
     /// Probability that the next message delivered is not the oldest in flight.
     pub reorder: f64,
+    /// A deliberate bug in every device's sync engine (to prove that the simulation catches it).
+    pub sabotage: EngineSabotage,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { steps: 300, drop: 0.03, duplicate: 0.03, reorder: 0.2 }
+        Self { steps: 300, drop: 0.03, duplicate: 0.03, reorder: 0.2, sabotage: EngineSabotage::None }
+    }
+}
+
+/// A bug planted in the sync engine of every simulated device ([`SimConfig::sabotage`]): a simulation
+/// that passes with one of these does not test the engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EngineSabotage {
+    /// The engine as the apps run it.
+    #[default]
+    None,
+    /// Changes that arrive from the relay are never merged into the open case (no live merge).
+    IgnoreRemoteChanges,
+}
+
+impl EngineSabotage {
+    /// A new sync engine with this bug planted.
+    fn engine(self) -> Engine {
+        let mut engine = Engine::new();
+        engine.sabotage.ignore_remote_changes = self == EngineSabotage::IgnoreRemoteChanges;
+        engine
     }
 }
 
@@ -59,6 +88,10 @@ pub struct SimReport {
     pub duplicated: u64,
     /// Messages delivered out of order on purpose.
     pub reordered: u64,
+    /// Exchanges between a case and samod the devices' sync engines asked for.
+    pub exchanges: u64,
+    /// Exchanges that merged changes into an open case.
+    pub merges: u64,
     /// Connections cut.
     pub disconnects: u64,
     /// Relay restarts from its stored data.
@@ -86,6 +119,8 @@ impl SimReport {
         self.dropped += other.dropped;
         self.duplicated += other.duplicated;
         self.reordered += other.reordered;
+        self.exchanges += other.exchanges;
+        self.merges += other.merges;
         self.disconnects += other.disconnects;
         self.relay_restarts += other.relay_restarts;
         self.client_restarts += other.client_restarts;
@@ -109,22 +144,6 @@ impl std::fmt::Display for SimFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "seed {} failed: {}", self.seed, self.reason)
     }
-}
-
-struct Client {
-    name: String,
-    peer: String,
-    me: Option<String>,
-    storage: Arc<dyn Storage>,
-    store: Store,
-    case: Option<Case>,
-    node: Node,
-    dialer: DialerId,
-    online: bool,
-    /// Typed, not saved yet.
-    pending: Vec<(TextField, String)>,
-    /// Saved locally (acknowledged).
-    saved: Vec<(TextField, String)>,
 }
 
 struct Relay {
@@ -177,9 +196,9 @@ struct World {
     step: u64,
 }
 
-type Res<T> = Result<T, String>;
+pub(super) type Res<T> = Result<T, String>;
 
-fn e<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {
+pub(super) fn e<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {
     move |err| format!("{what}: {err}")
 }
 
@@ -209,7 +228,8 @@ fn backoff() -> BackoffConfig {
 }
 
 /// Run one seed: random operations and faults for `cfg.steps` steps, then heal the network and check the
-/// invariants (every replica identical, every derived view equal, every acknowledged token present).
+/// invariants (every replica identical, every device's sync engine up to date, every derived view equal,
+/// every acknowledged token present).
 pub fn run_seed(seed: u64, cfg: &SimConfig) -> Result<SimReport, SimFailure> {
     let fail = |reason: String| SimFailure { seed, reason };
     // Ids (documents, items, Automerge actors) from the seed too, for this thread, until the run ends.
@@ -278,26 +298,17 @@ impl World {
         UnixTimestamp::from_millis(self.now_ms as u128)
     }
 
-    /// A device for caregiver `i` over `storage`: a store, a samod node and a dialer.
-    /// `peer` is the device's samod peer id when it restarts (`None`: a new device).
+    /// A device for caregiver `i` over `storage`, its app just started: a store, a samod node and a
+    /// dialer, a fresh sync engine. `peer` is the device's samod peer id when it restarts (`None`: a new
+    /// device).
     fn new_device(&mut self, i: usize, storage: Arc<dyn Storage>, me: Option<String>, peer: Option<String>) -> Client {
         self.devices += 1;
         let peer = peer.unwrap_or_else(|| format!("{CLIENT_PREFIX}{i}-{}", self.devices));
         let mut node = Node::load(&peer, storage.clone(), client_policy(), self.rng.random(), self.now());
         let dialer = node.add_dialer(&url(), backoff());
-        Client {
-            name: format!("Caregiver {i}"),
-            peer,
-            me,
-            store: Store::with_storage(storage.clone()),
-            storage,
-            case: None,
-            node,
-            dialer,
-            online: true,
-            pending: Vec::new(),
-            saved: Vec::new(),
-        }
+        let mut c = Client::new(format!("Caregiver {i}"), peer, me, storage, node, dialer, self.cfg.sabotage.engine());
+        c.inbox.push(Event::Link(LinkEvent::Connecting));
+        c
     }
 
     fn set_clocks(&mut self) {
@@ -310,8 +321,24 @@ impl World {
         }
     }
 
-    /// Move everything the nodes emitted onto the network, cut what they closed, answer their dials.
+    /// Move everything the nodes emitted onto the network, cut what they closed, answer their dials; run
+    /// every device's sync engine on what changed; again until nothing moves.
     fn pump(&mut self) -> Res<()> {
+        for _ in 0..10_000 {
+            self.pump_network()?;
+            let mut fed = false;
+            for c in &mut self.clients {
+                fed |= c.drive(&self.case_id, self.now_ms, &mut self.report)?;
+            }
+            if !fed {
+                return Ok(());
+            }
+        }
+        Err("the devices' sync engines never settle".into())
+    }
+
+    /// Move everything the nodes emitted onto the network, cut what they closed, answer their dials.
+    fn pump_network(&mut self) -> Res<()> {
         loop {
             let mut busy = false;
             for i in 0..self.clients.len() {
@@ -384,7 +411,9 @@ impl World {
         let Some(l) = self.links.remove(&link) else { return };
         self.in_flight.retain(|p| p.link != link);
         if tell_client {
-            self.clients[l.client].node.connection_lost(l.client_conn);
+            let c = &mut self.clients[l.client];
+            c.node.connection_lost(l.client_conn);
+            c.inbox.push(Event::Link(LinkEvent::Offline));
         }
         if tell_relay && let Some((r, _)) = &mut self.relay.node {
             r.connection_lost(l.relay_conn);
@@ -394,16 +423,22 @@ impl World {
     fn dial(&mut self, i: usize, dialer: DialerId) {
         let up = self.clients[i].online && self.relay.node.is_some() && dialer == self.clients[i].dialer;
         if !up {
-            self.clients[i].node.dial_failed(dialer);
+            let c = &mut self.clients[i];
+            c.node.dial_failed(dialer);
+            c.inbox.push(Event::Link(LinkEvent::Offline));
             return;
         }
+        self.clients[i].inbox.push(Event::Link(LinkEvent::Connecting));
         let Some(client_conn) = self.clients[i].node.dialer_connected(dialer, Some(RELAY_PEER_ID)) else { return };
         let peer = self.clients[i].peer.clone();
         let (r, listener) = self.relay.node.as_mut().expect("checked above");
         let Some(relay_conn) = r.accept(*listener, Some(&peer)) else {
-            self.clients[i].node.connection_lost(client_conn);
+            let c = &mut self.clients[i];
+            c.node.connection_lost(client_conn);
+            c.inbox.push(Event::Link(LinkEvent::Offline));
             return;
         };
+        self.clients[i].inbox.push(Event::Link(LinkEvent::Connected(client_conn)));
         self.links.insert(self.next_link, Link { client: i, client_conn, relay_conn });
         self.next_link += 1;
     }
@@ -461,8 +496,10 @@ impl World {
         Ok(())
     }
 
-    /// What [`crate::sync::SyncClient::sync_case`] does: save, then exchange every document of the case
-    /// with samod; a device without the case looks for it on the relay and opens it once it arrives.
+    /// The caregiver syncs. A device without the case does what `SyncClient::join_case` does: looks for
+    /// the case on the relay and, once it has arrived, stores it, opens it and joins as a caregiver. Then
+    /// what `SyncClient::sync_case` does: save, and hand the case's documents to the sync engine, which
+    /// exchanges what differs.
     fn sync(&mut self, i: usize) -> Res<()> {
         let case_id = self.case_id.clone();
         let case_doc = case_id.to_document_id();
@@ -491,15 +528,7 @@ impl World {
             c.case = Some(case);
         }
         self.save(i)?;
-        let c = &mut self.clients[i];
-        let case = c.case.as_mut().expect("opened above");
-        c.node.find(&case_doc);
-        exchange(case, &mut c.node, &case_id)?;
-        let notes = bridge::materialize_notes(&*c.storage, case).map_err(e("materialize notes"))?;
-        for id in notes {
-            c.node.find(&id.to_document_id());
-            exchange(case, &mut c.node, &id)?;
-        }
+        self.clients[i].attach()?;
         self.pump()
     }
 
@@ -508,6 +537,7 @@ impl World {
         self.set_clocks();
         for c in &mut self.clients {
             c.node.tick();
+            c.inbox.push(Event::Tick);
         }
         if let Some((r, _)) = &mut self.relay.node {
             r.tick();
@@ -556,7 +586,9 @@ impl World {
         self.report.tokens_legitimately_lost += old.pending.len() as u64;
         fresh.saved = std::mem::take(&mut old.saved);
         if old.case.is_some() {
+            // The app opens the case again and attaches it to sync at once.
             fresh.case = Some(fresh.store.open_case(&self.case_id).map_err(e("reopen after restart"))?);
+            fresh.attach()?;
         }
         self.clients[i] = fresh;
         self.pump()
@@ -639,7 +671,10 @@ impl World {
         bridge::on_storage(&*self.relay.storage, &self.case_id).unwrap_or(false)
     }
 
-    /// No more faults: every device online, fresh connections, sync until nothing changes.
+    /// No more faults: every device online, fresh connections; every caregiver syncs once, then only the
+    /// network and the sync engines move changes (live merge) until nothing changes. A device without the
+    /// case keeps trying to join. Once every replica is identical, every device's engine must say so: the
+    /// case up to date with the relay and every local edit saved to it.
     fn heal(&mut self) -> Res<()> {
         for c in &mut self.clients {
             c.online = true;
@@ -648,11 +683,16 @@ impl World {
         for l in links {
             self.cut(l, true, true);
         }
+        for i in 0..self.clients.len() {
+            self.sync(i)?;
+        }
         let mut quiet = 0;
         for round in 0..300u64 {
             self.advance(1000)?;
             for i in 0..self.clients.len() {
-                self.sync(i)?;
+                if self.clients[i].case.is_none() {
+                    self.sync(i)?;
+                }
             }
             let mut n = 0;
             while self.deliver_one(false)? {
@@ -661,13 +701,20 @@ impl World {
                     return Err("messages never stop".into());
                 }
             }
-            for i in 0..self.clients.len() {
-                self.sync(i)?;
-            }
             if self.in_flight.is_empty() && self.converged()? {
                 quiet += 1;
                 if quiet == 2 {
                     self.report.heal_rounds = round + 1;
+                    // What the apps show then: up to date, every edit saved to the relay.
+                    for (i, c) in self.clients.iter_mut().enumerate() {
+                        if !c.engine.settled(&self.case_id) {
+                            let status = c.engine.status(&self.case_id);
+                            let engine = c.engine.describe(&self.case_id);
+                            return Err(format!(
+                                "client {i} holds everything but its engine says {status:?}: {engine}"
+                            ));
+                        }
+                    }
                     return Ok(());
                 }
             } else {
@@ -785,18 +832,4 @@ impl World {
         self.report.fingerprint = format!("{:?}", state.docs);
         Ok(())
     }
-}
-
-/// Exchange one document between the case and samod (if samod has it ready).
-fn exchange(case: &mut Case, node: &mut Node, doc: &DocId) -> Res<()> {
-    let pulled = {
-        let Some(t) = case.open_docs_mut().find(|t| t.id == *doc) else { return Ok(()) };
-        let mine = t.doc.document();
-        match node.with_document(&doc.to_document_id(), |d| bridge::exchange(mine, d)) {
-            None => return Ok(()),
-            Some(r) => r.map_err(e("exchange"))?,
-        }
-    };
-    case.merge_external(doc, pulled).map_err(e("merge"))?;
-    Ok(())
 }

@@ -25,6 +25,9 @@ impl SledStorage {
     /// Open (or create) the database in directory `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
         let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open().map_err(|e| match e {
+            sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
+                StorageError::Locked(format!("{}", path.display()))
+            }
             sled::Error::Io(e) => StorageError::Io(format!("cannot open store at {}: {e}", path.display())),
             other => StorageError::Corrupt(format!("cannot open store at {}: {other}", path.display())),
         })?;

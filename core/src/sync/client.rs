@@ -1,45 +1,46 @@
 //! [`SyncClient`]: a local [`Store`] connected to a relay.
 //!
-//! The client owns a tokio runtime (callers — the CLI, the FFI — stay synchronous) and a samod repository
-//! over the store's own storage ([`SamodStorage`]), so samod reads and writes the same chunks as
-//! [`Store`] and [`Case`]. It dials the relay with [`RelayDialer`] and reconnects by itself.
+//! The client owns a tokio runtime and a samod repository over the store's own storage
+//! ([`SamodStorage`]), so samod reads and writes the same chunks as [`Store`] and [`Case`](crate::Case). It dials the
+//! relay with the private `RelayDialer` and reconnects by itself. What to sync when is decided by the
+//! sans-IO [`Engine`]; the private driver carries its effects out (see
+//! `driver.rs` for the lock rule).
 //!
-//! # Moving changes between a [`Case`] and samod
-//! A [`Case`] keeps its own in-memory Automerge documents; samod keeps its own copy of each document of a
-//! synced case in a [`samod::DocHandle`]. [`SyncClient::sync_case`] reconciles them, document by document,
-//! under the handle's lock:
-//! - **push**: the changes the case has and the handle lacks (`get_changes_added`) are applied to the
-//!   handle; samod stores them (same keys, same bytes: a no-op on storage) and sends them to the relay;
-//! - **pull**: the changes the handle has and the case lacks are merged into the case
-//!   (`Case::merge_external`), which also writes and flushes them, so they never show as unsaved edits
-//!   and survive a crash even before samod's own asynchronous write.
+//! # How changes move
+//! The app keeps its open cases as [`SharedCase`]s and hands them to the client ([`SyncClient::attach`],
+//! or [`SyncClient::join_case`] which returns one). From then on:
+//! - **live merge**: changes from other devices that reach samod are merged into the open case by the
+//!   driver (under the case's lock, local work only) and announced once per merge with
+//!   [`SyncEvent::CaseChanged`], naming what changed;
+//! - **push**: [`SyncClient::sync_case`] saves the case and hands its new changes to samod, which sends
+//!   them to the relay when connected ("push now"; an app that saves through its own debouncer calls it
+//!   after each save).
 //!
-//! Only documents the case has open are merged into it; the others are read from storage when opened
-//! (samod keeps storage current). Between calls, remote changes arrive in the handles and are announced
-//! with [`SyncEvent::CaseChanged`]; local saves reach the relay at the next `sync_case`.
-//!
-//! Do not call the client from inside an async runtime (it blocks on its own).
+//! Every method that may wait on the network is `async` (run on the client's runtime whatever executor
+//! polls it); [`SyncClient::block_on`] runs one from synchronous code (the CLI, tests). The other methods
+//! return at once.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use automerge::{Automerge, ReadDoc};
 use futures::StreamExt;
-use samod::{BackoffConfig, DialerHandle, DocHandle, PeerId, Repo, RepoEvent, RepoObserver, SearchState};
+use samod::{BackoffConfig, DialerEvent, DialerHandle, PeerId, Repo, RepoEvent, RepoObserver, SearchState};
 
 use crate::bridge;
-use crate::case::Case;
+use crate::engine::{Engine, Event, LinkEvent, Membership};
 use crate::ids::{CaseId, DocId};
 use crate::relay_api::{CaseMembership, DeviceCredentials, RELAY_PEER_ID, peer_id_for_device};
-use crate::storage::{SamodStorage, Storage, key};
+use crate::storage::SamodStorage;
 use crate::store::Store;
 
 use super::dialer::{DialProgress, RelayDialer};
+use super::driver::{self, Driver, SharedCase, lock};
 use super::error::{SyncError, SyncResult};
-use super::monitor::{self, FIND_TIMEOUT};
 use super::relay_client::RelayClient;
-use super::shared::{DocSync, Link, Shared, lock};
-use super::status::{CaseSyncStatus, SyncObserver, SyncState};
+use super::status::{CaseSyncStatus, SyncEvent, SyncObserver, SyncState};
+
+pub(super) mod presence;
 
 /// Tuning of a [`SyncClient`].
 #[derive(Debug, Clone)]
@@ -63,41 +64,41 @@ impl Default for SyncOptions {
     }
 }
 
+/// What is needed to dial the relay again after [`SyncClient::pause`].
+struct DialConfig {
+    relay: RelayClient,
+    token: String,
+    relay_peer_id: Option<PeerId>,
+    backoff: BackoffConfig,
+}
+
 /// A store connected to a relay. See the [module documentation](self) for how changes move.
 pub struct SyncClient {
-    /// The runtime running samod and the background tasks (`None` once stopped).
-    runtime: Option<tokio::runtime::Runtime>,
-    /// The samod repository over the store's storage.
-    repo: Repo,
-    /// The dialer's handle (connection state, close).
-    dialer: DialerHandle<SyncError>,
-    /// The relay's HTTP API, signed in with this device's token.
-    relay: RelayClient,
-    /// State shared with the background tasks.
-    shared: Arc<Shared>,
+    /// The runtime running samod and the driver (`None` once stopped).
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    /// Shared with the driver's tasks.
+    driver: Arc<Driver>,
+    /// The dialer's handle (`None` while paused).
+    dialer: Mutex<Option<DialerHandle<SyncError>>>,
+    /// How to dial.
+    dial: DialConfig,
     /// This device's account.
     account_id: String,
 }
 
-/// Tells the monitor about documents samod opens (the relay may push notes documents we were missing).
-struct OpenedDocs(Arc<Shared>);
+/// Tells the engine about documents samod opens (the relay may push notes documents we were missing).
+struct OpenedDocs(tokio::sync::mpsc::UnboundedSender<Event>);
 
 impl RepoObserver for OpenedDocs {
     fn observe(&self, event: &RepoEvent) {
         if let RepoEvent::DocumentOpened { document_id } = event {
-            lock(&self.0.opened).push(document_id.clone());
-            self.0.wake.notify_one();
+            let _ = self.0.send(Event::Opened { doc: DocId::from(document_id.clone()) });
         }
     }
 }
 
 fn runtime_error(e: std::io::Error) -> SyncError {
     crate::Error::Storage(crate::storage::StorageError::Io(format!("cannot start the sync runtime: {e}"))).into()
-}
-
-/// Whether storage holds any chunk of document `id`.
-fn on_storage(storage: &dyn Storage, id: &DocId) -> SyncResult<bool> {
-    Ok(bridge::on_storage(storage, id)?)
 }
 
 impl SyncClient {
@@ -121,427 +122,425 @@ impl SyncClient {
             .enable_all()
             .build()
             .map_err(runtime_error)?;
-        let shared = Arc::new(Shared::new(store.clone()));
-
-        // Observers are called on a thread of their own, so that they may call back into the client.
-        let (tx, rx) = std::sync::mpsc::channel();
-        *lock(&shared.events) = Some(tx);
-        let observers = shared.observers.clone();
-        std::thread::Builder::new()
-            .name("casebook-sync-events".into())
-            .spawn(move || {
-                for event in rx {
-                    let list = lock(&observers).clone();
-                    for o in list {
-                        let e = event.clone();
-                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| o.on_event(e))).is_err() {
-                            tracing::error!("a sync observer panicked");
-                        }
-                    }
-                }
-            })
-            .map_err(runtime_error)?;
-
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let repo = runtime.block_on(
             Repo::builder(runtime.handle().clone())
                 .with_storage(SamodStorage::new(store.storage()))
                 .with_peer_id(PeerId::from(peer_id_for_device(&credentials.device_id)))
-                .with_observer(OpenedDocs(shared.clone()))
+                .with_observer(OpenedDocs(tx.clone()))
                 .load(),
         );
+        let (notify, notified) = std::sync::mpsc::channel::<SyncEvent>();
+        let driver = Arc::new(Driver {
+            store: store.clone(),
+            engine: Mutex::new(Engine::new()),
+            events: tx,
+            handles: Mutex::new(Default::default()),
+            watchers: Mutex::new(Vec::new()),
+            open: Mutex::new(Default::default()),
+            relay: relay.clone(),
+            failure: Mutex::new(None),
+            version: tokio::sync::watch::Sender::new(0),
+            observers: Mutex::new(Vec::new()),
+            notify: Mutex::new(Some(notify)),
+            repo,
+            rt: runtime.handle().clone(),
+            presence: Default::default(),
+        });
+        // Observers are called on a thread of their own, so that they may call back into the client.
+        {
+            let driver = Arc::downgrade(&driver);
+            std::thread::Builder::new()
+                .name("casebook-sync-events".into())
+                .spawn(move || {
+                    for event in notified {
+                        let Some(d) = driver.upgrade() else { break };
+                        let list = lock(&d.observers).clone();
+                        drop(d);
+                        for o in list {
+                            let e = event.clone();
+                            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| o.on_event(e))).is_err() {
+                                tracing::error!("a sync observer panicked");
+                            }
+                        }
+                    }
+                })
+                .map_err(runtime_error)?;
+        }
+        runtime.spawn(driver::run(driver.clone(), rx));
+        let dial = DialConfig {
+            relay,
+            token: credentials.token,
+            relay_peer_id: options.relay_peer_id.map(PeerId::from),
+            backoff: BackoffConfig {
+                initial_delay: options.initial_backoff,
+                max_delay: options.max_backoff,
+                max_retries: None,
+            },
+        };
+        let client = SyncClient {
+            runtime: Mutex::new(Some(runtime)),
+            driver,
+            dialer: Mutex::new(None),
+            dial,
+            account_id: credentials.account_id,
+        };
+        client.connect()?;
+        Ok(client)
+    }
+
+    /// Dial the relay (in the background) and follow the connection.
+    fn connect(&self) -> SyncResult<()> {
+        let rt = lock(&self.runtime);
+        let rt = rt.as_ref().ok_or(SyncError::Stopped)?;
+        let mut slot = lock(&self.dialer);
+        if slot.is_some() {
+            return Ok(());
+        }
         let progress = {
-            let shared = shared.clone();
-            Arc::new(move |p: DialProgress| match p {
-                DialProgress::Attempting | DialProgress::Open => shared.set_link(Link::Connecting),
-                DialProgress::Failed => shared.set_link(Link::Offline),
-                DialProgress::Refused(e) => shared.set_link(Link::Failed(e)),
+            let d = Arc::downgrade(&self.driver);
+            Arc::new(move |p: DialProgress| {
+                let Some(d) = d.upgrade() else { return };
+                match p {
+                    DialProgress::Attempting | DialProgress::Open => d.send(Event::Link(LinkEvent::Connecting)),
+                    DialProgress::Failed => d.send(Event::Link(LinkEvent::Offline)),
+                    DialProgress::Refused(e) => {
+                        let first = lock(&d.failure).replace(e.clone()).is_none();
+                        d.send(Event::Link(LinkEvent::Refused));
+                        if first {
+                            d.emit(SyncEvent::Failed { error: e });
+                        }
+                    }
+                }
             })
         };
         let dialer = RelayDialer::new(
-            relay.sync_url(),
-            &credentials.token,
-            options.relay_peer_id.map(PeerId::from),
+            self.dial.relay.sync_url(),
+            &self.dial.token,
+            self.dial.relay_peer_id.clone(),
             progress,
-            store.storage(),
+            self.driver.store.storage(),
         )?;
-        let backoff =
-            BackoffConfig { initial_delay: options.initial_backoff, max_delay: options.max_backoff, max_retries: None };
+        // Presence reads ephemeral messages with their sender (see `presence.rs`).
         let dialer = {
-            let _guard = runtime.enter();
-            repo.dial(backoff, Arc::new(dialer)).map_err(|_| SyncError::Stopped)?
+            let d = Arc::downgrade(&self.driver);
+            dialer.with_tap(Arc::new(move |bytes: &[u8]| {
+                if let Some(d) = d.upgrade() {
+                    d.presence_inbound(bytes);
+                }
+            }))
         };
-        runtime.spawn(monitor::run(shared.clone(), dialer.clone(), repo.clone(), relay.clone()));
-        Ok(SyncClient { runtime: Some(runtime), repo, dialer, relay, shared, account_id: credentials.account_id })
+        let handle = {
+            let _guard = rt.enter();
+            self.driver.repo.dial(self.dial.backoff.clone(), Arc::new(dialer)).map_err(|_| SyncError::Stopped)?
+        };
+        self.driver.send(Event::Link(LinkEvent::Connecting));
+        let watched = handle.clone();
+        let d = Arc::downgrade(&self.driver);
+        rt.spawn(async move {
+            let mut events = watched.events();
+            while let Some(ev) = events.next().await {
+                let Some(d) = d.upgrade() else { break };
+                let link = match ev {
+                    DialerEvent::Connected { .. } => match watched.connection_id() {
+                        Some(c) => LinkEvent::Connected(c),
+                        None => continue,
+                    },
+                    DialerEvent::Disconnected { .. } => LinkEvent::Offline,
+                    DialerEvent::Reconnecting { .. } => LinkEvent::Connecting,
+                    DialerEvent::MaxRetriesReached => LinkEvent::Offline,
+                    // The dialer's `Refused` progress report carries the reason and was told already.
+                    DialerEvent::PermanentFailure => continue,
+                };
+                d.send(Event::Link(link));
+            }
+        });
+        *slot = Some(handle);
+        Ok(())
     }
 
-    /// The relay's HTTP API, signed in as this device (invites, members, devices…).
+    /// Run one of the client's `async` methods from synchronous code (the CLI, tests). Do not call it
+    /// on a thread that holds a case's lock, nor from inside an async task.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        futures::executor::block_on(future)
+    }
+
+    /// Run `f` on the client's runtime and wait for it from any executor.
+    async fn on_runtime<T: Send + 'static>(
+        &self,
+        f: impl Future<Output = SyncResult<T>> + Send + 'static,
+    ) -> SyncResult<T> {
+        let task = {
+            let rt = lock(&self.runtime);
+            rt.as_ref().ok_or(SyncError::Stopped)?.spawn(f)
+        };
+        task.await.map_err(|_| SyncError::Stopped)?
+    }
+
+    /// Run blocking `f` (an HTTP call) on the client's blocking threads and wait for it from any executor.
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> SyncResult<T> + Send + 'static) -> SyncResult<T> {
+        let task = {
+            let rt = lock(&self.runtime);
+            rt.as_ref().ok_or(SyncError::Stopped)?.spawn_blocking(f)
+        };
+        task.await.map_err(|_| SyncError::Stopped)?
+    }
+
+    /// The relay's HTTP API, signed in as this device (invites, members, devices…). Its calls block:
+    /// call them off the UI thread.
     pub fn relay(&self) -> &RelayClient {
-        &self.relay
+        &self.driver.relay
     }
 
-    /// Register an observer of [`super::SyncEvent`]s (called on a background thread).
+    /// Register an observer of [`SyncEvent`]s (called on a background thread). If the relay refused this
+    /// device already, the observer is told at once ([`SyncEvent::Failed`]).
     pub fn add_observer(&self, observer: Arc<dyn SyncObserver>) {
-        lock(&self.shared.observers).push(observer);
+        lock(&self.driver.observers).push(observer.clone());
+        // A refusal may have come before this observer: it hears it too (once, on a thread of its own).
+        if let Some(error) = self.failure() {
+            let spawned = std::thread::Builder::new()
+                .name("casebook-sync-events".into())
+                .spawn(move || observer.on_event(SyncEvent::Failed { error }));
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "cannot tell a late observer about the refusal");
+            }
+        }
     }
 
     /// Whether the relay connection is established (handshake done).
     pub fn is_connected(&self) -> bool {
-        self.dialer.is_connected()
+        lock(&self.dialer).as_ref().is_some_and(|d| d.is_connected())
     }
 
     /// Why sync stopped for good (the relay refused this device's token), if it did.
     pub fn failure(&self) -> Option<SyncError> {
-        self.shared.failure()
+        lock(&self.driver.failure).clone()
     }
 
-    fn runtime(&self) -> SyncResult<&tokio::runtime::Runtime> {
-        self.runtime.as_ref().ok_or(SyncError::Stopped)
+    /// Keep an open case in sync: other devices' changes are merged into it as they arrive (live merge),
+    /// and its saved edits go to the relay. A case the relay does not know (never shared or joined) is
+    /// only remembered; [`SyncClient::share_case`] starts syncing it. Saves the case; returns at once.
+    pub fn attach(&self, case: &SharedCase) -> SyncResult<()> {
+        let id = case.lock().map_err(|_| poisoned())?.id().clone();
+        self.driver.remember_open(&id, case);
+        if self.driver.store.relay_knows(&id, &id)? {
+            self.driver.push_now(case)?;
+        }
+        Ok(())
     }
 
-    /// Whether HTTP calls are worth trying now (skip them while the relay is known unreachable, so that
-    /// an offline `sync_case` returns at once).
-    fn relay_reachable(&self) -> bool {
-        self.dialer.is_connected() || matches!(*lock(&self.shared.link), Link::Connecting)
+    /// "Push now": save the case and hand its new changes to samod (sent to the relay when connected; kept
+    /// on the device until then). Attaches the case if it was not. Never waits on the network: the case's
+    /// lock is held for the save only.
+    ///
+    /// Errors: local store errors only. A case this account is not a member of is announced with
+    /// [`SyncEvent::NotMember`] and makes [`SyncClient::wait_until_synced`] fail with `NotFound`.
+    pub fn sync_case(&self, case: &SharedCase) -> SyncResult<()> {
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
+        self.driver.push_now(case)
     }
 
-    /// Register a case on the relay (this account becomes its owner), then [`SyncClient::sync_case`] it.
-    /// Registering a case this account registered already is not an error.
-    pub fn share_case(&self, case: &mut Case) -> SyncResult<CaseMembership> {
-        let id = case.id().clone();
-        let membership = match self.relay.register_case(&id) {
-            Ok(m) => m,
-            Err(SyncError::Conflict { reason }) => self
-                .relay
-                .list_cases()?
-                .into_iter()
-                .find(|m| m.case_id == id.as_str())
-                .ok_or(SyncError::Conflict { reason })?,
-            Err(e) => return Err(e),
-        };
-        self.shared.store.set_relay_knows(&id, &id)?;
-        lock(&self.shared.cases).entry(id).or_default().membership_checked = true;
-        self.sync_case(case)?;
+    /// Register a case on the relay (this account becomes its owner) and start syncing it. Registering a
+    /// case this account registered already is not an error.
+    pub async fn share_case(&self, case: &SharedCase) -> SyncResult<CaseMembership> {
+        let id = case.lock().map_err(|_| poisoned())?.id().clone();
+        let relay = self.driver.relay.clone();
+        let rid = id.clone();
+        let membership = self
+            .blocking(move || match relay.register_case(&rid) {
+                Ok(m) => Ok(m),
+                Err(SyncError::Conflict { reason }) => relay
+                    .list_cases()?
+                    .into_iter()
+                    .find(|m| m.case_id == rid.as_str())
+                    .ok_or(SyncError::Conflict { reason }),
+                Err(e) => Err(e),
+            })
+            .await?;
+        self.driver.store.set_relay_knows(&id, &id)?;
+        self.driver.push_now(case)?;
+        self.driver.step(Event::Membership { case: id, outcome: Membership::Member });
         Ok(membership)
     }
 
     /// Fetch a case this account is a member of (after redeeming an invite) from the relay into the store,
-    /// and sync it. Waits up to `timeout` for the connection and the first download. A case already in the
-    /// store is opened and synced.
-    pub fn join_case(&self, case_id: &CaseId, timeout: Duration) -> SyncResult<Case> {
-        let store = &self.shared.store;
-        if on_storage(&*store.storage(), case_id)? {
+    /// open it and keep it in sync (attached). Waits up to `timeout` for the connection, the case and its
+    /// notes (if the notes are not all there by then, the case is returned and they arrive live). A case
+    /// already in the store is opened and attached.
+    pub async fn join_case(&self, case_id: &CaseId, timeout: Duration) -> SyncResult<SharedCase> {
+        let store = self.driver.store.clone();
+        if bridge::on_storage(&*store.storage(), case_id).map_err(crate::Error::from)? {
             store.register(case_id)?;
-            let mut case = store.open_case(case_id)?;
-            self.sync_case(&mut case)?;
+            store.set_relay_knows(case_id, case_id)?;
+            let case = Arc::new(Mutex::new(store.open_case(case_id)?));
+            self.attach(&case)?;
             return Ok(case);
         }
-        let rt = self.runtime()?;
+        let established = lock(&self.dialer).as_ref().map(|d| d.established()).ok_or(SyncError::Stopped)?;
         let deadline = tokio::time::Instant::now() + timeout;
-        let established = self.dialer.established();
-        let connected = rt.block_on(async { tokio::time::timeout_at(deadline, established).await });
-        match connected {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => {
-                return Err(self.shared.failure().unwrap_or(SyncError::Network("cannot reach the relay".into())));
-            }
-            Err(_) => return Err(SyncError::Timeout { state: self.link_state() }),
-        }
-        self.check_membership(case_id)?;
-        // Search rather than find: a case registered a moment ago may reach the relay after our request
-        // (the relay then announces it and the search completes).
-        let (first, mut updates) = self.repo.search(case_id.to_document_id()).map_err(|_| SyncError::Stopped)?;
-        let found = rt.block_on(async {
-            let mut state = first;
-            loop {
-                match state {
-                    SearchState::Found(h) => return Ok(h),
-                    other => {
-                        let unavailable = matches!(&other, SearchState::Requesting(r) if r.is_currently_unavailable());
-                        match tokio::time::timeout_at(deadline, updates.next()).await {
-                            Ok(Some(next)) => state = next,
-                            Ok(None) => return Err(SyncError::Stopped),
-                            Err(_) if unavailable => return Err(SyncError::NotFound),
-                            Err(_) => return Err(SyncError::Timeout { state: SyncState::Syncing }),
+        let driver = self.driver.clone();
+        let relay = self.driver.relay.clone();
+        let id = case_id.clone();
+        let handle = self
+            .on_runtime(async move {
+                match tokio::time::timeout_at(deadline, established).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) => {
+                        return Err(lock(&driver.failure)
+                            .clone()
+                            .unwrap_or(SyncError::Network("cannot reach the relay".into())));
+                    }
+                    Err(_) => return Err(SyncError::Timeout { state: SyncState::Connecting }),
+                }
+                let rid = id.clone();
+                let list =
+                    tokio::task::spawn_blocking(move || relay.list_cases()).await.map_err(|_| SyncError::Stopped)??;
+                if !list.iter().any(|m| m.case_id == rid.as_str()) {
+                    return Err(SyncError::NotFound);
+                }
+                // Search rather than find: a case registered a moment ago may reach the relay after our
+                // request (the relay then announces it and the search completes).
+                let (first, mut updates) = driver.repo.search(id.to_document_id()).map_err(|_| SyncError::Stopped)?;
+                let mut state = first;
+                loop {
+                    match state {
+                        SearchState::Found(h) => return Ok(h),
+                        other => {
+                            let unavailable =
+                                matches!(&other, SearchState::Requesting(r) if r.is_currently_unavailable());
+                            match tokio::time::timeout_at(deadline, updates.next()).await {
+                                Ok(Some(next)) => state = next,
+                                Ok(None) => return Err(SyncError::Stopped),
+                                Err(_) if unavailable => return Err(SyncError::NotFound),
+                                Err(_) => return Err(SyncError::Timeout { state: SyncState::Syncing }),
+                            }
                         }
                     }
                 }
-            }
-        });
-        let handle = found?;
+            })
+            .await?;
         // Write it ourselves (one snapshot, flushed) rather than wait for samod's asynchronous write.
-        let heads = handle.with_document(|d| bridge::store_joined_case(store, case_id, d).map(|_| d.get_heads()))?;
+        handle.with_document(|d| bridge::store_joined_case(&store, case_id, d))?;
         store.set_relay_knows(case_id, case_id)?;
-        let mut case = store.open_case(case_id)?;
-        monitor::watch(&self.shared, rt.handle(), case_id, case_id, handle, heads.clone(), heads);
-        self.sync_case(&mut case)?;
+        let case = Arc::new(Mutex::new(store.open_case(case_id)?));
+        self.attach(&case)?;
+        self.driver.step(Event::Membership { case: case_id.clone(), outcome: Membership::Member });
+        // The rest of the case (notes documents) follows: wait for it within what is left of the timeout.
+        // A case that is not complete by then is returned anyway; what is missing arrives live.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if let Err(e) = self.wait_for(case_id, left, Engine::settled).await {
+            tracing::debug!(case = %case_id, error = %e, "joined case returned before its last documents");
+        }
         Ok(case)
     }
 
-    /// Confirm with the relay (once per case and session) that this account is a member of the case.
-    /// `NotFound` if it is not; a network failure is not an error (sync resumes when the relay is back).
-    fn check_membership(&self, case_id: &CaseId) -> SyncResult<()> {
-        if lock(&self.shared.cases).get(case_id).is_some_and(|c| c.membership_checked) {
-            return Ok(());
-        }
-        match self.relay.list_cases() {
-            Ok(list) => {
-                if !list.iter().any(|m| m.case_id == case_id.as_str()) {
-                    return Err(SyncError::NotFound);
-                }
-                lock(&self.shared.cases).entry(case_id.clone()).or_default().membership_checked = true;
-                Ok(())
-            }
-            Err(e) if e.is_transient() => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Save the case, then exchange its changes with samod (push local ones, pull remote ones into the open
-    /// case) for the overview document and every notes document, registering new notes documents with the
-    /// relay. Works offline: changes handed over now go out when the connection returns. Call it after each
-    /// save (or on [`super::SyncEvent::CaseChanged`]).
-    ///
-    /// Errors: `NotFound` (not a member / case not on the relay), `Unauthorized` (token refused), local
-    /// store errors. Offline is not an error: see [`SyncClient::status`].
-    pub fn sync_case(&self, case: &mut Case) -> SyncResult<()> {
-        let rt = self.runtime()?;
-        if let Some(e) = self.shared.failure() {
-            return Err(e);
-        }
-        case.save()?;
-        let case_id = case.id().clone();
-        let reachable = self.relay_reachable();
-        if reachable {
-            self.check_membership(&case_id)?;
-        }
-
-        // The overview first: what it pulls may name new notes documents.
-        self.ensure_watched(rt, &case_id, std::slice::from_ref(&case_id))?;
-        self.push_pull(case, &case_id, &case_id)?;
-
-        let notes = self.materialize_notes(case)?;
-        if reachable {
-            monitor::register_pending(&self.shared, &self.relay);
-        }
-        self.ensure_watched(rt, &case_id, &notes)?;
-        for id in &notes {
-            self.push_pull(case, &case_id, id)?;
-        }
-        self.shared.wake.notify_one();
-        Ok(())
-    }
-
-    /// Make every notes document of the case exist on storage — at least its deterministic first change,
-    /// identical on every replica — so that samod always finds it locally and the relay's copy merges into
-    /// it. (samod remembers a document it once failed to find and never looks at storage for it again.)
-    /// Documents the relay does not know yet are queued for registration. Returns the notes documents.
-    fn materialize_notes(&self, case: &Case) -> SyncResult<Vec<DocId>> {
-        let case_id = case.id();
-        let store = &self.shared.store;
-        let ids = bridge::materialize_notes(&*store.storage(), case)?;
-        let mut unknown = Vec::new();
-        for id in &ids {
-            if !store.relay_knows(case_id, id)? {
-                unknown.push(id.clone());
-            }
-        }
-        lock(&self.shared.cases).entry(case_id.clone()).or_default().unregistered.extend(unknown);
-        Ok(ids)
-    }
-
-    /// Make sure each of `docs` (all on storage) is watched. A document samod cannot produce (it failed to
-    /// find it before it existed here) is remembered as missing; the monitor looks for it again.
-    fn ensure_watched(&self, rt: &tokio::runtime::Runtime, case_id: &CaseId, docs: &[DocId]) -> SyncResult<()> {
-        let unwatched: Vec<DocId> = {
-            let cases = lock(&self.shared.cases);
-            let w = cases.get(case_id);
-            docs.iter().filter(|d| !w.is_some_and(|w| w.docs.contains_key(*d))).cloned().collect()
-        };
-        if unwatched.is_empty() {
-            return Ok(());
-        }
-        let repo = self.repo.clone();
-        let found = rt.block_on(futures::future::join_all(unwatched.into_iter().map(|id| {
-            let repo = repo.clone();
-            async move {
-                let r = tokio::time::timeout(FIND_TIMEOUT, repo.find(id.to_document_id())).await;
-                (id, r)
-            }
-        })));
-        for (id, r) in found {
-            match r {
-                Ok(Ok(Some(handle))) => {
-                    let heads = handle.with_document(|d| d.get_heads());
-                    // Loaded from storage. The case's view is refreshed by the push/pull that follows.
-                    monitor::watch(&self.shared, rt.handle(), case_id, &id, handle, heads.clone(), heads);
-                }
-                Ok(Err(_)) => return Err(SyncError::Stopped),
-                Ok(Ok(None)) | Err(_) => {
-                    tracing::warn!(document = %id, "samod cannot load a local document; will retry");
-                    lock(&self.shared.cases).entry(case_id.clone()).or_default().missing.insert(id);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Exchange the changes of one watched document between the case and samod. Afterwards storage holds
-    /// everything samod holds of it (written here if samod has not written it yet), so that a crash or a
-    /// later open of the document never misses what was pulled.
-    fn push_pull(&self, case: &mut Case, case_id: &CaseId, doc: &DocId) -> SyncResult<usize> {
-        let watched: Option<(DocHandle, Arc<std::sync::Mutex<DocSync>>)> = lock(&self.shared.cases)
-            .get(case_id)
-            .and_then(|c| c.docs.get(doc))
-            .map(|w| (w.handle.clone(), w.sync.clone()));
-        let Some((handle, sync)) = watched else {
-            return Ok(0);
-        };
-        let record = |d: &Automerge| {
-            let heads = d.get_heads();
-            let mut s = lock(&sync);
-            s.heads = heads.clone();
-            s.case_heads = heads.clone();
-            heads
-        };
-        let exchanged = match case.open_docs_mut().find(|t| t.id == *doc) {
-            Some(t) => {
-                let mine: &Automerge = t.doc.document();
-                Some(
-                    handle
-                        .with_document(|d| -> Result<_, automerge::AutomergeError> {
-                            let pull = bridge::exchange(mine, d)?;
-                            Ok((pull, record(d)))
-                        })
-                        .map_err(crate::Error::from)?,
-                )
-            }
-            None => None,
-        };
-        match exchanged {
-            Some((pulled, heads)) => {
-                // Written and flushed by the merge (the pushed ones were saved by the case).
-                let n = case.merge_external(doc, pulled)?;
-                lock(&sync).stored = heads;
-                Ok(n)
-            }
-            // Not open: the case reads it from storage when it opens it. Make sure storage has it all.
-            None => {
-                let stored = lock(&sync).stored.clone();
-                let (delta, heads) = handle.with_document(|d| {
-                    let known: Vec<_> = stored.into_iter().filter(|h| d.get_change_by_hash(h).is_some()).collect();
-                    (d.get_changes(&known), record(d))
-                });
-                if !delta.is_empty() {
-                    let storage = self.shared.store.storage();
-                    for c in &delta {
-                        let k = key([doc.as_str(), "incremental", &c.hash().to_string()])?;
-                        if storage.load(&k)?.is_none() {
-                            storage.put(&k, c.raw_bytes())?;
-                        }
-                    }
-                    storage.flush()?;
-                }
-                lock(&sync).stored = heads;
-                Ok(0)
-            }
-        }
-    }
-
     fn link_state(&self) -> SyncState {
-        if self.dialer.is_connected() {
+        if self.is_connected() {
             return SyncState::Syncing;
         }
-        match *lock(&self.shared.link) {
-            Link::Connecting => SyncState::Connecting,
-            Link::Offline | Link::Failed(_) => SyncState::Offline,
+        if self.failure().is_some() || lock(&self.dialer).is_none() {
+            return SyncState::Offline;
         }
+        SyncState::Connecting
     }
 
-    /// The sync status of a case. "Local edits" are those handed over by the last
-    /// [`SyncClient::sync_case`]. A case never passed to `sync_case` in this session reports the connection
-    /// state (syncing once connected) and `saved_to_relay: false`.
+    /// The sync status of a case. A case not synced in this session reports the connection state and
+    /// `saved_to_relay: false`.
     pub fn status(&self, case_id: &CaseId) -> CaseSyncStatus {
-        if let Some(s) = self.shared.status(case_id, self.dialer.connection_id()) {
+        if let Some(s) = lock(&self.driver.engine).status(case_id) {
             return s;
         }
         CaseSyncStatus {
             state: self.link_state(),
-            last_synced_at: self.shared.store.last_synced(case_id).ok().flatten(),
+            last_synced_at: self.driver.store.last_synced(case_id).ok().flatten(),
             saved_to_relay: false,
         }
     }
 
-    /// Wait until the case is up to date with the relay: the relay holds every local edit handed over by
-    /// [`SyncClient::sync_case`] and this device has everything the relay holds (call `sync_case` again
-    /// afterwards to merge what arrived into the open case). Fails with `Unauthorized` (token refused),
-    /// `NotFound` (not a member), or `Timeout { state }` (offline, connecting or still syncing).
-    pub fn wait_until_synced(&self, case_id: &CaseId, timeout: Duration) -> SyncResult<CaseSyncStatus> {
-        let rt = self.runtime()?;
+    /// Wait until `done` holds for the case (checked after every engine step), or fail.
+    async fn wait_for(
+        &self,
+        case_id: &CaseId,
+        timeout: Duration,
+        done: fn(&mut Engine, &CaseId) -> bool,
+    ) -> SyncResult<CaseSyncStatus> {
+        let driver = self.driver.clone();
+        let id = case_id.clone();
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut version = self.shared.version.subscribe();
-        self.shared.wake.notify_one();
-        let outcome = rt.block_on(async {
+        self.on_runtime(async move {
+            let mut version = driver.version.subscribe();
             loop {
-                if let Some(e) = self.shared.failure() {
+                if let Some(e) = lock(&driver.failure).clone() {
                     return Err(e);
                 }
-                let status = self.shared.status(case_id, self.dialer.connection_id()).ok_or_else(|| {
-                    SyncError::InvalidInput { reason: "this case is not being synced: call sync_case first".into() }
-                })?;
-                if status.state == SyncState::UpToDate {
-                    return Ok(status);
-                }
+                let status = {
+                    let mut e = lock(&driver.engine);
+                    if e.refused(&id) {
+                        return Err(SyncError::NotFound);
+                    }
+                    let status = e.status(&id).ok_or_else(|| SyncError::InvalidInput {
+                        reason: "this case is not being synced: attach or sync it first".into(),
+                    })?;
+                    if done(&mut e, &id) {
+                        return Ok(status);
+                    }
+                    status
+                };
                 match tokio::time::timeout_at(deadline, version.changed()).await {
                     Err(_) => {
-                        if let Some(c) = lock(&self.shared.cases).get(case_id) {
-                            for (id, d) in &c.docs {
-                                let s = lock(&d.sync);
-                                // Ids and hashes only: enough to tell which document stalled and why.
-                                tracing::debug!(
-                                    document = %id,
-                                    heads = ?s.heads,
-                                    acked = ?s.acked,
-                                    peers = ?s.peers,
-                                    "sync timed out"
-                                );
-                            }
-                        }
+                        // Ids and hashes only: enough to tell which document stalled and why.
+                        tracing::debug!(case = %id, state = %lock(&driver.engine).describe(&id), "sync timed out");
                         return Err(SyncError::Timeout { state: status.state });
                     }
                     Ok(Err(_)) => return Err(SyncError::Stopped),
                     Ok(Ok(())) => {}
                 }
             }
-        });
-        match outcome {
-            // Connected but never in sync: the relay may be refusing the case. Ask it why.
-            Err(SyncError::Timeout { state: SyncState::Syncing }) => {
-                lock(&self.shared.cases).entry(case_id.clone()).or_default().membership_checked = false;
-                self.check_membership(case_id)?;
-                Err(SyncError::Timeout { state: SyncState::Syncing })
-            }
-            other => other,
-        }
+        })
+        .await
     }
 
-    /// Sync a case completely: [`SyncClient::sync_case`], wait until up to date, merge what arrived, and
-    /// repeat while what arrived names documents not synced yet (a sibling's new appointments), so that on
-    /// success the open case holds everything the relay holds and the relay holds every local edit.
-    pub fn sync_and_wait(&self, case: &mut Case, timeout: Duration) -> SyncResult<CaseSyncStatus> {
-        let deadline = std::time::Instant::now() + timeout;
-        let id = case.id().clone();
-        let watched =
-            |this: &Self| lock(&this.shared.cases).get(&id).map(|c| c.docs.len() + c.missing.len()).unwrap_or(0);
+    /// Wait until the case is up to date with the relay: the relay holds every local edit handed over and
+    /// this device has everything the relay holds. Fails with `Unauthorized` (token refused), `NotFound`
+    /// (not a member), or `Timeout { state }` (offline, connecting or still syncing).
+    pub async fn wait_until_synced(&self, case_id: &CaseId, timeout: Duration) -> SyncResult<CaseSyncStatus> {
+        self.wait_for(case_id, timeout, |e, id| e.status(id).is_some_and(|s| s.state == SyncState::UpToDate)).await
+    }
+
+    /// Sync a case completely: push now, then wait until it is up to date **and** the open case holds
+    /// everything the relay holds (merged live), including other devices' new appointments' notes.
+    pub async fn sync_and_wait(&self, case: &SharedCase, timeout: Duration) -> SyncResult<CaseSyncStatus> {
         self.sync_case(case)?;
-        loop {
-            let before = watched(self);
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let status = self.wait_until_synced(&id, left)?;
-            self.sync_case(case)?;
-            if watched(self) == before {
-                return Ok(status);
-            }
+        let id = case.lock().map_err(|_| poisoned())?.id().clone();
+        self.wait_for(&id, timeout, Engine::settled).await
+    }
+
+    /// The app goes to the background: save every attached case, push, and close the connection. Local
+    /// reads and writes keep working; [`SyncClient::resume`] reconnects.
+    pub fn pause(&self) -> SyncResult<()> {
+        let open: Vec<SharedCase> = {
+            let ids: Vec<CaseId> = lock(&self.driver.open).keys().cloned().collect();
+            ids.iter().filter_map(|id| self.driver.open_case(id)).collect()
+        };
+        for case in &open {
+            self.driver.push_now(case)?;
         }
+        if let Some(d) = lock(&self.dialer).take() {
+            d.close();
+        }
+        self.driver.step(Event::Link(LinkEvent::Offline));
+        self.driver.store.storage().flush()?;
+        Ok(())
+    }
+
+    /// The app is in the foreground again: reconnect (a no-op if connected).
+    pub fn resume(&self) -> SyncResult<()> {
+        if self.failure().is_some() {
+            return Ok(());
+        }
+        self.connect()
     }
 
     /// This device's account id.
@@ -549,39 +548,51 @@ impl SyncClient {
         &self.account_id
     }
 
-    /// Close the connection, stop samod (its pending writes complete), flush the store.
-    pub fn stop(mut self) -> SyncResult<()> {
-        self.shutdown()
-    }
-
-    fn shutdown(&mut self) -> SyncResult<()> {
-        let Some(rt) = self.runtime.take() else {
+    /// Close the connection, stop samod (its pending writes complete), flush the store. Later calls fail
+    /// with `Stopped`. Blocks for at most ~12 s: call it off the UI thread (the bindings' `stop` is async).
+    pub fn stop(&self) -> SyncResult<()> {
+        let Some(rt) = lock(&self.runtime).take() else {
             return Ok(());
         };
-        self.dialer.close();
-        let repo = self.repo.clone();
-        rt.block_on(async move {
+        if let Some(d) = lock(&self.dialer).take() {
+            d.close();
+        }
+        let repo = self.driver.repo.clone();
+        let stopped = rt.spawn(async move {
             if tokio::time::timeout(Duration::from_secs(10), repo.stop()).await.is_err() {
                 tracing::warn!("samod did not stop within 10 s");
             }
         });
-        for c in lock(&self.shared.cases).values() {
-            for d in c.docs.values() {
-                d.watcher.abort();
+        let _ = futures::executor::block_on(stopped);
+        for w in lock(&self.driver.watchers).drain(..) {
+            w.abort();
+        }
+        let times = lock(&self.driver.engine).sync_times();
+        for (id, at) in times {
+            if let Err(e) = self.driver.store.set_last_synced(&id, at) {
+                tracing::warn!(case = %id, error = %e, "cannot record the last sync time");
             }
         }
-        self.shared.persist_sync_times();
-        rt.shutdown_timeout(Duration::from_secs(2));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Inside another runtime (an async caller): blocking on the shutdown is not allowed there.
+            rt.shutdown_background();
+        } else {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
         // Ends the event thread once it has delivered what is queued.
-        *lock(&self.shared.events) = None;
-        self.shared.store.storage().flush()?;
+        *lock(&self.driver.notify) = None;
+        self.driver.store.storage().flush()?;
         Ok(())
     }
 }
 
+fn poisoned() -> SyncError {
+    SyncError::InvalidInput { reason: "an earlier call on this case failed unexpectedly: open the case again".into() }
+}
+
 impl Drop for SyncClient {
     fn drop(&mut self) {
-        if let Err(e) = self.shutdown() {
+        if let Err(e) = self.stop() {
             tracing::warn!(error = %e, "sync client did not stop cleanly");
         }
     }

@@ -61,7 +61,13 @@ pub(crate) struct RelayDialer {
     /// This device's storage: requests for documents it does not hold are held back
     /// ([`crate::bridge::hold_back_from_relay`]).
     storage: Arc<dyn Storage>,
+    /// Shown every message from the relay that samod is given (presence reads ephemeral messages here,
+    /// where their sender is known: samod's `DocHandle::ephemera` gives the payload only).
+    tap: Option<InboundTap>,
 }
+
+/// A look at each inbound message before samod gets it; must be quick and never block.
+pub(crate) type InboundTap = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
 /// The TLS configuration of the sync client: rustls with the ring provider and Mozilla's roots (webpki),
 /// independent of any process-wide default provider.
@@ -88,7 +94,13 @@ impl RelayDialer {
         let authorization = HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| {
             SyncError::InvalidInput { reason: "the device token contains characters a header cannot carry".into() }
         })?;
-        Ok(Self { url, authorization, tls: tls_config(), relay_peer, progress, storage })
+        Ok(Self { url, authorization, tls: tls_config(), relay_peer, progress, storage, tap: None })
+    }
+
+    /// Show every inbound message to `tap` too (before samod handles it).
+    pub(crate) fn with_tap(mut self, tap: InboundTap) -> Self {
+        self.tap = Some(tap);
+        self
     }
 }
 
@@ -111,13 +123,14 @@ impl Dialer for RelayDialer {
         let relay_peer = self.relay_peer.clone();
         let progress = self.progress.clone();
         let storage = self.storage.clone();
+        let tap = self.tap.clone();
         Box::pin(async move {
             progress(DialProgress::Attempting);
             let result = open(url, authorization, tls).await;
             match result {
                 Ok(ws) => {
                     progress(DialProgress::Open);
-                    let transport = transport(ws, storage);
+                    let transport = transport(ws, storage, tap);
                     Ok(match relay_peer {
                         Some(p) => transport.with_expected_peer_id(p),
                         None => transport,
@@ -177,7 +190,7 @@ async fn open(
 
 /// The samod transport over an open WebSocket: binary messages both ways, pings in the background, a
 /// silence limit on reads; requests for documents this device does not hold are held back.
-fn transport(ws: Ws, storage: Arc<dyn Storage>) -> Transport {
+fn transport(ws: Ws, storage: Arc<dyn Storage>, tap: Option<InboundTap>) -> Transport {
     let (mut ws_sink, ws_stream) = ws.split();
     // samod writes into a channel; one task owns the socket's write half and interleaves pings.
     let (tx, mut rx) = futures::channel::mpsc::channel::<Vec<u8>>(32);
@@ -225,6 +238,11 @@ fn transport(ws: Ws, storage: Arc<dyn Storage>) -> Transport {
                 Ok(Some(Ok(_))) => continue,
                 Ok(Some(Err(e))) => return Some((Err(WsError(e.to_string())), (s, storage))),
             }
+        }
+    })
+    .inspect(move |m| {
+        if let (Some(tap), Ok(bytes)) = (&tap, m) {
+            tap(bytes);
         }
     })
     .boxed();

@@ -1,57 +1,28 @@
 //! What a UI shows about sync: [`CaseSyncStatus`] per case, and the [`SyncEvent`]s a [`SyncObserver`]
 //! receives.
 
-use std::fmt;
-
-use crate::ids::CaseId;
+use crate::changes::CaseChange;
+use crate::ids::{CaseId, DocId};
 
 use super::error::SyncError;
-
-/// Where a case stands with the relay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncState {
-    /// No connection to the relay (no network, relay down, or the token was refused). Edits stay on the
-    /// device and go out when the connection returns.
-    Offline,
-    /// Connecting to the relay (or waiting for its handshake).
-    Connecting,
-    /// Connected; changes are still being exchanged.
-    Syncing,
-    /// Connected, the relay holds every local edit and this device has every edit the relay holds.
-    UpToDate,
-}
-
-impl fmt::Display for SyncState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SyncState::Offline => "offline",
-            SyncState::Connecting => "connecting",
-            SyncState::Syncing => "syncing",
-            SyncState::UpToDate => "up to date",
-        })
-    }
-}
-
-/// The sync status of one case.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CaseSyncStatus {
-    /// Connection and exchange state.
-    pub state: SyncState,
-    /// Unix seconds when the case was last seen up to date with the relay (kept across restarts).
-    pub last_synced_at: Option<u64>,
-    /// Whether the relay has acknowledged every local edit handed to the sync client ("saved to the
-    /// relay"): true also offline if nothing was edited since the last acknowledgement.
-    pub saved_to_relay: bool,
-}
+pub use crate::engine::{CaseSyncStatus, SyncState};
 
 /// A notification from the sync client. Delivered on a background thread: hand it over to the UI thread
 /// and return quickly.
 #[derive(Debug, Clone)]
 pub enum SyncEvent {
-    /// Changes from other devices arrived for this case: call `SyncClient::sync_case` on the open case to
-    /// merge them (a case opened afresh already has them).
+    /// Changes from other devices arrived for this case and were merged: into the open case if the app
+    /// has it attached (`change` names what changed: refresh those parts), else into the store (`change`
+    /// is empty: a case opened afresh has them). One event per merge.
     CaseChanged {
+        /// The case.
+        case_id: CaseId,
+        /// What changed.
+        change: CaseChange,
+    },
+    /// The relay says this account is not a member of the case (removed, or never shared): it is not
+    /// synced.
+    NotMember {
         /// The case.
         case_id: CaseId,
     },
@@ -66,6 +37,15 @@ pub enum SyncEvent {
     Failed {
         /// Why.
         error: SyncError,
+    },
+    /// Who is present in a document changed (a peer appeared, changed its presence state, left or
+    /// expired): read [`SyncClient::presence`](super::SyncClient::presence) again. Only for documents
+    /// with presence set ([`SyncClient::set_presence`](super::SyncClient::set_presence)).
+    PresenceChanged {
+        /// The case the document belongs to.
+        case_id: CaseId,
+        /// The document (an appointment's notes).
+        doc: DocId,
     },
 }
 

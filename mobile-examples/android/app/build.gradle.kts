@@ -44,7 +44,12 @@ dependencies {
     implementation("androidx.compose.material:material-icons-core")
     implementation("androidx.activity:activity-compose:1.9.3")
     implementation("androidx.navigation:navigation-compose:2.8.5")
+    // collectAsStateWithLifecycle, ViewModel + viewModelScope in Compose, the app's process lifecycle.
     implementation("androidx.lifecycle:lifecycle-runtime-compose:2.8.7")
+    implementation("androidx.lifecycle:lifecycle-viewmodel-compose:2.8.7")
+    implementation("androidx.lifecycle:lifecycle-process:2.8.7")
+    // Dispatchers.Main on Android.
+    implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.8.1")
     // Device token at rest: EncryptedSharedPreferences (Android Keystore).
     implementation("androidx.security:security-crypto:1.1.0-alpha06")
 }

@@ -1,9 +1,11 @@
 import SwiftUI
 import CasebookFFI
 
-/// Opens the store once (in Application Support, excluded from backups: a case is health data) and signs
-/// in to the relay when the Keychain has credentials.
+/// Opens the store once (in Application Support, excluded from backups: a case is health data), signs in
+/// to the relay when the Keychain has credentials, and tells the session when the app goes to the
+/// background (save every edit now, close the connection) and comes back (reconnect).
 @main
+@MainActor
 struct CasebookApp: App {
     @StateObject private var session: CasebookSession
     @Environment(\.scenePhase) private var phase
@@ -19,7 +21,7 @@ struct CasebookApp: App {
         let store = try! Store.open(path: dir.path)
         let session = CasebookSession(store: store)
         if let saved = CredentialStore.load() {
-            casebookIO.async { try? session.signIn(relayUrl: saved.url, credentials: saved.credentials) }
+            Task { try? await session.signIn(relayUrl: saved.url, credentials: saved.credentials) }
         }
         _session = StateObject(wrappedValue: session)
     }
@@ -31,10 +33,10 @@ struct CasebookApp: App {
             }
         }
         .onChange(of: phase) { newPhase in
-            // Going to the background: make every edit durable and hand it to the relay.
-            if newPhase == .background {
-                let session = self.session
-                casebookIO.async { session.saveOpenCases() }
+            switch newPhase {
+            case .background: session.pause()
+            case .active: session.resume()
+            default: break
             }
         }
     }

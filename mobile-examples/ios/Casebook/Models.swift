@@ -10,31 +10,46 @@ func localToday() -> String {
     return f.string(from: Date())
 }
 
-/// Base of the screen models: reloads when the session says the case changed.
+/// Base of the screen models of one case. A view runs `.task { await model.observe() }`: the model reads
+/// the case at once, then again only when a change from another phone or an imported file concerns what
+/// it shows (`sections`); the task, and the observation, end when the view goes away. The model's own
+/// writes update it at once; the store saves them about a second later and the sync client sends them.
+@MainActor
 class CaseModel: ObservableObject {
     let session: CasebookSession
     let caseId: String
     @Published var error: String?
-    private var watch: AnyCancellable?
+    /// The case's sync status, as the session hears it.
+    @Published private(set) var sync: CaseSyncStatus?
 
     init(session: CasebookSession, caseId: String) {
         self.session = session
         self.caseId = caseId
-        watch = session.$revision.combineLatest(session.$syncStatus)
-            .map { rev, status in (rev[caseId] ?? 0, status[caseId]) }
-            .removeDuplicates { $0.0 == $1.0 && $0.1 == $1.1 }
-            .receive(on: DispatchQueue.main)
-            .sink { [weak self] _ in self?.reload() }
+        session.$syncStatus.map { $0[caseId] }.removeDuplicates().assign(to: &$sync)
     }
 
+    /// The sections of the case the screen shows.
+    var sections: Set<CaseSection> { [] }
+    /// The appointment the screen shows, if it shows one.
+    var appointment: String? { nil }
+
+    /// Read what the screen shows from the shared case (override).
     func reload() {}
 
-    /// Run a write on the shared case, then save and sync.
+    /// Keep the screen up to date while it is on screen (see the class comment).
+    func observe() async {
+        let (sections, appointment) = (self.sections, self.appointment)
+        for await _ in session.reloads(caseId: caseId, concerns: { $0.concerns(sections, appointment: appointment) }) {
+            reload()
+        }
+    }
+
+    /// A write of this screen to the shared case; then the screen reads its state again.
+    @discardableResult
     func edit<T>(_ body: (Case) throws -> T) -> T? {
         do {
-            let c = try session.openCase(caseId)
-            let out = try body(c)
-            try session.saveAndSync(c)
+            let out = try body(try session.openCase(caseId))
+            reload()
             return out
         } catch {
             self.error = errorMessage(error)
@@ -44,15 +59,17 @@ class CaseModel: ObservableObject {
 }
 
 /// The cases list.
+@MainActor
 final class CasesListModel: ObservableObject {
     let session: CasebookSession
     @Published var cases: [CaseListing] = []
     @Published var error: String?
-    private var watch: AnyCancellable?
 
-    init(session: CasebookSession) {
-        self.session = session
-        watch = session.$revision.receive(on: DispatchQueue.main).sink { [weak self] _ in self?.reload() }
+    init(session: CasebookSession) { self.session = session }
+
+    /// Read the list at once, then after any change from elsewhere (imports, joined cases, renames).
+    func observe() async {
+        for await _ in session.reloads(caseId: nil, concerns: { $0.origin != .local }) { reload() }
     }
 
     func reload() {
@@ -73,6 +90,7 @@ final class CasesListModel: ObservableObject {
 }
 
 /// The case overview: the seven steps and what is next, decision window, verdict, appointments.
+@MainActor
 final class CaseOverviewModel: CaseModel {
     @Published var patientName = ""
     @Published var decision: DecisionWindow?
@@ -82,9 +100,23 @@ final class CaseOverviewModel: CaseModel {
     @Published var overdue = 0
     @Published var conflicts = 0
     @Published var inviteCode: String?
+    @Published var inviting = false
+
+    /// The relay says this account was removed from the case: it stays here but is no longer synced.
+    @Published private(set) var removedFromRelay = false
 
     var next: Step? { steps.first { !$0.done } }
-    var sync: CaseSyncStatus? { session.syncStatus[caseId] }
+
+    override init(session: CasebookSession, caseId: String) {
+        super.init(session: session, caseId: caseId)
+        session.$notMember.map { $0.contains(caseId) }.removeDuplicates().assign(to: &$removedFromRelay)
+    }
+
+    /// The steps, the verdict and the conflicts read almost every section: only notes alone leave it as is.
+    override var sections: Set<CaseSection> {
+        [.patient, .decision, .critical, .specialists, .recordRequests, .documents, .medications, .familyHistory,
+         .questions, .appointments, .opinions, .careTeam, .tasks, .costs, .symptoms, .preferences]
+    }
 
     override func reload() {
         do {
@@ -102,29 +134,32 @@ final class CaseOverviewModel: CaseModel {
         }
     }
 
-    func agreeToSecondOpinion() { _ = edit { try $0.setAgreedToSecondOpinion(agreed: true) } }
+    func agreeToSecondOpinion() { edit { try $0.setAgreedToSecondOpinion(agreed: true) } }
 
     func addAppointment(start: String?, place: String?) {
-        _ = edit { try $0.addAppointment(appointment: NewAppointment(kind: .secondOpinion, specialist: nil, start: start, place: place)) }
+        edit { try $0.addAppointment(appointment: NewAppointment(kind: .secondOpinion, specialist: nil, start: start, place: place)) }
     }
 
-    /// Share the case on the relay (if not yet) and create an invite code. Call off the main queue.
-    func invite() {
+    /// Share the case on the relay (if not yet) and create an invite code.
+    func invite() async {
         guard let sync = session.sync else {
-            DispatchQueue.main.async { self.error = "Sign in to a relay to invite family members." }
+            error = "Sign in to a relay to invite family members."
             return
         }
+        inviting = true
+        defer { inviting = false }
         do {
-            _ = try sync.shareCase(case: try session.openCase(caseId))
-            let code = try sync.relay().createInvite(caseId: caseId, role: .editor, expiresInSecs: nil).code
-            DispatchQueue.main.async { self.inviteCode = code }
+            _ = try await sync.shareCase(case: try session.openCase(caseId))
+            inviteCode = try await sync.relay().createInvite(caseId: caseId, role: .editor, expiresInSecs: nil).code
         } catch {
-            DispatchQueue.main.async { self.error = errorMessage(error) }
+            self.error = errorMessage(error)
         }
     }
 }
 
-/// The appointment screen: notes typed offline or not, as UTF-16 splices (Swift's `String.utf16`).
+/// The appointment screen: notes typed offline or not, as UTF-16 splices (Swift's `String.utf16`), each
+/// applied to the shared case at once; others' notes appear as they arrive.
+@MainActor
 final class AppointmentNotesModel: CaseModel {
     let appointmentId: String
     let me: String
@@ -133,6 +168,7 @@ final class AppointmentNotesModel: CaseModel {
     @Published var summary = ""
     @Published var others: [(name: String, text: String)] = []
     @Published var unsaved = false
+    private var savedCheck: Task<Void, Never>?
 
     init(session: CasebookSession, caseId: String, appointmentId: String) {
         self.appointmentId = appointmentId
@@ -140,7 +176,11 @@ final class AppointmentNotesModel: CaseModel {
         super.init(session: session, caseId: caseId)
     }
 
-    var syncLabel: String { session.syncStatus[caseId].label }
+    /// This appointment's notes and details, and the care team (the names on the others' notes).
+    override var sections: Set<CaseSection> { [.notes, .appointments, .careTeam] }
+    override var appointment: String? { appointmentId }
+
+    var syncLabel: String { sync.label }
 
     override func reload() {
         do {
@@ -157,36 +197,52 @@ final class AppointmentNotesModel: CaseModel {
         }
     }
 
-    func editMyNotes(_ text: String) { apply(.appointmentNotes(appointment: appointmentId, author: me), text) }
-    func editSummary(_ text: String) { apply(.appointmentSummary(appointment: appointmentId), text) }
-
-    /// Save and hand the notes to the relay (offline they wait on the phone). Call off the main queue.
-    func save() {
-        do {
-            try session.saveAndSync(try session.openCase(caseId))
-        } catch {
-            DispatchQueue.main.async { self.error = errorMessage(error) }
-        }
-        DispatchQueue.main.async { self.reload() }
+    func editMyNotes(_ text: String) {
+        if apply(.appointmentNotes(appointment: appointmentId, author: me), text) { myNotes = text }
     }
 
-    private func apply(_ field: SharedText, _ new: String) {
+    func editSummary(_ text: String) {
+        if apply(.appointmentSummary(appointment: appointmentId), text) { summary = text }
+    }
+
+    /// "Done": save now and send (never needed for safety: the store saves a second after typing stops).
+    func saveNow() {
         do {
-            let c = try session.openCase(caseId)
-            if let e = TextDiff.between(try c.text(field: field), new) {
-                try c.spliceText(field: field, index: UInt32(e.index), delete: UInt32(e.delete), insert: e.insert)
-            }
-            unsaved = true
+            try session.saveNow(caseId)
+            unsaved = false
         } catch {
             self.error = errorMessage(error)
         }
     }
+
+    private func apply(_ field: SharedText, _ new: String) -> Bool {
+        do {
+            let c = try session.openCase(caseId)
+            guard let e = TextDiff.between(try c.text(field: field), new) else { return true }
+            try c.spliceText(field: field, index: UInt32(e.index), delete: UInt32(e.delete), insert: e.insert)
+        } catch {
+            self.error = errorMessage(error)
+            return false
+        }
+        // Saving… until the store's autosave (about a second after the last keystroke) has run.
+        unsaved = true
+        savedCheck?.cancel()
+        savedCheck = Task { [weak self] in
+            try? await Task.sleep(nanoseconds: 1_500_000_000)
+            guard let self, !Task.isCancelled else { return }
+            self.unsaved = (try? self.session.openCase(self.caseId).hasUnsavedChanges()) ?? self.unsaved
+        }
+        return true
+    }
 }
 
 /// The record-request tracker.
+@MainActor
 final class RecordRequestsModel: CaseModel {
     @Published var rows: [RequestProgress] = []
     var overdueCount: Int { rows.filter(\.overdue).count }
+
+    override var sections: Set<CaseSection> { [.recordRequests] }
 
     override func reload() {
         do {
@@ -198,18 +254,19 @@ final class RecordRequestsModel: CaseModel {
     }
 
     func add(custodian: String, items: [RecordItem]) {
-        _ = edit { try $0.addRecordRequest(custodian: custodian, items: items, channel: .patientRequest) }
+        edit { try $0.addRecordRequest(custodian: custodian, items: items, channel: .patientRequest) }
     }
 
     func log(_ requestId: String, _ kind: EventKind) {
         let me = session.me(caseId)
-        _ = edit {
+        edit {
             try $0.logRequestEvent(id: requestId, event: NewRequestEvent(kind: kind, date: localToday(), note: nil, feeCents: nil, by: me))
         }
     }
 }
 
 /// Questions with the answers heard at one appointment (nil: before any appointment).
+@MainActor
 final class QuestionsModel: CaseModel {
     let appointmentId: String?
     @Published var questions: [Question] = []
@@ -220,6 +277,8 @@ final class QuestionsModel: CaseModel {
         self.appointmentId = appointmentId
         super.init(session: session, caseId: caseId)
     }
+
+    override var sections: Set<CaseSection> { [.questions, .careTeam] }
 
     override func reload() {
         do {
@@ -237,16 +296,17 @@ final class QuestionsModel: CaseModel {
 
     func add(_ text: String) {
         guard let me = session.me(caseId) else { return }
-        _ = edit { try $0.addQuestion(text: text, category: .other, priority: .normal, by: me) }
+        edit { try $0.addQuestion(text: text, category: .other, priority: .normal, by: me) }
     }
 
     func answer(_ questionId: String, _ text: String) {
         guard let me = session.me(caseId), let appointmentId else { return }
-        _ = edit { try $0.addAnswer(question: questionId, appointment: appointmentId, author: me, text: text) }
+        edit { try $0.addAnswer(question: questionId, appointment: appointmentId, author: me, text: text) }
     }
 }
 
 /// Join a family member's case with an invite code.
+@MainActor
 final class JoinCaseModel: ObservableObject {
     enum State: Equatable { case idle, joining, joined(String), failed(String) }
     let session: CasebookSession
@@ -254,24 +314,25 @@ final class JoinCaseModel: ObservableObject {
 
     init(session: CasebookSession) { self.session = session }
 
-    /// Redeem the code, download the case, add me to the care team. Call off the main queue.
-    func join(code: String, name: String, relationship: String?) {
+    /// Redeem the code, download the case, add me to the care team.
+    func join(code: String, name: String, relationship: String?) async {
         guard let sync = session.sync else {
-            DispatchQueue.main.async { self.state = .failed("Sign in to a relay first.") }
+            state = .failed("Sign in to a relay first.")
             return
         }
-        DispatchQueue.main.async { self.state = .joining }
+        state = .joining
         do {
-            let membership = try sync.relay().redeemInvite(code: code.trimmingCharacters(in: .whitespaces))
-            let c = session.adopt(try sync.joinCase(caseId: membership.caseId, timeoutMs: 30_000))
+            let membership = try await sync.relay().redeemInvite(code: code.trimmingCharacters(in: .whitespaces))
+            let c = session.adopt(try await sync.joinCase(caseId: membership.caseId, timeoutMs: 30_000))
             if session.me(c.id()) == nil {
                 let me = try c.addCaregiver(name: name, relationship: relationship)
                 try session.store.setMe(caseId: c.id(), caregiverId: me)
             }
-            try session.saveAndSync(c)
-            DispatchQueue.main.async { self.state = .joined(c.id()) }
+            // Push now rather than in a second: the family sees the new member at once.
+            try sync.syncCase(case: c)
+            state = .joined(c.id())
         } catch {
-            DispatchQueue.main.async { self.state = .failed(errorMessage(error)) }
+            state = .failed(errorMessage(error))
         }
     }
 }

@@ -1,37 +1,47 @@
 import Foundation
 import CasebookFFI
 
-/// Blocking Casebook calls that may touch the network (sync, invites, joining) run on this queue.
-let casebookIO = DispatchQueue(label: "org.casebook.io")
-
 /// The app's one connection to Casebook: the `Store`, one open `Case` per case id (shared by every screen,
 /// so that all of them see the same edits) and, once signed in, the `SyncClient`. The same design as the
 /// Android example's `CasebookSession`.
 ///
-/// It turns the core's events into "case X changed": local writes are already in the shared `Case`;
-/// relay changes are merged with `syncCase` first; an imported file reopens the case.
-final class CasebookSession: ObservableObject, @unchecked Sendable {
+/// Nothing here moves changes by hand: every case opened from the store is kept in sync by the client
+/// (other devices' changes are merged into the open `Case` as they arrive), and the store saves an edited
+/// case about a second after the last write and hands it to the client. The session only reopens a case
+/// after an imported file (`.import`), and tells each screen when a change from elsewhere concerns what it
+/// shows (`reloads`). Everything here runs on the main actor; Casebook's events arrive through the
+/// AsyncStreams of `CasebookStreams.swift`.
+@MainActor
+final class CasebookSession: ObservableObject {
     let store: Store
     private var open: [String: Case] = [:]
-    private let lock = NSLock()
-    private(set) var sync: SyncClient?
-    private(set) var relayUrl: String?
+    private var screens: [UUID: Screen] = [:]
+    private var syncEvents: Task<Void, Never>?
 
-    /// Bumped (on the main queue) whenever a case changed: views reload what they show of it.
-    @Published private(set) var revision: [String: Int] = [:]
+    @Published private(set) var sync: SyncClient?
+    @Published private(set) var relayUrl: String?
     /// Sync status per case id.
     @Published private(set) var syncStatus: [String: CaseSyncStatus] = [:]
     /// Set when the relay refused this device for good: ask the user to sign in again.
     @Published private(set) var syncFailure: String?
+    /// Cases the relay says this account is no longer a member of (removed by the owner): not synced.
+    @Published private(set) var notMember: Set<String> = []
 
     init(store: Store) {
         self.store = store
-        _ = store.addObserver(observer: CaseForwarder(session: self))
+        // Created here, so that its observer is in place before the first change; read in order.
+        let changes = store.caseChanges()
+        Task { [weak self] in
+            for await event in changes {
+                guard let self else { return }
+                self.handle(event)
+            }
+        }
     }
 
-    /// The open case with this id (opened on first use, then shared).
+    /// The open case with this id (opened on first use, then shared). Reads and writes of a `Case` are
+    /// quick and never wait on the network: screens call them directly, even for each keystroke.
     func openCase(_ id: String) throws -> Case {
-        lock.lock(); defer { lock.unlock() }
         if let c = open[id] { return c }
         let c = try store.openCase(caseId: id)
         open[id] = c
@@ -40,7 +50,6 @@ final class CasebookSession: ObservableObject, @unchecked Sendable {
 
     /// Make a case created or joined elsewhere the shared one for its id (if one is open, keep that).
     func adopt(_ c: Case) -> Case {
-        lock.lock(); defer { lock.unlock() }
         if let existing = open[c.id()] { return existing }
         open[c.id()] = c
         return c
@@ -48,80 +57,116 @@ final class CasebookSession: ObservableObject, @unchecked Sendable {
 
     func me(_ caseId: String) -> String? { (try? store.me(caseId: caseId)) ?? nil }
 
-    /// Save a case and, when signed in, hand its edits to the relay (offline: they go out later).
-    func saveAndSync(_ c: Case) throws {
-        _ = try c.save()
-        if let sync {
-            try sync.syncCase(case: c)
-            let status = try sync.status(caseId: c.id())
-            DispatchQueue.main.async { self.syncStatus[c.id()] = status }
+    /// When a screen must read: once at once, then after each change from elsewhere that `concerns` it
+    /// (`caseId` nil: any case). Keeps only the newest: a burst of changes during a read gives one more
+    /// read. Iterate it in the screen's `.task`; it ends with the task.
+    func reloads(caseId: String?, concerns: @escaping (CaseChange) -> Bool) -> AsyncStream<Void> {
+        AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
+            let id = UUID()
+            screens[id] = Screen(caseId: caseId, concerns: concerns, continuation: continuation)
+            continuation.onTermination = { [weak self] _ in
+                Task { @MainActor in self?.screens[id] = nil }
+            }
+            continuation.yield()
         }
     }
 
-    /// Save (and sync) every open case: when the app goes to the background.
-    func saveOpenCases() {
-        lock.lock(); let cases = Array(open.values); lock.unlock()
-        for c in cases { try? saveAndSync(c) }
+    /// "Save now": save the case and, when signed in, hand its edits to the relay at once. Never needed for
+    /// correctness (the store's autosave does it about a second after the last write).
+    func saveNow(_ caseId: String) throws {
+        let c = try openCase(caseId)
+        if let sync { try sync.syncCase(case: c) } else { _ = try c.save() }
     }
 
     /// Create an account on the relay and start syncing; returns the credentials to keep in the Keychain.
-    func signUp(relayUrl: String, displayName: String) throws -> DeviceCredentials {
-        let credentials = try Relay(url: relayUrl).createAccount(displayName: displayName, deviceName: nil)
-        try signIn(relayUrl: relayUrl, credentials: credentials)
+    func signUp(relayUrl: String, displayName: String) async throws -> DeviceCredentials {
+        let credentials = try await Relay(url: relayUrl).createAccount(displayName: displayName, deviceName: nil)
+        try await signIn(relayUrl: relayUrl, credentials: credentials)
         return credentials
     }
 
     /// Start syncing with credentials kept from an earlier `signUp`.
-    func signIn(relayUrl: String, credentials: DeviceCredentials) throws {
-        stopSync()
+    func signIn(relayUrl: String, credentials: DeviceCredentials) async throws {
+        await stopSync()
         let client = try SyncClient.start(store: store, relayUrl: relayUrl, credentials: credentials)
-        _ = client.addObserver(observer: SyncForwarder(session: self))
+        // Created right after start: a refused token or a lost membership is known within milliseconds.
+        let events = client.events()
+        syncFailure = nil
         sync = client
         self.relayUrl = relayUrl
-        DispatchQueue.main.async { self.syncFailure = nil }
-    }
-
-    func stopSync() {
-        try? sync?.stop()
-        sync = nil
-    }
-
-    fileprivate func changed(_ caseId: String, _ origin: ChangeOrigin) {
-        switch origin {
-        case .local:
-            break
-        case .relay:
-            // Other devices' changes reached the store: merge them into the open case.
-            lock.lock(); let c = open[caseId]; lock.unlock()
-            if let c, let sync { try? sync.syncCase(case: c) }
-        case .`import`:
-            // An exchange file was imported: the open case must be read again.
-            lock.lock(); let c = open.removeValue(forKey: caseId); lock.unlock()
-            _ = try? c?.save()
+        syncEvents = Task { [weak self] in
+            for await event in events {
+                guard let self else { return }
+                self.handle(event)
+            }
         }
-        DispatchQueue.main.async { self.revision[caseId, default: 0] += 1 }
     }
 
-    fileprivate func statusChanged(_ caseId: String, _ status: CaseSyncStatus) {
-        DispatchQueue.main.async { self.syncStatus[caseId] = status }
+    /// Stop syncing (the cases stay on the device, edits are saved).
+    func stopSync() async {
+        guard let client = sync else { return }
+        sync = nil
+        syncEvents?.cancel()
+        syncEvents = nil
+        syncStatus = [:]
+        try? await client.stop()
     }
 
-    fileprivate func failed(_ error: CasebookError) {
-        DispatchQueue.main.async { self.syncFailure = error.userMessage }
+    /// The app goes to the background: save every edited case now and close the relay connection. Quick
+    /// (a local flush), and done before the app is suspended.
+    func pause() {
+        if let sync { try? sync.pause() } else { store.flushPendingSaves() }
+    }
+
+    /// The app is in the foreground again: reconnect.
+    func resume() {
+        try? sync?.resume()
+    }
+
+    private func handle(_ event: CaseEvent) {
+        if event.change.origin == .`import` {
+            // An exchange file was imported into the store: the open case must be read again.
+            if let old = open.removeValue(forKey: event.caseId) { _ = try? old.save() }
+        }
+        for screen in screens.values where screen.caseId == nil || screen.caseId == event.caseId {
+            if screen.concerns(event.change) { screen.continuation.yield() }
+        }
+    }
+
+    private func handle(_ event: SyncEvent) {
+        switch event {
+        case let .statusChanged(caseId, status): syncStatus[caseId] = status
+        case let .failed(error): syncFailure = error.userMessage
+        case let .notMember(caseId): notMember.insert(caseId)
+        }
+    }
+
+    private struct Screen {
+        let caseId: String?
+        let concerns: (CaseChange) -> Bool
+        let continuation: AsyncStream<Void>.Continuation
     }
 }
 
-private final class CaseForwarder: CaseObserver, @unchecked Sendable {
-    weak var session: CasebookSession?
-    init(session: CasebookSession) { self.session = session }
-    func onCaseChanged(caseId: String, origin: ChangeOrigin) { session?.changed(caseId, origin) }
-}
-
-private final class SyncForwarder: SyncObserver, @unchecked Sendable {
-    weak var session: CasebookSession?
-    init(session: CasebookSession) { self.session = session }
-    func onSyncStatusChanged(caseId: String, status: CaseSyncStatus) { session?.statusChanged(caseId, status) }
-    func onSyncFailed(error: CasebookError) { session?.failed(error) }
+extension CaseChange {
+    /// Whether this change concerns a screen that shows `sections` of a case (and, for a screen of one
+    /// appointment, `appointment`: a change of notes or appointments concerns it only if it names it).
+    /// `.local`: never (this app's own write, already in the shared `Case`; the screen that made it updates
+    /// itself, the others read it when shown again). `.import`, and a `.remote` change that names nothing
+    /// (merged into a case that was not open): always.
+    func concerns(_ sections: Set<CaseSection>, appointment: String? = nil) -> Bool {
+        switch origin {
+        case .local: return false
+        case .`import`: return true
+        case .remote:
+            if self.sections.isEmpty && appointments.isEmpty { return true }
+            return self.sections.contains { s in
+                guard sections.contains(s) else { return false }
+                guard let appointment, s == .notes || s == .appointments else { return true }
+                return appointments.contains(appointment)
+            }
+        }
+    }
 }
 
 extension CasebookError {
@@ -134,6 +179,7 @@ extension CasebookError {
         case .Network: return "No connection: your notes are safe on this phone."
         case .Forbidden: return "Your role in this case does not allow this."
         case .RateLimited: return "Too many attempts: wait a minute and try again."
+        case .Timeout: return "The relay is slow to answer: try again in a moment."
         default: return String(describing: self)
         }
     }

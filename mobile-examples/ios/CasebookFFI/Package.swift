@@ -12,7 +12,8 @@ let package = Package(
     targets: [
         // libcasebook_ffi.a for device and simulator, with the C header and module map `casebook_ffiFFI`.
         .binaryTarget(name: "casebook_ffiFFI", path: "casebook_ffiFFI.xcframework"),
-        // casebook_ffi.swift, generated (copied here by build-xcframework.sh).
+        // casebook_ffi.swift, generated, and CasebookStreams.swift (AsyncStreams over the observers, from
+        // bindings/swift-support), both copied here by build-xcframework.sh.
         .target(
             name: "CasebookFFI",
             dependencies: ["casebook_ffiFFI"],

@@ -18,21 +18,20 @@ struct AccountView: View {
             TextField("Your name (shown to your family)", text: $name)
             Button("Create account and sign in") {
                 let (u, n) = (url.trimmingCharacters(in: .whitespaces), name.trimmingCharacters(in: .whitespaces))
-                casebookIO.async {
-                    let result: String
+                // Not tied to this view: signing in goes on if the user leaves the screen.
+                Task {
                     do {
-                        let creds = try session.signUp(relayUrl: u, displayName: n)
+                        let creds = try await session.signUp(relayUrl: u, displayName: n)
                         CredentialStore.save(url: u, creds)
-                        result = "Signed in."
+                        message = "Signed in."
                     } catch {
-                        result = errorMessage(error)
+                        message = errorMessage(error)
                     }
-                    DispatchQueue.main.async { message = result }
                 }
             }
             Button("Sign out", role: .destructive) {
-                session.stopSync()
                 CredentialStore.clear()
+                Task { await session.stopSync() }
             }
             if let message { Text(message) }
         }

@@ -1,16 +1,18 @@
 import SwiftUI
 import CasebookFFI
 
-/// Notes during the consultation. Works offline: every keystroke goes into the shared case at once, is
-/// saved one second after the last keystroke (and when the app goes to the background), and is synced
-/// when there is a network. The sync status is always on screen.
+
+/// Notes during the consultation. Works offline: every keystroke goes into the shared case at once; the
+/// store saves it about a second after the last keystroke (and at once when the app goes to the
+/// background) and the sync client sends it when there is a network. Other caregivers' notes appear as
+/// they arrive. The sync status is always on screen.
 struct AppointmentView: View {
     @StateObject private var model: AppointmentNotesModel
     let session: CasebookSession
     @State private var mine = ""
     @State private var summary = ""
     @State private var loaded = false
-    @State private var pendingSave: DispatchWorkItem?
+    @State private var typedAt: Date?
 
     init(session: CasebookSession, caseId: String, appointmentId: String) {
         self.session = session
@@ -27,16 +29,17 @@ struct AppointmentView: View {
                 TextEditor(text: $mine)
                     .frame(minHeight: 200)
                     .onChange(of: mine) { text in
+                        guard text != model.myNotes else { return } // set from the model, not typed
                         model.editMyNotes(text)
-                        scheduleSave()
                     }
             }
             Section("Shared summary (everyone edits it)") {
                 TextEditor(text: $summary)
                     .frame(minHeight: 120)
                     .onChange(of: summary) { text in
+                        guard text != model.summary else { return } // set from the model, not typed
+                        typedAt = Date()
                         model.editSummary(text)
-                        scheduleSave()
                     }
             }
             Section {
@@ -49,26 +52,19 @@ struct AppointmentView: View {
             }
         }
         .navigationTitle(model.appointment.map { String(describing: $0.kind) } ?? "Appointment")
-        .onAppear {
-            model.reload()
+        .toolbar { Button("Done") { model.saveNow() } }
+        .task { await model.observe() }
+        // The first read fills the fields.
+        .onChange(of: model.appointment) { _ in
             if !loaded {
                 mine = model.myNotes
                 summary = model.summary
                 loaded = true
             }
         }
-        // Someone else's edit merged into the summary while we were not typing: show it.
-        .onChange(of: model.summary) { merged in if pendingSave == nil { summary = merged } }
-    }
-
-    /// Save one second after the last keystroke (the core coalesces keystrokes into one change).
-    private func scheduleSave() {
-        pendingSave?.cancel()
-        let work = DispatchWorkItem { [model] in
-            casebookIO.async { model.save() }
+        // Someone else's edit merged into the summary shows, unless this phone's user is typing in it.
+        .onChange(of: model.summary) { merged in
+            if loaded, typedAt.map({ Date().timeIntervalSince($0) > 1 }) ?? true { summary = merged }
         }
-        pendingSave = work
-        DispatchQueue.main.asyncAfter(deadline: .now() + 1, execute: work)
-        DispatchQueue.main.asyncAfter(deadline: .now() + 1.1) { if pendingSave === work { pendingSave = nil } }
     }
 }

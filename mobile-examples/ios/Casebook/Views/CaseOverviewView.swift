@@ -1,6 +1,7 @@
 import SwiftUI
 import CasebookFFI
 
+
 /// The case at a glance: what is next, decision window, verdict, the seven steps, appointments.
 struct CaseOverviewView: View {
     @StateObject private var model: CaseOverviewModel
@@ -34,6 +35,10 @@ struct CaseOverviewView: View {
                 if model.conflicts > 0 {
                     Text("\(model.conflicts) field(s) were set differently by two people: pick one.")
                 }
+                if model.removedFromRelay {
+                    Text("You were removed from this case on the relay: it stays on this phone but no longer syncs.")
+                        .foregroundStyle(.red)
+                }
                 Text(model.sync.label).font(.caption)
                 if let e = model.error { Text(e).foregroundStyle(.red) }
             }
@@ -42,7 +47,8 @@ struct CaseOverviewView: View {
                     RecordRequestsView(session: session, caseId: model.caseId)
                 }
                 NavigationLink("Questions to ask") { QuestionsView(session: session, caseId: model.caseId, appointmentId: nil) }
-                Button("Invite a family member") { casebookIO.async { model.invite() } }
+                Button("Invite a family member") { Task { await model.invite() } }
+                    .disabled(model.inviting)
             }
             Section("The seven steps") {
                 ForEach(model.steps, id: \.number) { step in
@@ -72,7 +78,9 @@ struct CaseOverviewView: View {
             }
         }
         .navigationTitle(model.patientName)
-        .onAppear { model.reload() }
+        // Reads at once and whenever another phone changes what it shows; shown again after another
+        // screen wrote to the case, it reads again.
+        .task { await model.observe() }
         .alert("Invite code", isPresented: Binding(get: { model.inviteCode != nil }, set: { if !$0 { model.inviteCode = nil } })) {
             Button("Done") { model.inviteCode = nil }
         } message: {

@@ -39,7 +39,7 @@ struct CasesView: View {
             ToolbarItem(placement: .secondaryAction) { NavigationLink("Join with a code") { JoinCaseView(session: session) } }
             ToolbarItem(placement: .secondaryAction) { NavigationLink("Relay") { AccountView(session: session) } }
         }
-        .onAppear { model.reload() }
+        .task { await model.observe() }
         .sheet(isPresented: $creating) {
             NavigationStack {
                 Form {

@@ -3,7 +3,7 @@ import CasebookFFI
 
 /// Join the case a family member shared, with the invite code they sent.
 struct JoinCaseView: View {
-    let session: CasebookSession
+    @ObservedObject var session: CasebookSession
     @StateObject private var model: JoinCaseModel
     @State private var code = ""
     @State private var name = ""
@@ -21,8 +21,7 @@ struct JoinCaseView: View {
             TextField("Your name", text: $name)
             TextField("You are their… (son, sister…)", text: $relationship)
             Button("Join") {
-                let (c, n, r) = (code, name, relationship.isEmpty ? nil : relationship)
-                casebookIO.async { model.join(code: c, name: n, relationship: r) }
+                Task { await model.join(code: code, name: name, relationship: relationship.isEmpty ? nil : relationship) }
             }
             .disabled(model.state == .joining || code.isEmpty || name.isEmpty)
             switch model.state {

@@ -1,6 +1,7 @@
 import SwiftUI
 import CasebookFFI
 
+
 /// The questions to ask (the guide's six and the family's own), with the answers heard at an appointment.
 struct QuestionsView: View {
     @StateObject private var model: QuestionsModel
@@ -43,6 +44,6 @@ struct QuestionsView: View {
             }
         }
         .navigationTitle(model.appointmentId == nil ? "Questions to ask" : "Questions and answers")
-        .onAppear { model.reload() }
+        .task { await model.observe() }
     }
 }

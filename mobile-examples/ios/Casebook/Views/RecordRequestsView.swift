@@ -48,7 +48,7 @@ struct RecordRequestsView: View {
         }
         .navigationTitle(model.overdueCount > 0 ? "Records (\(model.overdueCount) overdue)" : "Records")
         .toolbar { Button("Request records") { adding = true } }
-        .onAppear { model.reload() }
+        .task { await model.observe() }
         .sheet(isPresented: $adding) {
             NavigationStack {
                 Form {

@@ -2,40 +2,58 @@ package org.casebook.app
 
 import android.app.Application
 import android.content.Context
-import android.os.Handler
-import android.os.Looper
+import androidx.lifecycle.DefaultLifecycleObserver
+import androidx.lifecycle.LifecycleOwner
+import androidx.lifecycle.ProcessLifecycleOwner
 import androidx.security.crypto.EncryptedSharedPreferences
 import androidx.security.crypto.MasterKey
 import java.io.File
-import java.util.concurrent.ExecutorService
-import java.util.concurrent.Executors
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.MainScope
+import kotlinx.coroutines.launch
+import org.casebook.ffi.CasebookException
 import org.casebook.ffi.DeviceCredentials
 import org.casebook.ffi.Store
 import org.casebook.viewmodel.CasebookSession
-import org.casebook.viewmodel.UiDispatcher
 
 /**
- * Opens the store once for the app's lifetime (one sled directory in the app's private files) and signs
- * in to the relay when this phone has credentials.
+ * Opens the store once for the app's lifetime (one sled directory in the app's private files), signs in to
+ * the relay when this phone has credentials, and tells the session when the app goes to the background
+ * (save every edit now, close the connection) and comes back (reconnect).
  */
 class CasebookApplication : Application() {
+    /** As long as the app runs: sign-in, the session's observation of sync, the lifecycle hooks. */
+    val appScope: CoroutineScope = MainScope()
+
     lateinit var session: CasebookSession
         private set
     lateinit var credentials: CredentialStore
         private set
 
-    /** Blocking Casebook calls that may touch the network (sync, invites, joining) run here. */
-    val background: ExecutorService = Executors.newSingleThreadExecutor { r -> Thread(r, "casebook-io") }
-
     override fun onCreate() {
         super.onCreate()
-        val main = Handler(Looper.getMainLooper())
         val store = Store.open(File(filesDir, "casebook").path)
-        session = CasebookSession(store, UiDispatcher { block -> main.post(block) })
+        session = CasebookSession(store, appScope)
         credentials = CredentialStore(this)
         credentials.load()?.let { (url, creds) ->
-            background.execute { runCatching { session.signIn(url, creds) } }
+            appScope.launch {
+                // A refused token shows on the account screen (session.syncFailure); offline, sync starts anyway.
+                try {
+                    session.signIn(url, creds)
+                } catch (e: CasebookException) {
+                    android.util.Log.w("Casebook", "sign-in failed: ${e.message}")
+                }
+            }
         }
+        ProcessLifecycleOwner.get().lifecycle.addObserver(object : DefaultLifecycleObserver {
+            override fun onStart(owner: LifecycleOwner) {
+                appScope.launch { session.resume() }
+            }
+
+            override fun onStop(owner: LifecycleOwner) {
+                appScope.launch { session.pause() }
+            }
+        })
     }
 }
 

@@ -21,6 +21,8 @@ import org.casebook.app.ui.RecordRequestsScreen
 /**
  * One activity, one navigation graph:
  * cases → case overview → appointment notes / record requests / questions; join; account.
+ * Each destination holds its view-model in an androidx ViewModel scoped to its navigation entry (see
+ * `ui/ScreenModels.kt`). Going to the background is handled for the whole app by [CasebookApplication].
  */
 class MainActivity : ComponentActivity() {
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -79,12 +81,5 @@ class MainActivity : ComponentActivity() {
                 }
             }
         }
-    }
-
-    override fun onStop() {
-        super.onStop()
-        // Going to the background: make every open case's edits durable and hand them to the relay.
-        val app = casebook
-        app.background.execute { app.session.saveOpenCases() }
     }
 }

@@ -1,7 +1,22 @@
 package org.casebook.viewmodel
 
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.SharingStarted
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.combine
+import kotlinx.coroutines.flow.stateIn
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
 import org.casebook.ffi.Appointment
 import org.casebook.ffi.CaseSyncStatus
+import org.casebook.ffi.CasebookException
+import org.casebook.ffi.CaseSection
 import org.casebook.ffi.SharedText
 
 /** Another caregiver's notes, with their name. */
@@ -16,85 +31,105 @@ data class NotesState(
     val others: List<OthersNotes>,
     /** The shared summary anyone may edit. */
     val summary: String,
+    /** Edits not yet saved on the phone (the store saves about a second after the last keystroke). */
     val unsaved: Boolean,
-    val sync: CaseSyncStatus?,
-    val syncLabel: String,
+    val sync: CaseSyncStatus? = null,
+    val syncLabel: String = sync.label(),
 )
 
 /**
  * The appointment screen: take notes during the consultation, offline or not. Each keystroke becomes a
- * splice in UTF-16 units (Kotlin's own string unit, so indices pass through as they are); [save] makes
- * the notes durable and hands them to the relay — call it on a short debounce (one second idle) and
- * when the app goes to the background.
+ * splice in UTF-16 units (Kotlin's own string unit, so indices pass through as they are), applied at once
+ * on the calling thread (a write to the shared case is quick and never waits on the network; keystrokes
+ * stay in order). The store saves the notes about a second after the last keystroke and the sync client
+ * sends them; other caregivers' notes are merged into the case live and shown when they change.
  */
 class AppointmentNotesViewModel(
-    private val session: CasebookSession,
-    val caseId: String,
+    session: CasebookSession,
+    caseId: String,
     val appointmentId: String,
-) : AutoCloseable {
-    val state = Observable<NotesState?>(null)
-    val error = Observable<UiError?>(null)
+    scope: CoroutineScope,
+    io: CoroutineDispatcher = Dispatchers.IO,
+) : CaseScreen(session, caseId, scope, io) {
     private val me: String = session.me(caseId) ?: error("this phone has no caregiver in case $caseId")
-    private val unsubscribe = session.onCaseChanged { id, _ -> if (id == caseId) refresh() }
-    private val unsubscribeSync = session.syncStatus.subscribe { if (state.value != null) refresh() }
+    private val content = MutableStateFlow<NotesState?>(null)
+    private var savedCheck: Job? = null
+
+    /** The screen: the notes as last read or typed, with the sync status. */
+    val state: StateFlow<NotesState?> =
+        combine(content, session.syncStatus(caseId)) { notes, sync -> notes?.copy(sync = sync, syncLabel = sync.label()) }
+            .stateIn(scope, SharingStarted.Eagerly, null)
 
     private val mine get() = SharedText.AppointmentNotes(appointmentId, me)
     private val summaryField get() = SharedText.AppointmentSummary(appointmentId)
 
     init {
-        refresh()
+        // This appointment's notes and details, and the care team (the names of the others' notes).
+        readWhenChanged(setOf(CaseSection.NOTES, CaseSection.APPOINTMENTS, CaseSection.CARE_TEAM), appointmentId)
     }
 
-    fun refresh() {
-        attempt {
-            val case = session.case(caseId)
-            val appointment = case.appointments().firstOrNull { it.id == appointmentId }
-                ?: throw org.casebook.ffi.CasebookException.NotFound("appointment $appointmentId")
-            val notes = case.notes(appointmentId)
-            val names = case.careTeam().associate { it.id to it.name }
-            val sync = session.syncStatus.value[caseId] ?: session.sync?.status(caseId)
-            NotesState(
-                appointment = appointment,
-                myNotes = notes.byAuthor.firstOrNull { it.author == me }?.text ?: "",
-                others = notes.byAuthor.filter { it.author != me }
-                    .map { OthersNotes(it.author, names[it.author] ?: "Someone", it.text) },
-                summary = notes.summary,
-                unsaved = case.hasUnsavedChanges(),
-                sync = sync,
-                syncLabel = sync.label(),
-            )
-        }.onSuccess { state.set(it) }.onFailure { error.set((it as? UiException)?.error) }
+    override fun read() {
+        val case = session.case(caseId)
+        val appointment = case.appointments().firstOrNull { it.id == appointmentId }
+            ?: throw CasebookException.NotFound("appointment $appointmentId")
+        val notes = case.notes(appointmentId)
+        val names = case.careTeam().associate { it.id to it.name }
+        content.value = NotesState(
+            appointment = appointment,
+            myNotes = notes.byAuthor.firstOrNull { it.author == me }?.text ?: "",
+            others = notes.byAuthor.filter { it.author != me }
+                .map { OthersNotes(it.author, names[it.author] ?: "Someone", it.text) },
+            summary = notes.summary,
+            unsaved = case.hasUnsavedChanges(),
+        )
     }
 
     /** The text field now shows [newText]: apply the difference to my notes. */
-    fun editMyNotes(newText: String) = editText(mine, newText)
+    fun editMyNotes(newText: String) {
+        if (editText(mine, newText)) typed { it.copy(myNotes = newText) }
+    }
 
     /** The summary field now shows [newText]: apply the difference to the shared summary. */
-    fun editSummary(newText: String) = editText(summaryField, newText)
+    fun editSummary(newText: String) {
+        if (editText(summaryField, newText)) typed { it.copy(summary = newText) }
+    }
 
     /** Append to my notes (a quick-note button). */
     fun appendToMyNotes(text: String) {
-        attempt { session.case(caseId).appendText(mine, text) }.onFailure { error.set((it as? UiException)?.error) }
-    }
-
-    /** Save, then hand the notes to the relay when signed in (offline they wait on the phone). */
-    fun save() {
-        attempt { session.saveAndSync(session.case(caseId)) }.onFailure { error.set((it as? UiException)?.error) }
-        refresh()
-    }
-
-    private fun editText(field: SharedText, newText: String) {
         attempt {
             val case = session.case(caseId)
-            val old = case.text(field)
-            val edit = TextDiff.between(old, newText)
-            if (edit != null) case.spliceText(field, edit.index.toUInt(), edit.delete.toUInt(), edit.insert)
-        }.onFailure { error.set((it as? UiException)?.error) }
+            case.appendText(mine, text)
+            case.text(mine)
+        }.onSuccess { notes -> typed { it.copy(myNotes = notes) } }.onFailure { fail(it) }
     }
 
-    override fun close() {
-        unsubscribe()
-        unsubscribeSync()
+    /** "Done": save now and send (never needed for safety: the store saves a second after typing stops). */
+    fun save(): Job = scope.launch {
+        attempt { session.saveNow(caseId) }.onFailure { fail(it) }
+        load()
+    }
+
+    private fun editText(field: SharedText, newText: String): Boolean =
+        attempt {
+            val case = session.case(caseId)
+            val edit = TextDiff.between(case.text(field), newText)
+            if (edit != null) case.spliceText(field, edit.index.toUInt(), edit.delete.toUInt(), edit.insert)
+        }.onFailure { fail(it) }.isSuccess
+
+    /** Show what was just typed, and look again whether it is saved once the autosave has run. */
+    private fun typed(change: (NotesState) -> NotesState) {
+        content.update { it?.let(change)?.copy(unsaved = true) }
+        savedCheck?.cancel()
+        savedCheck = scope.launch {
+            delay(AUTOSAVE_CHECK_MS)
+            val unsaved = withContext(io) { attempt { session.case(caseId).hasUnsavedChanges() }.getOrNull() }
+            if (unsaved != null) content.update { it?.copy(unsaved = unsaved) }
+        }
+    }
+
+    private companion object {
+        /** A little after the store's autosave (about a second after the last write). */
+        const val AUTOSAVE_CHECK_MS = 1_500L
     }
 }
 

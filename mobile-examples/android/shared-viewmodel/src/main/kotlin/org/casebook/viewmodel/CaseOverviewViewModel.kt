@@ -1,11 +1,23 @@
 package org.casebook.viewmodel
 
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Deferred
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.async
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.combine
+import kotlinx.coroutines.flow.SharingStarted
+import kotlinx.coroutines.flow.stateIn
 import org.casebook.ffi.Appointment
 import org.casebook.ffi.AppointmentKind
 import org.casebook.ffi.CaseSyncStatus
 import org.casebook.ffi.DecisionWindow
 import org.casebook.ffi.NewAppointment
 import org.casebook.ffi.Role
+import org.casebook.ffi.CaseSection
 import org.casebook.ffi.Step
 import org.casebook.ffi.Verdict
 
@@ -23,7 +35,9 @@ data class Overview(
     val appointments: List<Appointment>,
     val overdueRequests: Int,
     val conflicts: Int,
-    val sync: CaseSyncStatus?,
+    val sync: CaseSyncStatus? = null,
+    /** The relay says this account was removed from the case: it stays here but is no longer synced. */
+    val removedFromRelay: Boolean = false,
 )
 
 /**
@@ -31,64 +45,63 @@ data class Overview(
  * [today] gives the phone's local date as `YYYY-MM-DD` (days left and overdue badges depend on it).
  */
 class CaseOverviewViewModel(
-    private val session: CasebookSession,
-    val caseId: String,
+    session: CasebookSession,
+    caseId: String,
+    scope: CoroutineScope,
+    io: CoroutineDispatcher = Dispatchers.IO,
     private val today: () -> String,
-) : AutoCloseable {
-    val overview = Observable<Overview?>(null)
-    val error = Observable<UiError?>(null)
-    private val unsubscribe = session.onCaseChanged { id, _ -> if (id == caseId) refresh() }
-    private val unsubscribeSync = session.syncStatus.subscribe { if (overview.value != null) refresh() }
+) : CaseScreen(session, caseId, scope, io) {
+    private val content = MutableStateFlow<Overview?>(null)
+
+    /** The overview: the case as last read, with its sync status. */
+    val overview: StateFlow<Overview?> =
+        combine(content, session.syncStatus(caseId), session.notMember) { o, status, removed ->
+            o?.copy(sync = status, removedFromRelay = caseId in removed)
+        }.stateIn(scope, SharingStarted.Eagerly, null)
 
     init {
-        refresh()
+        // The steps, the verdict and the conflicts read almost every section: only a change of notes alone
+        // leaves the overview as it is.
+        readWhenChanged(CaseSection.entries.toSet() - CaseSection.NOTES)
     }
 
-    fun refresh() {
-        attempt {
-            val case = session.case(caseId)
-            val day = today()
-            val progress = case.progress(day)
-            Overview(
-                caseId = caseId,
-                patientName = case.patient().displayName ?: "(unnamed)",
-                decision = case.decisionWindow(day),
-                verdict = case.verdict(),
-                steps = progress.steps,
-                stepsDone = progress.done.toInt(),
-                next = progress.steps.firstOrNull { !it.done },
-                appointments = case.appointments(),
-                overdueRequests = case.overdueRequests(day).size,
-                conflicts = case.conflicts().size,
-                sync = session.syncStatus.value[caseId],
-            )
-        }.onSuccess { overview.set(it) }.onFailure { error.set((it as? UiException)?.error) }
+    override fun read() {
+        val case = session.case(caseId)
+        val day = today()
+        val progress = case.progress(day)
+        content.value = Overview(
+            caseId = caseId,
+            patientName = case.patient().displayName ?: "(unnamed)",
+            decision = case.decisionWindow(day),
+            verdict = case.verdict(),
+            steps = progress.steps,
+            stepsDone = progress.done.toInt(),
+            next = progress.steps.firstOrNull { !it.done },
+            appointments = case.appointments(),
+            overdueRequests = case.overdueRequests(day).size,
+            conflicts = case.conflicts().size,
+        )
     }
 
     /** Record that the patient agreed to seek a second opinion (step 1). */
-    fun agreeToSecondOpinion() = edit { it.setAgreedToSecondOpinion(true) }
+    fun agreeToSecondOpinion(): Job = edit { it.setAgreedToSecondOpinion(true) }
 
-    /** Add an appointment; `start` as `YYYY-MM-DDTHH:MM`. Returns its id. */
-    fun addAppointment(kind: AppointmentKind, start: String?, place: String?): String? =
+    /** Add an appointment; `start` as `YYYY-MM-DDTHH:MM`. Its id, or null on failure ([error]). */
+    fun addAppointment(kind: AppointmentKind, start: String?, place: String?): Deferred<String?> =
         edit { it.addAppointment(NewAppointment(kind = kind, start = start, place = place)) }
 
-    /** Share the case on the relay (if not yet) and create an invite code for a family member. */
-    fun invite(role: Role = Role.EDITOR): String? {
-        val sync = session.sync ?: return null.also { error.set(UiError("Sign in to a relay to invite family members.")) }
-        return attempt {
+    /**
+     * Share the case on the relay (if not yet) and create an invite code for a family member: the code, or
+     * null on failure ([error]).
+     */
+    fun invite(role: Role = Role.EDITOR): Deferred<String?> = scope.async(io) {
+        val sync = session.sync ?: run {
+            fail(IllegalStateException("Sign in to a relay to invite family members."))
+            return@async null
+        }
+        attempt {
             sync.shareCase(session.case(caseId))
             sync.relay().createInvite(caseId, role).code
-        }.onFailure { error.set((it as? UiException)?.error) }.getOrNull()
-    }
-
-    private fun <T> edit(block: (org.casebook.ffi.Case) -> T): T? =
-        attempt {
-            val case = session.case(caseId)
-            block(case).also { session.saveAndSync(case) }
-        }.onFailure { error.set((it as? UiException)?.error) }.getOrNull()
-
-    override fun close() {
-        unsubscribe()
-        unsubscribeSync()
+        }.onFailure { fail(it) }.getOrNull()
     }
 }

@@ -1,63 +1,112 @@
 package org.casebook.viewmodel
 
 import java.util.concurrent.ConcurrentHashMap
-import java.util.concurrent.CopyOnWriteArrayList
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.ExperimentalCoroutinesApi
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.MutableSharedFlow
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.SharedFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asSharedFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.conflate
+import kotlinx.coroutines.flow.filter
+import kotlinx.coroutines.flow.flatMapLatest
+import kotlinx.coroutines.flow.flowOf
+import kotlinx.coroutines.flow.map
+import kotlinx.coroutines.flow.onSubscription
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
+import kotlinx.coroutines.withContext
 import org.casebook.ffi.Case
+import org.casebook.ffi.CaseChange
 import org.casebook.ffi.CaseObserver
 import org.casebook.ffi.CaseSyncStatus
 import org.casebook.ffi.CasebookException
 import org.casebook.ffi.ChangeOrigin
 import org.casebook.ffi.DeviceCredentials
 import org.casebook.ffi.Relay
+import org.casebook.ffi.CaseSection
 import org.casebook.ffi.Store
 import org.casebook.ffi.SyncClient
 import org.casebook.ffi.SyncObserver
 import org.casebook.ffi.SyncState
+import org.casebook.ffi.flow.statusFlow
 
 /**
  * The app's one connection to Casebook: the [Store], the open cases (one [Case] per case id, shared by
  * every screen, so that all of them see the same edits) and, once signed in, the [SyncClient].
  *
- * It turns the core's events into "case X changed, reload": local writes are already in the shared
- * [Case]; relay changes are merged with `syncCase` first; an imported file reopens the case.
+ * Nothing here moves changes by hand: every case opened from the store is kept in sync by the client
+ * (other devices' changes are merged into the open [Case] as they arrive), and the store saves an edited
+ * case about a second after the last write and hands it to the client. The session only reopens a case
+ * after an imported file (`IMPORT`), and tells each screen when to read ([reloads]): only when a change
+ * from elsewhere concerns what it shows ([concerns]).
+ *
+ * One per app, created with the store. [io] runs what touches the disk. Lifecycle: [pause] when the app
+ * goes to the background, [resume] when it comes back, [close] at the end.
  */
-class CasebookSession(val store: Store, private val ui: UiDispatcher = Immediate) : AutoCloseable {
+class CasebookSession(
+    val store: Store,
+    private val io: CoroutineDispatcher = Dispatchers.IO,
+) {
     private val open = ConcurrentHashMap<String, Case>()
-    private val listeners = CopyOnWriteArrayList<(String, ChangeOrigin) -> Unit>()
+    private val client = MutableStateFlow<SyncClient?>(null)
+    private val lifecycle = Mutex()
 
-    @Volatile
-    var sync: SyncClient? = null
-        private set
+    /** The sync client while signed in (screens that need the relay collect it). */
+    val syncClient: StateFlow<SyncClient?> = client.asStateFlow()
+
+    /** The sync client, if signed in. */
+    val sync: SyncClient? get() = client.value
 
     /** The relay URL once signed in. */
     @Volatile
     var relayUrl: String? = null
         private set
 
-    /** Sync status per case id, as reported by the sync client. */
-    val syncStatus = Observable<Map<String, CaseSyncStatus>>(emptyMap())
+    private val failure = MutableStateFlow<UiError?>(null)
 
     /** Set when the relay refused this device for good: the UI asks the user to sign in again. */
-    val syncFailure = Observable<UiError?>(null)
+    val syncFailure: StateFlow<UiError?> = failure.asStateFlow()
+
+    private val removed = MutableStateFlow<Set<String>>(emptySet())
+
+    /** Cases the relay says this account is no longer a member of (removed by the owner): not synced. */
+    val notMember: StateFlow<Set<String>> = removed.asStateFlow()
 
     /** How many change notifications of each origin arrived (diagnostics; the tests read it). */
     val changeCounts = ConcurrentHashMap<ChangeOrigin, Int>()
 
-    private val caseObserverId = store.addObserver(object : CaseObserver {
-        override fun onCaseChanged(caseId: String, origin: ChangeOrigin) {
-            changeCounts.merge(origin, 1, Int::plus)
-            when (origin) {
-                ChangeOrigin.LOCAL -> {}
-                // Other devices' changes reached the store: merge them into the open case.
-                ChangeOrigin.RELAY -> open[caseId]?.let { c -> runCatching { sync?.syncCase(c) } }
-                // An exchange file was imported: the open case must be read again.
-                ChangeOrigin.IMPORT -> open.remove(caseId)?.let { c -> runCatching { c.save() }; c.close() }
+    // Unbounded: a change is a few strings, and a screen must not miss one. Without subscribers nothing is kept.
+    private val changeFlow = MutableSharedFlow<Pair<String, CaseChange>>(extraBufferCapacity = Int.MAX_VALUE)
+
+    /**
+     * Every change of every case, once the session has handled it (after an import, [case] returns the
+     * reopened case). Screens use [changes] with a case id.
+     */
+    val allChanges: SharedFlow<Pair<String, CaseChange>> = changeFlow.asSharedFlow()
+
+    // A plain observer rather than `store.caseChanges()` (whose observer is added by a coroutine, later):
+    // it is in place before the first change, and reopens an imported case before the screens hear of it.
+    private val observerId = store.addObserver(object : CaseObserver {
+        override fun onCaseChanged(caseId: String, change: CaseChange) {
+            changeCounts.merge(change.origin, 1, Int::plus)
+            if (change.origin == ChangeOrigin.IMPORT) {
+                // An exchange file was imported into the store: the open case must be read again.
+                open.remove(caseId)?.let { c -> runCatching { c.save() }; c.close() }
             }
-            ui.post { listeners.forEach { it(caseId, origin) } }
+            changeFlow.tryEmit(caseId to change)
         }
     })
 
-    /** The open case with this id (opened on first use, then shared). */
+    /**
+     * The open case with this id (opened on first use, then shared). Reads and writes of a [Case] are
+     * quick and never wait on the network: screens call them directly, even for each keystroke.
+     */
     fun case(caseId: String): Case = open.computeIfAbsent(caseId) { store.openCase(it) }
 
     /** Make a case created or joined elsewhere the shared one for its id (if one is open, keep that). */
@@ -70,64 +119,138 @@ class CasebookSession(val store: Store, private val ui: UiDispatcher = Immediate
     /** The caregiver id of this device's user in a case. */
     fun me(caseId: String): String? = store.me(caseId)
 
-    /** Listen to changes of any case; returns the function that stops listening. */
-    fun onCaseChanged(listener: (caseId: String, origin: ChangeOrigin) -> Unit): () -> Unit {
-        listeners += listener
-        return { listeners -= listener }
-    }
+    /** The changes of one case (all origins: filter with [concerns]). */
+    fun changes(caseId: String): Flow<CaseChange> = allChanges.filter { it.first == caseId }.map { it.second }
 
-    /** Save a case and, when signed in, hand its edits to the relay (offline: they go out later). */
-    fun saveAndSync(case: Case) {
-        case.save()
-        sync?.let { s ->
-            s.syncCase(case)
-            publishStatus(case.id(), s.status(case.id()))
-        }
-    }
+    /**
+     * When a screen showing [sections] of a case (of one [appointment]) must read it: once as soon as it
+     * is subscribed (no change can fall between that read and the subscription), then after each change
+     * from elsewhere that [concerns] it. Conflated: a burst of changes during a read gives one more read.
+     */
+    fun reloads(caseId: String, sections: Set<CaseSection>, appointment: String? = null): Flow<Unit> =
+        allChanges
+            .onSubscription { emit(caseId to readEverything) }
+            .filter { (id, change) -> id == caseId && change.concerns(sections, appointment) }
+            .map { }
+            .conflate()
 
-    /** Save (and sync) every open case: when the app goes to the background. */
-    fun saveOpenCases() = open.values.forEach { runCatching { saveAndSync(it) } }
+    /** Like [reloads] for a screen that lists cases: any change from elsewhere (imports, joined cases). */
+    fun listReloads(): Flow<Unit> =
+        allChanges
+            .onSubscription { emit("" to readEverything) }
+            .filter { (_, change) -> change.origin != ChangeOrigin.LOCAL }
+            .map { }
+            .conflate()
+
+    /** The sync status of a case: null while signed out; follows sign-in and sign-out. */
+    @OptIn(ExperimentalCoroutinesApi::class)
+    fun syncStatus(caseId: String): Flow<CaseSyncStatus?> =
+        client.flatMapLatest { c -> c?.statusFlow(caseId) ?: flowOf(null) }
+
+    /**
+     * "Save now": save the case and, when signed in, hand its edits to the relay at once. Never needed for
+     * correctness (the store's autosave does it about a second after the last write); for a "Done" button.
+     */
+    suspend fun saveNow(caseId: String) = withContext(io) {
+        val case = case(caseId)
+        sync?.syncCase(case) ?: case.save()
+        Unit
+    }
 
     /** Create an account on the relay and start syncing; returns the credentials to keep securely. */
-    fun signUp(relayUrl: String, displayName: String, deviceName: String? = null): DeviceCredentials {
+    suspend fun signUp(relayUrl: String, displayName: String, deviceName: String? = null): DeviceCredentials {
         val credentials = Relay(relayUrl).use { it.createAccount(displayName, deviceName) }
         signIn(relayUrl, credentials)
         return credentials
     }
 
     /** Start syncing with credentials kept from an earlier [signUp]. */
-    fun signIn(relayUrl: String, credentials: DeviceCredentials) {
+    suspend fun signIn(relayUrl: String, credentials: DeviceCredentials) {
         stopSync()
-        val client = SyncClient.start(store, relayUrl, credentials)
-        client.addObserver(object : SyncObserver {
-            override fun onSyncStatusChanged(caseId: String, status: CaseSyncStatus) = publishStatus(caseId, status)
+        failure.value = null
+        val started = withContext(io) {
+            SyncClient.start(store, relayUrl, credentials).also { c ->
+                // A plain observer, added right after start (not `events()`, whose observer is added by a
+                // coroutine later): a refused token or a lost membership is known within milliseconds.
+                c.addObserver(object : SyncObserver {
+                    override fun onSyncStatusChanged(caseId: String, status: CaseSyncStatus) {}
 
-            override fun onSyncFailed(error: CasebookException) {
-                ui.post { syncFailure.set(error.toUiError()) }
+                    override fun onSyncFailed(error: CasebookException) {
+                        failure.value = error.toUiError()
+                    }
+
+                    override fun onNotMember(caseId: String) {
+                        removed.update { it + caseId }
+                    }
+                })
             }
-        })
-        sync = client
+        }
         this.relayUrl = relayUrl
-        syncFailure.set(null)
+        client.value = started
     }
 
-    /** Stop syncing (the cases stay on the device). */
-    fun stopSync() {
-        sync?.let { runCatching { it.stop() }; it.close() }
-        sync = null
+    /** Stop syncing (the cases stay on the device, edits are saved). */
+    suspend fun stopSync() {
+        val stopping = client.value ?: return
+        client.value = null
+        runCatching { stopping.stop() }
+        stopping.close()
     }
 
-    private fun publishStatus(caseId: String, status: CaseSyncStatus) {
-        ui.post { syncStatus.set(syncStatus.value + (caseId to status)) }
+    /**
+     * The app went to the background: save every edited case at once and close the relay connection
+     * (Android: `ProcessLifecycleOwner` ON_STOP). Calls are applied in the order made.
+     */
+    suspend fun pause() = lifecycle.withLock {
+        withContext(io) {
+            val s = sync
+            if (s != null) runCatching { s.pause() } else store.flushPendingSaves()
+        }
+        Unit
     }
 
-    override fun close() {
-        store.removeObserver(caseObserverId)
-        open.values.forEach { runCatching { it.save() }; it.close() }
-        open.clear()
+    /** The app is in the foreground again: reconnect (Android: `ProcessLifecycleOwner` ON_START). */
+    suspend fun resume() = lifecycle.withLock {
+        withContext(io) { sync?.let { runCatching { it.resume() } } }
+        Unit
+    }
+
+    /** Save everything, stop syncing, close the open cases. */
+    suspend fun close() {
+        store.removeObserver(observerId)
         stopSync()
+        withContext(io) {
+            store.flushPendingSaves()
+            open.values.forEach { it.close() }
+            open.clear()
+        }
     }
 }
+
+/**
+ * Whether a change concerns a screen that shows [sections] of a case (and, for a screen of one
+ * appointment, [appointment]: a change of `NOTES` or `APPOINTMENTS` concerns it only if it names that
+ * appointment).
+ *
+ * - `LOCAL`: never. It is this app's own write through the shared [Case], already visible there; the screen
+ *   that made it updates itself, and the others read it when they are shown again.
+ * - `IMPORT`, and a `REMOTE` change that names nothing (merged into a case that was not open): always.
+ * - `REMOTE`: when one of [sections] changed.
+ */
+fun CaseChange.concerns(sections: Set<CaseSection>, appointment: String? = null): Boolean = when (origin) {
+    ChangeOrigin.LOCAL -> false
+    ChangeOrigin.IMPORT -> true
+    ChangeOrigin.REMOTE ->
+        (this.sections.isEmpty() && appointments.isEmpty()) ||
+            this.sections.any { s ->
+                s in sections && (appointment == null || s !in perAppointment || appointment in appointments)
+            }
+}
+
+private val perAppointment = setOf(CaseSection.NOTES, CaseSection.APPOINTMENTS)
+
+/** "Read everything" (what an import means): the first read of a screen. */
+private val readEverything = CaseChange(ChangeOrigin.IMPORT, emptyList(), emptyList())
 
 /** What the appointment screen says about sync. */
 fun CaseSyncStatus?.label(): String = when {
@@ -138,6 +261,9 @@ fun CaseSyncStatus?.label(): String = when {
     else -> "Up to date"
 }
 
+/** What a screen shows when a call failed: the message of a [CasebookException]. */
+data class UiError(val message: String, val signInAgain: Boolean = false)
+
 /** A [CasebookException] as a screen shows it. */
 fun CasebookException.toUiError(): UiError = when (this) {
     is CasebookException.Unauthorized -> UiError("This phone is signed out of the relay: sign in again.", signInAgain = true)
@@ -146,6 +272,7 @@ fun CasebookException.toUiError(): UiError = when (this) {
     is CasebookException.Network -> UiError("No connection: your notes are safe on this phone.")
     is CasebookException.Forbidden -> UiError("Your role in this case does not allow this.")
     is CasebookException.RateLimited -> UiError("Too many attempts: wait a minute and try again.")
+    is CasebookException.Timeout -> UiError("The relay is slow to answer: try again in a moment.")
     else -> UiError(message ?: toString())
 }
 
@@ -158,3 +285,6 @@ inline fun <T> attempt(block: () -> T): Result<T> = try {
 
 /** A [UiError] carried by a failed [Result]. */
 class UiException(val error: UiError, cause: Throwable) : Exception(error.message, cause)
+
+/** The [UiError] of a failed [attempt] (a non-Casebook failure as its message). */
+fun Throwable.uiError(): UiError = (this as? UiException)?.error ?: UiError(message ?: toString())

@@ -1,10 +1,19 @@
 package org.casebook.viewmodel
 
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Deferred
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
 import org.casebook.ffi.Channel
 import org.casebook.ffi.EventKind
 import org.casebook.ffi.NewRequestEvent
 import org.casebook.ffi.RecordItem
 import org.casebook.ffi.RequestStatus
+import org.casebook.ffi.CaseSection
 
 /** One row of the record-request tracker. */
 data class RequestRow(
@@ -27,52 +36,43 @@ data class RequestsState(val rows: List<RequestRow>, val overdueCount: Int)
 
 /** The record-request tracker: every request with its derived status and overdue badges. */
 class RecordRequestsViewModel(
-    private val session: CasebookSession,
-    val caseId: String,
+    session: CasebookSession,
+    caseId: String,
+    scope: CoroutineScope,
+    io: CoroutineDispatcher = Dispatchers.IO,
     private val today: () -> String,
-) : AutoCloseable {
-    val state = Observable(RequestsState(emptyList(), 0))
-    val error = Observable<UiError?>(null)
-    private val unsubscribe = session.onCaseChanged { id, _ -> if (id == caseId) refresh() }
+) : CaseScreen(session, caseId, scope, io) {
+    private val mutableState = MutableStateFlow(RequestsState(emptyList(), 0))
+    val state: StateFlow<RequestsState> = mutableState.asStateFlow()
 
     init {
-        refresh()
+        readWhenChanged(setOf(CaseSection.RECORD_REQUESTS))
     }
 
-    fun refresh() {
-        attempt {
-            session.case(caseId).requestProgress(today()).map { p ->
-                RequestRow(
-                    id = p.request.id,
-                    custodian = p.request.custodian,
-                    items = p.request.items,
-                    status = p.request.status,
-                    due = p.request.due,
-                    overdue = p.overdue,
-                    daysWaiting = p.daysWaiting,
-                    materialOut = p.materialOut,
-                    events = p.request.events.size,
-                )
-            }.sortedWith(compareByDescending<RequestRow> { it.overdue }.thenBy { it.custodian })
-        }.onSuccess { rows -> state.set(RequestsState(rows, rows.count { it.overdue })) }
-            .onFailure { error.set((it as? UiException)?.error) }
+    override fun read() {
+        val rows = session.case(caseId).requestProgress(today()).map { p ->
+            RequestRow(
+                id = p.request.id,
+                custodian = p.request.custodian,
+                items = p.request.items,
+                status = p.request.status,
+                due = p.request.due,
+                overdue = p.overdue,
+                daysWaiting = p.daysWaiting,
+                materialOut = p.materialOut,
+                events = p.request.events.size,
+            )
+        }.sortedWith(compareByDescending<RequestRow> { it.overdue }.thenBy { it.custodian })
+        mutableState.value = RequestsState(rows, rows.count { it.overdue })
     }
 
-    /** Add a request. Returns its id. */
-    fun add(custodian: String, items: List<RecordItem>, channel: Channel = Channel.PATIENT_REQUEST): String? =
+    /** Add a request: its id, or null on failure ([error]). */
+    fun add(custodian: String, items: List<RecordItem>, channel: Channel = Channel.PATIENT_REQUEST): Deferred<String?> =
         edit { it.addRecordRequest(custodian, items, channel) }
 
     /** Log what happened (`date` as `YYYY-MM-DD`), recorded as this phone's user. */
-    fun log(requestId: String, kind: EventKind, date: String, note: String? = null, feeCents: ULong? = null) {
+    fun log(requestId: String, kind: EventKind, date: String, note: String? = null, feeCents: ULong? = null): Job {
         val me = session.me(caseId)
-        edit { it.logRequestEvent(requestId, NewRequestEvent(kind = kind, date = date, note = note, feeCents = feeCents, by = me)) }
+        return edit { it.logRequestEvent(requestId, NewRequestEvent(kind = kind, date = date, note = note, feeCents = feeCents, by = me)) }
     }
-
-    private fun <T> edit(block: (org.casebook.ffi.Case) -> T): T? =
-        attempt {
-            val case = session.case(caseId)
-            block(case).also { session.saveAndSync(case) }
-        }.onFailure { error.set((it as? UiException)?.error) }.getOrNull()
-
-    override fun close() = unsubscribe()
 }

@@ -18,6 +18,8 @@ import androidx.compose.runtime.remember
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import kotlinx.coroutines.launch
 import org.casebook.app.CasebookApplication
 import org.casebook.ffi.CasebookException
 import org.casebook.viewmodel.toUiError
@@ -29,7 +31,8 @@ import org.casebook.viewmodel.toUiError
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
 fun AccountScreen(app: CasebookApplication, done: () -> Unit) {
-    val failure by app.session.syncFailure.asState()
+    val failure by app.session.syncFailure.collectAsStateWithLifecycle()
+    val client by app.session.syncClient.collectAsStateWithLifecycle()
     var url by remember { mutableStateOf(app.session.relayUrl ?: "https://") }
     var name by remember { mutableStateOf("") }
     var message by remember { mutableStateOf<String?>(null) }
@@ -37,11 +40,12 @@ fun AccountScreen(app: CasebookApplication, done: () -> Unit) {
     Scaffold(topBar = { TopAppBar(title = { Text("Relay") }) }) { padding ->
         Column(Modifier.padding(padding).padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
             failure?.let { Text(it.message, color = MaterialTheme.colorScheme.error) }
-            Text(if (app.session.sync != null) "Signed in to ${app.session.relayUrl}" else "Not signed in: cases stay on this phone.")
+            Text(if (client != null) "Signed in to ${app.session.relayUrl}" else "Not signed in: cases stay on this phone.")
             OutlinedTextField(url, { url = it }, label = { Text("Relay address") })
             OutlinedTextField(name, { name = it }, label = { Text("Your name (shown to your family)") })
             Button(onClick = {
-                app.background.execute {
+                // In the app's scope: signing in goes on if this screen is left meanwhile.
+                app.appScope.launch {
                     message = try {
                         val creds = app.session.signUp(url.trim(), name.trim(), android.os.Build.MODEL)
                         app.credentials.save(url.trim(), creds)
@@ -52,7 +56,7 @@ fun AccountScreen(app: CasebookApplication, done: () -> Unit) {
                 }
             }) { Text("Create account and sign in") }
             OutlinedButton(onClick = {
-                app.session.stopSync()
+                app.appScope.launch { app.session.stopSync() }
                 app.credentials.clear()
                 done()
             }) { Text("Sign out") }

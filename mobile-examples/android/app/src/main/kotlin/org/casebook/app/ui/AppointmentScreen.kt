@@ -22,35 +22,32 @@ import androidx.compose.runtime.remember
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
-import kotlinx.coroutines.delay
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import org.casebook.app.CasebookApplication
 import org.casebook.viewmodel.AppointmentNotesViewModel
 
 /**
  * Notes during the consultation. Works offline (in the clinic basement): every keystroke is applied to
- * the shared case at once, saved after one second without typing (and when the app goes to the
- * background), and synced when there is a network. The sync status is always on screen.
+ * the shared case at once; the store saves it about a second after the last keystroke (and at once when
+ * the app goes to the background) and the sync client sends it when there is a network. Other caregivers'
+ * notes appear as they arrive. The sync status is always on screen.
  */
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
 fun AppointmentScreen(app: CasebookApplication, caseId: String, appointmentId: String, openQuestions: () -> Unit) {
-    val vm = rememberClosing(caseId, appointmentId) { AppointmentNotesViewModel(app.session, caseId, appointmentId) }
-    val state by vm.state.asState()
-    val error by vm.error.asState()
+    val vm = rememberScreenModel("$caseId/$appointmentId") { scope -> AppointmentNotesViewModel(app.session, caseId, appointmentId, scope) }
+    val state by vm.state.collectAsStateWithLifecycle()
+    val error by vm.error.collectAsStateWithLifecycle()
     val s = state ?: return
-    // The text field's own copy; the view-model turns each change into a UTF-16 splice.
+    // The text fields' own copies; the view-model turns each change into a UTF-16 splice.
     var mine by remember(appointmentId) { mutableStateOf(s.myNotes) }
     var summary by remember(appointmentId) { mutableStateOf(s.summary) }
-    var typedAt by remember { mutableStateOf(0L) }
+    var typedAt by remember { mutableStateOf<Long?>(null) }
 
-    // Someone else's edit merged into the summary while we were not typing: show it.
-    LaunchedEffect(s.summary) { if (typedAt == 0L) summary = s.summary }
-    // Save one second after the last keystroke (the core coalesces the keystrokes into one change).
-    LaunchedEffect(typedAt) {
-        if (typedAt == 0L) return@LaunchedEffect
-        delay(1_000)
-        app.background.execute { vm.save() }
-        typedAt = 0L
+    // Someone else's edit merged into the summary: show it, unless this phone's user is typing in it
+    // (the field keeps its text; the merged text shows once typing pauses and the next change arrives).
+    LaunchedEffect(s.summary) {
+        if (typedAt.let { it == null || System.nanoTime() - it > 1_000_000_000L }) summary = s.summary
     }
 
     Scaffold(topBar = { TopAppBar(title = { Text(s.appointment.kind.name.lowercase().replace('_', ' ')) }) }) { padding ->
@@ -68,7 +65,6 @@ fun AppointmentScreen(app: CasebookApplication, caseId: String, appointmentId: S
                 onValueChange = {
                     mine = it
                     vm.editMyNotes(it)
-                    typedAt = System.nanoTime()
                 },
                 label = { Text("My notes") },
                 modifier = Modifier.fillMaxWidth().heightIn(min = 200.dp),

@@ -24,10 +24,14 @@ import androidx.compose.runtime.Composable
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
+import androidx.compose.runtime.rememberCoroutineScope
+import androidx.compose.runtime.saveable.rememberSaveable
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import java.time.LocalDate
+import kotlinx.coroutines.launch
 import org.casebook.app.CasebookApplication
 import org.casebook.ffi.AppointmentKind
 import org.casebook.viewmodel.CaseOverviewViewModel
@@ -46,11 +50,15 @@ fun CaseOverviewScreen(
     openRequests: () -> Unit,
     openQuestions: () -> Unit,
 ) {
-    val vm = rememberClosing(caseId) { CaseOverviewViewModel(app.session, caseId) { LocalDate.now().toString() } }
-    val overview by vm.overview.asState()
-    val error by vm.error.asState()
-    var inviteCode by remember { mutableStateOf<String?>(null) }
+    val vm = rememberScreenModel(caseId) { scope -> CaseOverviewViewModel(app.session, caseId, scope) { LocalDate.now().toString() } }
+    val overview by vm.overview.collectAsStateWithLifecycle()
+    val error by vm.error.collectAsStateWithLifecycle()
+    var inviteCode by rememberSaveable { mutableStateOf<String?>(null) }
     var adding by remember { mutableStateOf(false) }
+    val ui = rememberCoroutineScope()
+    // The overview re-reads by itself for other phones' changes; the app's other screens' writes show here
+    // when it is shown again.
+    RefreshWhenShownAgain { vm.refresh() }
     val o = overview ?: return
 
     Scaffold(topBar = { TopAppBar(title = { Text(o.patientName) }) }) { padding ->
@@ -77,6 +85,9 @@ fun CaseOverviewScreen(
                     Text("A second opinion is strongly advised (${o.verdict.reasons.size} critical situation(s)).", color = MaterialTheme.colorScheme.error)
                 }
                 if (o.conflicts > 0) Text("${o.conflicts} field(s) were set differently by two people: pick one.")
+                if (o.removedFromRelay) {
+                    Text("You were removed from this case on the relay: it stays on this phone but no longer syncs.", color = MaterialTheme.colorScheme.error)
+                }
                 Text(o.sync.label(), style = MaterialTheme.typography.bodySmall)
                 error?.let { Text(it.message, color = MaterialTheme.colorScheme.error) }
             }
@@ -84,7 +95,7 @@ fun CaseOverviewScreen(
                 Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                     Button(onClick = openRequests) { Text(if (o.overdueRequests > 0) "Records (${o.overdueRequests} overdue)" else "Records") }
                     OutlinedButton(onClick = openQuestions) { Text("Questions") }
-                    OutlinedButton(onClick = { app.background.execute { vm.invite()?.let { inviteCode = it } } }) { Text("Invite") }
+                    OutlinedButton(onClick = { ui.launch { vm.invite().await()?.let { inviteCode = it } } }) { Text("Invite") }
                 }
             }
             item { Text("The seven steps (${o.stepsDone} of 7 done)", style = MaterialTheme.typography.titleMedium) }
@@ -135,7 +146,9 @@ fun CaseOverviewScreen(
             },
             confirmButton = {
                 Button(onClick = {
-                    vm.addAppointment(AppointmentKind.SECOND_OPINION, start.ifBlank { null }, place.ifBlank { null })?.let { adding = false }
+                    ui.launch {
+                        vm.addAppointment(AppointmentKind.SECOND_OPINION, start.ifBlank { null }, place.ifBlank { null }).await()?.let { adding = false }
+                    }
                 }) { Text("Add") }
             },
             dismissButton = { TextButton(onClick = { adding = false }) { Text("Cancel") } },

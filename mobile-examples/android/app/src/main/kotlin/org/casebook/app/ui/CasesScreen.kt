@@ -23,9 +23,12 @@ import androidx.compose.runtime.Composable
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
+import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import kotlinx.coroutines.launch
 import org.casebook.viewmodel.CasebookSession
 import org.casebook.viewmodel.CasesListViewModel
 
@@ -33,10 +36,12 @@ import org.casebook.viewmodel.CasesListViewModel
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
 fun CasesScreen(session: CasebookSession, open: (String) -> Unit, join: () -> Unit, account: () -> Unit) {
-    val vm = rememberClosing { CasesListViewModel(session) }
-    val cases by vm.cases.asState()
-    val error by vm.error.asState()
+    val vm = rememberScreenModel { scope -> CasesListViewModel(session, scope) }
+    val cases by vm.cases.collectAsStateWithLifecycle()
+    val error by vm.error.collectAsStateWithLifecycle()
     var creating by remember { mutableStateOf(false) }
+    val ui = rememberCoroutineScope()
+    RefreshWhenShownAgain { vm.refresh() }
 
     Scaffold(topBar = { TopAppBar(title = { Text("Casebook") }) }) { padding ->
         Column(Modifier.padding(padding).padding(16.dp).fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
@@ -77,9 +82,12 @@ fun CasesScreen(session: CasebookSession, open: (String) -> Unit, join: () -> Un
             },
             confirmButton = {
                 Button(onClick = {
-                    vm.create(patient, me, relationship.ifBlank { null })?.let { id ->
-                        creating = false
-                        open(id)
+                    // Runs in the view-model's scope; this screen only awaits the id to open the case.
+                    ui.launch {
+                        vm.create(patient, me, relationship.ifBlank { null }).await()?.let { id ->
+                            creating = false
+                            open(id)
+                        }
                     }
                 }) { Text("Create") }
             },

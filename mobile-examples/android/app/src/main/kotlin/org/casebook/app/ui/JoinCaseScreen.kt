@@ -18,6 +18,7 @@ import androidx.compose.runtime.remember
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import org.casebook.app.CasebookApplication
 import org.casebook.viewmodel.JoinCaseViewModel
 import org.casebook.viewmodel.JoinState
@@ -26,8 +27,9 @@ import org.casebook.viewmodel.JoinState
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
 fun JoinCaseScreen(app: CasebookApplication, joined: (String) -> Unit) {
-    val vm = remember { JoinCaseViewModel(app.session) }
-    val state by vm.state.asState()
+    val vm = rememberScreenModel { scope -> JoinCaseViewModel(app.session, scope) }
+    val state by vm.state.collectAsStateWithLifecycle()
+    val client by app.session.syncClient.collectAsStateWithLifecycle()
     var code by remember { mutableStateOf("") }
     var name by remember { mutableStateOf("") }
     var relationship by remember { mutableStateOf("") }
@@ -36,12 +38,12 @@ fun JoinCaseScreen(app: CasebookApplication, joined: (String) -> Unit) {
 
     Scaffold(topBar = { TopAppBar(title = { Text("Join a case") }) }) { padding ->
         Column(Modifier.padding(padding).padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
-            if (app.session.sync == null) Text("First sign in to your family's relay (Relay on the first screen).")
+            if (client == null) Text("First sign in to your family's relay (Relay on the first screen).")
             OutlinedTextField(code, { code = it }, label = { Text("Invite code") })
             OutlinedTextField(name, { name = it }, label = { Text("Your name") })
             OutlinedTextField(relationship, { relationship = it }, label = { Text("You are their… (son, sister…)") })
             Button(
-                onClick = { app.background.execute { vm.join(code, name, relationship.ifBlank { null }) } },
+                onClick = { vm.join(code, name, relationship.ifBlank { null }) },
                 enabled = state !is JoinState.Joining && code.isNotBlank() && name.isNotBlank(),
             ) { Text("Join") }
             when (val s = state) {

@@ -20,9 +20,12 @@ import androidx.compose.runtime.Composable
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
+import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import kotlinx.coroutines.launch
 import org.casebook.app.CasebookApplication
 import org.casebook.viewmodel.QuestionRow
 import org.casebook.viewmodel.QuestionsViewModel
@@ -31,17 +34,19 @@ import org.casebook.viewmodel.QuestionsViewModel
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
 fun QuestionsScreen(app: CasebookApplication, caseId: String, appointmentId: String?) {
-    val vm = rememberClosing(caseId, appointmentId) { QuestionsViewModel(app.session, caseId, appointmentId) }
-    val questions by vm.questions.asState()
-    val error by vm.error.asState()
+    val vm = rememberScreenModel("$caseId/$appointmentId") { scope -> QuestionsViewModel(app.session, caseId, appointmentId, scope) }
+    val questions by vm.questions.collectAsStateWithLifecycle()
+    val error by vm.error.collectAsStateWithLifecycle()
     var newQuestion by remember { mutableStateOf("") }
+    val ui = rememberCoroutineScope()
+    RefreshWhenShownAgain { vm.refresh() }
 
     Scaffold(topBar = { TopAppBar(title = { Text(if (appointmentId == null) "Questions to ask" else "Questions and answers") }) }) { padding ->
         LazyColumn(Modifier.padding(padding).padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
             item {
                 Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                     OutlinedTextField(newQuestion, { newQuestion = it }, label = { Text("Your question") }, modifier = Modifier.weight(1f))
-                    Button(onClick = { vm.add(newQuestion)?.let { newQuestion = "" } }) { Text("Add") }
+                    Button(onClick = { ui.launch { vm.add(newQuestion).await()?.let { newQuestion = "" } } }) { Text("Add") }
                 }
                 error?.let { Text(it.message, color = MaterialTheme.colorScheme.error) }
             }

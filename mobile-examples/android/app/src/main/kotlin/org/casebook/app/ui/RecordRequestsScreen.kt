@@ -26,11 +26,14 @@ import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateListOf
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
+import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import java.time.LocalDate
+import kotlinx.coroutines.launch
 import org.casebook.app.CasebookApplication
 import org.casebook.ffi.EventKind
 import org.casebook.ffi.RecordItem
@@ -43,10 +46,12 @@ private fun String.pretty() = lowercase().replace('_', ' ')
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
 fun RecordRequestsScreen(app: CasebookApplication, caseId: String) {
-    val vm = rememberClosing(caseId) { RecordRequestsViewModel(app.session, caseId) { LocalDate.now().toString() } }
-    val state by vm.state.asState()
-    val error by vm.error.asState()
+    val vm = rememberScreenModel(caseId) { scope -> RecordRequestsViewModel(app.session, caseId, scope) { LocalDate.now().toString() } }
+    val state by vm.state.collectAsStateWithLifecycle()
+    val error by vm.error.collectAsStateWithLifecycle()
     var adding by remember { mutableStateOf(false) }
+    val ui = rememberCoroutineScope()
+    RefreshWhenShownAgain { vm.refresh() }
 
     Scaffold(topBar = {
         TopAppBar(title = {
@@ -82,7 +87,9 @@ fun RecordRequestsScreen(app: CasebookApplication, caseId: String) {
                     }
                 }
             },
-            confirmButton = { Button(onClick = { vm.add(custodian, items.toList())?.let { adding = false } }) { Text("Add") } },
+            confirmButton = {
+                Button(onClick = { ui.launch { vm.add(custodian, items.toList()).await()?.let { adding = false } } }) { Text("Add") }
+            },
             dismissButton = { TextButton(onClick = { adding = false }) { Text("Cancel") } },
         )
     }
