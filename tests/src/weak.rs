@@ -22,6 +22,7 @@ use casebook_core::model::text::TextField;
 use casebook_core::relay_api::{DeviceCredentials, Role};
 use casebook_core::sync::{RelayClient, SharedCase, SyncClient, SyncEvent, SyncOptions, SyncState};
 
+use crate::InProcessRelay;
 use crate::proxy::{Mode, Proxy};
 
 /// Setup steps (accounts, share, join) while the network is good.
@@ -140,30 +141,6 @@ pub fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// An in-process relay on its own runtime.
-struct Relay {
-    rt: tokio::runtime::Runtime,
-    handle: Option<casebook_server::RelayHandle>,
-    _dir: tempfile::TempDir,
-}
-
-impl Relay {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let handle =
-            rt.block_on(casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path()))).unwrap();
-        Self { rt, handle: Some(handle), _dir: dir }
-    }
-    fn addr(&self) -> std::net::SocketAddr {
-        self.handle.as_ref().unwrap().addr()
-    }
-    fn stop(mut self) {
-        let h = self.handle.take().unwrap();
-        self.rt.block_on(h.shutdown());
-    }
-}
-
 /// A device: its store and its sync client.
 struct Device {
     store: Store,
@@ -197,7 +174,7 @@ impl Device {
 /// with one appointment and shared it, Ben joined it; both have it open (attached) and in sync. Panics if
 /// the setup fails.
 pub struct Siblings {
-    relay: Relay,
+    relay: InProcessRelay,
     proxy: Option<Proxy>,
     ana: Device,
     ben: Device,
@@ -217,7 +194,7 @@ impl Siblings {
     /// Set up the siblings. `proxied`: every connection to the relay goes through a [`Proxy`] (in
     /// [`Mode::Pass`]); otherwise the devices connect to the relay directly.
     pub fn start(proxied: bool) -> Siblings {
-        let relay = Relay::start();
+        let relay = InProcessRelay::start();
         let proxy = proxied.then(|| Proxy::start(relay.addr()).unwrap());
         let url = proxy.as_ref().map(Proxy::url).unwrap_or_else(|| format!("http://{}", relay.addr()));
 

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use casebook_tests::InProcessRelay;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -839,38 +840,9 @@ fn demo_merges_two_offline_siblings() {
     assert_eq!(v["conflicts"][0]["path"], "patient/stage");
 }
 
-/// A relay in this test process on a free port (its own runtime), for the CLI processes to use.
-struct TestRelay {
-    rt: tokio::runtime::Runtime,
-    handle: Option<casebook_server::RelayHandle>,
-    _dir: TempDir,
-}
-
-impl TestRelay {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let handle =
-            rt.block_on(casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path()))).unwrap();
-        Self { rt, handle: Some(handle), _dir: dir }
-    }
-
-    fn url(&self) -> String {
-        self.handle.as_ref().unwrap().http_url()
-    }
-}
-
-impl Drop for TestRelay {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            self.rt.block_on(h.shutdown());
-        }
-    }
-}
-
 #[test]
 fn siblings_share_join_and_sync_through_a_relay_from_the_cli() {
-    let relay = TestRelay::start();
+    let relay = InProcessRelay::start();
     let (ana, case, _) = Cb::with_case();
     let ben = Cb::new();
     ana.ok(&["account", "create", "--server", &relay.url(), "--name", "Ana"]);
@@ -922,7 +894,7 @@ fn siblings_share_join_and_sync_through_a_relay_from_the_cli() {
 /// what Ben pushes reaches Ana's store by itself.
 #[test]
 fn sync_watch_leaves_the_store_usable_and_syncs_other_commands_writes() {
-    let relay = TestRelay::start();
+    let relay = InProcessRelay::start();
     let (ana, _case, _) = Cb::with_case();
     let ben = Cb::new();
     ana.ok(&["account", "create", "--server", &relay.url(), "--name", "Ana"]);

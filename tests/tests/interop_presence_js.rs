@@ -16,11 +16,8 @@
 //! (`tests/interop/package.json`), installed by this test when missing. Node.js >= 20 and npm are required:
 //! without them this test fails, it is never skipped.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use casebook_core::Store;
@@ -28,7 +25,7 @@ use casebook_core::model::appointment::{AppointmentKind, NewAppointment};
 use casebook_core::presence::{CaregiverPresence, DEFAULT_PEER_TTL_MS, PeerPresence};
 use casebook_core::relay_api::{Role, peer_id_for_device};
 use casebook_core::sync::{RelayClient, SyncClient, SyncEvent};
-use serde_json::Value;
+use casebook_tests::node::{Node, ensure_npm_packages, interop_dir};
 
 /// How long each side waits for the other.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -38,112 +35,6 @@ const HEARTBEAT: Duration = Duration::from_millis(500);
 const TTL: Duration = Duration::from_millis(3_000);
 const JS_TTL: Duration = Duration::from_secs(20);
 
-fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
-}
-
-/// Run a tool, or fail with what is missing.
-fn tool_version(tool: &str) -> String {
-    match Command::new(tool).arg("--version").output() {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        Ok(out) => panic!(
-            "`{tool} --version` failed ({}): the presence interop test needs Node.js >= 20 and npm\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => panic!(
-            "cannot run `{tool}` ({e}): the presence interop test needs Node.js >= 20 and npm on the PATH \
-             (Debian/Ubuntu: `apt-get install nodejs npm`, or https://nodejs.org)"
-        ),
-    }
-}
-
-/// Whether every dependency pinned in `package.json` is installed at its pinned version.
-fn npm_packages_installed(dir: &Path) -> bool {
-    let read = |p: PathBuf| std::fs::read(p).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-    let manifest = read(dir.join("package.json")).expect("tests/interop/package.json");
-    let deps = manifest["dependencies"].as_object().expect("package.json dependencies");
-    deps.iter().all(|(name, version)| {
-        read(dir.join("node_modules").join(name).join("package.json")).is_some_and(|p| p["version"] == *version)
-    })
-}
-
-/// Check Node.js and install the pinned npm packages unless installed (as `interop_js.rs` does).
-fn ensure_npm_packages() {
-    let node = tool_version("node");
-    let major: u32 = node.trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    assert!(major >= 20, "the presence interop test needs Node.js >= 20, found {node}");
-    let dir = interop_dir();
-    if npm_packages_installed(&dir) {
-        return;
-    }
-    tool_version("npm");
-    let out = Command::new("npm")
-        .args(["install", "--no-save", "--omit=optional", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        .output()
-        .expect("run npm install");
-    assert!(
-        out.status.success(),
-        "`npm install` in {} failed ({}):\n{}\n{}",
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(npm_packages_installed(&dir), "npm install did not install the versions pinned in package.json");
-}
-
-/// The node process (killed if the test fails first), its output drained by threads.
-struct Node {
-    child: Child,
-    out: Option<JoinHandle<String>>,
-    err: Option<JoinHandle<String>>,
-}
-
-impl Node {
-    fn spawn(mut command: Command) -> Node {
-        let mut child =
-            command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start node");
-        let drain = |mut r: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut s = String::new();
-                let _ = r.read_to_string(&mut s);
-                s
-            })
-        };
-        let out = Some(drain(Box::new(child.stdout.take().expect("piped"))));
-        let err = Some(drain(Box::new(child.stderr.take().expect("piped"))));
-        Node { child, out, err }
-    }
-
-    fn exited(&mut self) -> bool {
-        self.child.try_wait().expect("poll node").is_some()
-    }
-
-    /// Wait for it to exit (at most `timeout`); its exit status, its JSON report and stderr.
-    fn finish(&mut self, timeout: Duration) -> (ExitStatus, Value, String) {
-        let deadline = Instant::now() + timeout;
-        while !self.exited() {
-            assert!(Instant::now() < deadline, "the node script did not exit within {timeout:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let status = self.child.wait().expect("node status");
-        let text = |h: Option<JoinHandle<String>>| h.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        let (out, err) = (text(self.out.take()), text(self.err.take()));
-        let report = serde_json::from_str(out.trim())
-            .unwrap_or_else(|e| panic!("the node script printed no JSON ({e}), exit {status}:\n{out}\n{err}"));
-        (status, report, err)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Poll `f` every 10 ms until it returns `Some`, failing after [`TIMEOUT`] or if `node` exits first.
 fn wait_for<T>(what: &str, node: &mut Node, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + TIMEOUT;
@@ -152,7 +43,7 @@ fn wait_for<T>(what: &str, node: &mut Node, mut f: impl FnMut() -> Option<T>) ->
             return v;
         }
         if node.exited() {
-            let (status, report, err) = node.finish(Duration::ZERO);
+            let (status, report, err) = node.finish_json(Duration::ZERO);
             panic!("the node script exited ({status}) while Rust waited for {what}:\n{report:#}\n{err}");
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -252,7 +143,7 @@ fn automerge_repo_js_presence_and_rust_presence_see_each_other_through_the_relay
         goodbye_after < Duration::from_millis(DEFAULT_PEER_TTL_MS) / 3,
         "the JS peer was dropped after {goodbye_after:?}: expiry, not its goodbye"
     );
-    let (status, report, err) = node.finish(TIMEOUT);
+    let (status, report, err) = node.finish_json(TIMEOUT);
     assert!(status.success() && report["ok"] == true, "the node script failed ({status}):\n{report:#}\n{err}");
     // JS saw Rust's state, channel by channel, then Rust's new state.
     assert_eq!(report["saw_rust"]["name"], "Ana 🌷");
@@ -309,7 +200,7 @@ fn automerge_repo_js_presence_and_rust_presence_see_each_other_through_the_relay
         std::thread::sleep(Duration::from_millis(10));
     }
     let expired_after = exited.elapsed();
-    let (status, report, err) = node.finish(TIMEOUT);
+    let (status, report, err) = node.finish_json(TIMEOUT);
     assert!(status.success() && report["ok"] == true, "the node script failed ({status}):\n{report:#}\n{err}");
     assert!(report["steps"].as_array().unwrap().iter().any(|s| s == "saw_rust_goodbye"), "{report:#}");
     assert_eq!(report["saw_rust_again"]["editing"], "done");

@@ -10,28 +10,9 @@ use casebook_core::model::text::TextField;
 use casebook_core::relay_api::{DeviceCredentials, Role};
 use casebook_core::sync::{RelayClient, SharedCase, SyncClient};
 use casebook_core::{CaseId, Store};
+use casebook_tests::InProcessRelay;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-struct Relay {
-    rt: tokio::runtime::Runtime,
-    handle: Option<casebook_server::RelayHandle>,
-}
-
-impl Relay {
-    fn start(dir: &std::path::Path) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let handle = rt.block_on(casebook_server::Relay::start(casebook_server::Config::for_tests(dir))).unwrap();
-        Self { rt, handle: Some(handle) }
-    }
-    fn url(&self) -> String {
-        self.handle.as_ref().unwrap().http_url()
-    }
-    fn stop(mut self) {
-        let h = self.handle.take().unwrap();
-        self.rt.block_on(h.shutdown());
-    }
-}
 
 struct Phone {
     store: Store,
@@ -89,7 +70,7 @@ fn family(url: &str) -> (Phone, Phone, SharedCase, SharedCase, CaseId, String, S
 #[test]
 fn siblings_edit_offline_then_sync_to_identical_cases() {
     let relay_dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(relay_dir.path());
+    let relay = InProcessRelay::start_in(relay_dir.path());
     let url = relay.url();
     let (mut ana, mut ben, a, b, _id, appt, ana_id, ben_id) = family(&url);
 
@@ -160,7 +141,7 @@ fn siblings_edit_offline_then_sync_to_identical_cases() {
 #[test]
 fn a_restarted_relay_serves_what_it_stored_to_a_sibling_who_was_offline() {
     let relay_dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(relay_dir.path());
+    let relay = InProcessRelay::start_in(relay_dir.path());
     let url = relay.url();
     let (mut ana, mut ben, a, _b, id, appt, ana_id, _) = family(&url);
     ben.offline();
@@ -189,7 +170,7 @@ fn a_restarted_relay_serves_what_it_stored_to_a_sibling_who_was_offline() {
 
     // The relay stops and starts again from its data directory (on a new port).
     relay.stop();
-    let relay = Relay::start(relay_dir.path());
+    let relay = InProcessRelay::start_in(relay_dir.path());
     let url = relay.url();
 
     // Ben comes online and receives everything.
