@@ -26,8 +26,8 @@
 // network is the reference. Prints p50/p99/max per condition, and where the keystrokes' time went (on a
 // CPU, waiting for one, blocked on the case's lock), from the scheduler's counters where Linux has them.
 //
-// Run by bindings/tests/run.sh after BindingsTest, with ZGC (see there). Environment: CASEBOOK_SERVER = the
-// casebook-server binary, CASEBOOK_PROXY = the tcp_proxy binary.
+// Run by bindings/tests/run.sh after BindingsTest, with a concurrent collector (see there). Environment:
+// CASEBOOK_SERVER = the casebook-server binary, CASEBOOK_PROXY = the tcp_proxy binary.
 
 package weaknetwork
 
