@@ -37,6 +37,11 @@ impl InProcessRelay {
         self.handle.as_ref().expect("running").http_url()
     }
 
+    /// `ws://127.0.0.1:PORT`, the base of its WebSocket sync endpoint (`/v1/sync`).
+    pub fn ws_url(&self) -> String {
+        self.handle.as_ref().expect("running").url()
+    }
+
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.handle.as_ref().expect("running").addr()

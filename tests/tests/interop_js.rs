@@ -17,6 +17,7 @@ use casebook_core::model::patient::PatientField;
 use casebook_core::model::text::TextField;
 use casebook_core::relay_api::{Role, peer_id_for_device};
 use casebook_core::sync::{RelayClient, SyncClient};
+use casebook_tests::InProcessRelay;
 use casebook_tests::node::{Node, ensure_npm_packages, interop_dir};
 use serde_json::Value;
 
@@ -47,11 +48,8 @@ fn automerge_repo_js_client_and_rust_client_edit_the_same_case_through_the_relay
 
     // A real relay on a free port, with its data in a temporary directory.
     let tmp = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let relay = rt
-        .block_on(casebook_server::Relay::start(casebook_server::Config::for_tests(&tmp.path().join("relay"))))
-        .expect("relay starts");
-    let http = relay.http_url();
+    let relay = InProcessRelay::start_in(&tmp.path().join("relay"));
+    let http = relay.url();
 
     // Two accounts: Ana (Rust, owner) and Ben (the JS client).
     let anon = RelayClient::new(&http).unwrap();
@@ -80,7 +78,7 @@ fn automerge_repo_js_client_and_rust_client_edit_the_same_case_through_the_relay
         let mut command = Command::new("node");
         command
             .arg(interop_dir().join("interop.mjs"))
-            .args(["--relay", &format!("{}/v1/sync", relay.url())])
+            .args(["--relay", &format!("{}/v1/sync", relay.ws_url())])
             .args(["--token", &ben.token])
             .args(["--peer-id", peer_id])
             .args(["--doc", &format!("automerge:{id}")])
@@ -186,5 +184,5 @@ fn automerge_repo_js_client_and_rust_client_edit_the_same_case_through_the_relay
         report["timings_ms"],
         total.elapsed()
     );
-    rt.block_on(relay.shutdown());
+    relay.stop();
 }

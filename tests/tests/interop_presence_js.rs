@@ -25,6 +25,7 @@ use casebook_core::model::appointment::{AppointmentKind, NewAppointment};
 use casebook_core::presence::{CaregiverPresence, DEFAULT_PEER_TTL_MS, PeerPresence};
 use casebook_core::relay_api::{Role, peer_id_for_device};
 use casebook_core::sync::{RelayClient, SyncClient, SyncEvent};
+use casebook_tests::InProcessRelay;
 use casebook_tests::node::{Node, ensure_npm_packages, interop_dir};
 
 /// How long each side waits for the other.
@@ -55,11 +56,8 @@ fn wait_for<T>(what: &str, node: &mut Node, mut f: impl FnMut() -> Option<T>) ->
 fn automerge_repo_js_presence_and_rust_presence_see_each_other_through_the_relay() {
     ensure_npm_packages();
     let tmp = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let relay = rt
-        .block_on(casebook_server::Relay::start(casebook_server::Config::for_tests(&tmp.path().join("relay"))))
-        .expect("relay starts");
-    let http = relay.http_url();
+    let relay = InProcessRelay::start_in(&tmp.path().join("relay"));
+    let http = relay.url();
 
     // Ana (Rust) shares a case with an appointment; Ben (the JS client) is an editor.
     let anon = RelayClient::new(&http).unwrap();
@@ -112,7 +110,7 @@ fn automerge_repo_js_presence_and_rust_presence_see_each_other_through_the_relay
         let mut command = Command::new("node");
         command
             .arg(interop_dir().join("presence.mjs"))
-            .args(["--relay", &format!("{}/v1/sync", relay.url())])
+            .args(["--relay", &format!("{}/v1/sync", relay.ws_url())])
             .args(["--token", &ben.token, "--peer-id", &ben_peer, "--doc", &format!("automerge:{doc}")])
             .args(["--rust-peer", &ana_peer, "--rust-name", "Ana 🌷"])
             .args(["--caregiver", &ben.account_id, "--name", "Ben", "--appointment", &appt])
@@ -219,5 +217,5 @@ fn automerge_repo_js_presence_and_rust_presence_see_each_other_through_the_relay
     );
 
     client.stop().unwrap();
-    rt.block_on(relay.shutdown());
+    relay.stop();
 }
