@@ -691,14 +691,16 @@ impl Engine {
     }
 
     /// Whether the case is up to date with the relay **and** the open case holds everything samod holds:
-    /// no look-up or exchange under way, no document missing. What `sync_and_wait` waits for.
+    /// no look-up, registration or exchange under way, no document missing. What `sync_and_wait` waits for.
     pub fn settled(&mut self, case: &CaseId) -> bool {
         if self.status_of(case).map(|s| s.state) != Some(SyncState::UpToDate) {
             return false;
         }
-        self.cases
-            .get(case)
-            .is_some_and(|c| c.docs.values().all(|d| d.found == Found::Watched && !d.exchanging && !d.differs()))
+        // Every document registered too: the relay shares a document with other members only once it is.
+        self.cases.get(case).is_some_and(|c| {
+            c.unregistered.is_empty()
+                && c.docs.values().all(|d| d.found == Found::Watched && !d.exchanging && !d.differs())
+        })
     }
 
     /// The last sync time of every case that has one (recorded by the driver at shutdown).
@@ -925,6 +927,25 @@ mod tests {
         e.handle(6 + RETRY_EVERY_MS, Event::Registered { case: case.clone(), doc: notes.clone(), done: true });
         let fx = e.handle(7 + 2 * RETRY_EVERY_MS, Event::Tick);
         assert!(!fx.iter().any(|f| matches!(f, Effect::Register { .. })));
+    }
+
+    #[test]
+    fn a_case_is_not_settled_while_a_document_waits_for_its_registration() {
+        let (mut e, case) = watched();
+        e.handle(3, Event::Peers { doc: case.clone(), peers: vec![(conn(), peer(vec![h(1)], vec![h(1)]))] });
+        assert!(e.settled(&case));
+        let notes = DocId::random();
+        let docs = vec![info(&case, vec![h(1)]), DocInfo { id: notes.clone(), ..info(&notes, vec![h(9)]) }];
+        let docs: Vec<DocInfo> = docs.into_iter().map(|d| DocInfo { relay_knows: d.id == case, ..d }).collect();
+        let fx = e.handle(4, Event::CaseDocs { case: case.clone(), docs, open: true });
+        assert!(fx.contains(&Effect::Register { case: case.clone(), doc: notes.clone() }));
+        e.handle(5, Event::Found { case: case.clone(), doc: notes.clone(), heads: Some(vec![h(9)]) });
+        // The relay acknowledged the notes (samod syncs them) but the registration is still under way: the
+        // relay shares them with nobody yet.
+        e.handle(6, Event::Peers { doc: notes.clone(), peers: vec![(conn(), peer(vec![h(9)], vec![h(9)]))] });
+        assert!(!e.settled(&case));
+        e.handle(7, Event::Registered { case: case.clone(), doc: notes.clone(), done: true });
+        assert!(e.settled(&case));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! | POST | `/v1/invites/redeem` | [`RedeemInvite`] | 200 [`CaseMembership`] |
 //! | GET | `/v1/cases/{case_id}/members` | — | 200 `[`[`Member`]`]` (members only) |
 //! | GET | `/v1/cases/{case_id}/usage` | — | 200 [`CaseUsage`] (members only) |
+//! | GET | `/v1/cases/{case_id}/heads` | — | 200 [`CaseHeads`] (members only) |
 //! | PUT | `/v1/cases/{case_id}/members/{account_id}` | [`ChangeRole`] | 200 [`Member`] (owner) |
 //! | DELETE | `/v1/cases/{case_id}/members/{account_id}` | — | 204 (owner removes; anyone leaves) |
 //! | GET | `/v1/sync` | WebSocket upgrade | automerge-repo sync protocol; token as Bearer header or `?token=` |
@@ -182,6 +183,26 @@ pub struct CaseUsage {
     pub quota_bytes: u64,
     /// Whether the case is over the quota (read-only on the relay).
     pub quota_exceeded: bool,
+}
+
+/// `GET /v1/cases/{case_id}/heads`: the heads of every document of the case as the relay holds them now. A
+/// device that has all of them holds everything the relay held at that moment (what `sync_and_wait` waits
+/// for: the relay's pushes alone cannot tell a device that nothing more is on its way).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseHeads {
+    /// The case.
+    pub case_id: String,
+    /// Every document registered to the case, the case document first.
+    pub documents: Vec<DocumentHeads>,
+}
+
+/// The relay's heads of one document ([`CaseHeads`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentHeads {
+    /// The document id.
+    pub document_id: String,
+    /// Its heads as hex change hashes (empty: the relay has no change of it yet).
+    pub heads: Vec<String>,
 }
 
 /// Every error body.

@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Router, middleware};
 use casebook_core::relay_api::{
-    CaseMembership, CaseUsage, ChangeRole, CreateAccount, CreateInvite, DeviceCredentials, Invite, LinkCode,
-    LinkDevice, Me, Member, RedeemInvite, RegisterCase, RegisterDocument,
+    CaseHeads, CaseMembership, CaseUsage, ChangeRole, CreateAccount, CreateInvite, DeviceCredentials, DocumentHeads,
+    Invite, LinkCode, LinkDevice, Me, Member, RedeemInvite, RegisterCase, RegisterDocument,
 };
 use serde::de::DeserializeOwned;
 
@@ -47,6 +47,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/cases/{case_id}/documents", post(register_document))
         .route("/v1/cases/{case_id}/invites", post(create_invite))
         .route("/v1/cases/{case_id}/usage", get(case_usage))
+        .route("/v1/cases/{case_id}/heads", get(case_heads))
         .route("/v1/invites/redeem", post(redeem_invite))
         .route("/v1/cases/{case_id}/members", get(members))
         .route("/v1/cases/{case_id}/members/{account_id}", put(change_role).delete(remove_member))
@@ -368,6 +369,24 @@ async fn case_usage(
         quota_bytes: state.quota.limit(),
         quota_exceeded: state.quota.is_over(&case_id),
     }))
+}
+
+async fn case_heads(
+    State(state): State<AppState>,
+    Authed(auth): Authed,
+    ApiPath(case_id): ApiPath<String>,
+) -> Result<Json<CaseHeads>> {
+    let case_id = path_case(&case_id)?;
+    state.dir.role_of(&auth, &case_id)?;
+    let repo = state.cases.case(&case_id).await.ok_or(Error::Unavailable("the relay is shutting down"))?;
+    let mut documents = Vec::new();
+    for doc in state.dir.documents_of(&case_id) {
+        let id =
+            samod::DocumentId::from_str(&doc).map_err(|_| Error::Internal("a stored document id is invalid".into()))?;
+        let heads = repo.documents.heads(&id).await.ok_or(Error::Unavailable("a document is still loading"))?;
+        documents.push(DocumentHeads { document_id: doc, heads: heads.iter().map(|h| h.to_string()).collect() });
+    }
+    Ok(Json(CaseHeads { case_id, documents }))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

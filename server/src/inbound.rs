@@ -133,6 +133,15 @@ impl Documents {
         }
     }
 
+    /// The relay's heads of `id` (empty if it does not have the document); `None` if samod is stopping or
+    /// still loading it.
+    pub(crate) async fn heads(&self, id: &DocumentId) -> Option<Vec<automerge::ChangeHash>> {
+        match self.handle(id).await.ok()? {
+            Some(h) => h.with_document_async(|d| d.get_heads()).await.ok(),
+            None => Some(Vec::new()),
+        }
+    }
+
     /// A copy of the relay's current state of `id`: a fork of samod's document (its queue of changes
     /// waiting for dependencies included), or an empty document when the relay does not have it.
     async fn base(&self, id: &DocumentId) -> Result<Automerge, NoBase> {

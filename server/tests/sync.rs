@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use casebook_core::relay_api::{CaseUsage, DeviceCredentials, RegisterDocument, Role};
+use casebook_core::relay_api::{CaseHeads, CaseUsage, DeviceCredentials, RegisterDocument, Role};
 use casebook_core::storage::{SledStorage, Storage, key};
 use common::{Client, TestRelay, eventually, expect_close, get, put, wait_for, ws_connect};
 use futures::{SinkExt, StreamExt};
@@ -97,6 +97,47 @@ async fn members_sync_a_case_and_its_documents() {
     assert!(!metrics.contains("casebook_relay_messages_in_total 0\n"));
     ana_client.stop().await;
     ben_client.stop().await;
+}
+
+/// The heads a device's handle holds, as the relay reports them (hex).
+async fn heads_of(doc: &DocHandle) -> Vec<String> {
+    doc.with_document(|d| d.get_heads()).iter().map(|h| h.to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_relay_reports_the_heads_it_holds_to_members_only() {
+    let relay = TestRelay::start().await;
+    let http = relay.http();
+    let (ana, ana_client, ana_doc) = shared_case(&relay).await;
+    let case = ana_doc.document_id().to_string();
+    let ben = http.create_account("Ben").await;
+    let path = format!("/v1/cases/{case}/heads");
+    assert_eq!(http.get(&path, Some(&ben.token)).await.status, 404, "a non-member learns nothing");
+    assert_eq!(http.get(&path, None).await.status, 401);
+
+    // Once Ana's edit reached the relay, it reports her heads; a registered document it has no change of
+    // yet is listed with no heads.
+    put(&ana_doc, "title", "second").await;
+    let want = heads_of(&ana_doc).await;
+    let notes = casebook_core::ids::DocId::random().to_string();
+    let r = http
+        .post(&format!("/v1/cases/{case}/documents"), Some(&ana.token), &RegisterDocument { doc_id: notes.clone() })
+        .await;
+    assert_eq!(r.status, 204);
+    let deadline = tokio::time::Instant::now() + SOON;
+    let heads = loop {
+        let h: CaseHeads = http.get(&path, Some(&ana.token)).await.json();
+        if h.documents[0].heads == want {
+            break h;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the relay never reported Ana's heads: {h:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(heads.case_id, case);
+    assert_eq!(heads.documents.len(), 2, "{heads:?}");
+    assert_eq!(heads.documents[0].document_id, case, "the case document first");
+    assert_eq!((heads.documents[1].document_id.as_str(), heads.documents[1].heads.len()), (notes.as_str(), 0));
+    ana_client.stop().await;
 }
 
 #[tokio::test]

@@ -138,6 +138,39 @@ fn siblings_edit_offline_then_sync_to_identical_cases() {
     relay.stop();
 }
 
+/// Both online: right after Ana's `sync_and_wait` returns, Ben's `sync_and_wait` returns with everything
+/// the relay then held (the relay's push of Ana's change may still be on its way: the call asks the relay
+/// for its heads). Twenty rounds, each a new change, one of them on a notes document made that round.
+#[test]
+fn sync_and_wait_returns_everything_the_relay_held_when_asked() {
+    let relay = InProcessRelay::start();
+    let url = relay.url();
+    let (mut ana, mut ben, a, b, _id, _appt, ana_id, _ben_id) = family(&url);
+    for round in 0..20 {
+        let diagnosis = format!("2026-11-{:02}", round + 1);
+        {
+            let mut a = a.lock().unwrap();
+            a.set_patient(PatientField::DiagnosisDate, Some(&diagnosis)).unwrap();
+            if round == 10 {
+                let new = NewAppointment { kind: Some(AppointmentKind::FollowUp), ..Default::default() };
+                let appt = a.add_appointment(new).unwrap();
+                let notes = TextField::AppointmentNotes { appointment: appt, author: ana_id.clone() };
+                a.append_text(&notes, "new notes, new document").unwrap();
+            }
+            a.save().unwrap();
+        }
+        ana.sync(&a);
+        ben.sync(&b);
+        let (mut a, mut b) = (a.lock().unwrap(), b.lock().unwrap());
+        let got = b.patient().diagnosis_date.map(casebook_core::dates::format_date);
+        assert_eq!(got.as_deref(), Some(diagnosis.as_str()), "round {round}");
+        assert_eq!(a.state().unwrap(), b.state().unwrap(), "round {round}: every document, notes included");
+    }
+    ana.offline();
+    ben.offline();
+    relay.stop();
+}
+
 #[test]
 fn a_restarted_relay_serves_what_it_stored_to_a_sibling_who_was_offline() {
     let relay_dir = tempfile::tempdir().unwrap();

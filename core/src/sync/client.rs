@@ -24,6 +24,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use automerge::ChangeHash;
 use futures::StreamExt;
 use samod::{BackoffConfig, DialerEvent, DialerHandle, PeerId, Repo, RepoEvent, RepoObserver, SearchState};
 
@@ -430,7 +431,7 @@ impl SyncClient {
         // The rest of the case (notes documents) follows: wait for it within what is left of the timeout.
         // A case that is not complete by then is returned anyway; what is missing arrives live.
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if let Err(e) = self.wait_for(case_id, left, Engine::settled).await {
+        if let Err(e) = self.wait_for(case_id, left, |d, id| lock(&d.engine).settled(id)).await {
             tracing::debug!(case = %case_id, error = %e, "joined case returned before its last documents");
         }
         Ok(case)
@@ -459,12 +460,13 @@ impl SyncClient {
         }
     }
 
-    /// Wait until `done` holds for the case (checked after every engine step), or fail.
+    /// Wait until `done` holds for the case (checked after every engine step, without the engine's lock
+    /// held), or fail.
     async fn wait_for(
         &self,
         case_id: &CaseId,
         timeout: Duration,
-        done: fn(&mut Engine, &CaseId) -> bool,
+        done: impl Fn(&Driver, &CaseId) -> bool + Send + 'static,
     ) -> SyncResult<CaseSyncStatus> {
         let driver = self.driver.clone();
         let id = case_id.clone();
@@ -480,14 +482,13 @@ impl SyncClient {
                     if e.refused(&id) {
                         return Err(SyncError::NotFound);
                     }
-                    let status = e.status(&id).ok_or_else(|| SyncError::InvalidInput {
+                    e.status(&id).ok_or_else(|| SyncError::InvalidInput {
                         reason: "this case is not being synced: attach or sync it first".into(),
-                    })?;
-                    if done(&mut e, &id) {
-                        return Ok(status);
-                    }
-                    status
+                    })?
                 };
+                if done(&driver, &id) {
+                    return Ok(lock(&driver.engine).status(&id).unwrap_or(status));
+                }
                 match tokio::time::timeout_at(deadline, version.changed()).await {
                     Err(_) => {
                         // Ids and hashes only: enough to tell which document stalled and why.
@@ -506,15 +507,52 @@ impl SyncClient {
     /// this device has everything the relay holds. Fails with `Unauthorized` (token refused), `NotFound`
     /// (not a member), or `Timeout { state }` (offline, connecting or still syncing).
     pub async fn wait_until_synced(&self, case_id: &CaseId, timeout: Duration) -> SyncResult<CaseSyncStatus> {
-        self.wait_for(case_id, timeout, |e, id| e.status(id).is_some_and(|s| s.state == SyncState::UpToDate)).await
+        self.wait_for(case_id, timeout, |d, id| {
+            lock(&d.engine).status(id).is_some_and(|s| s.state == SyncState::UpToDate)
+        })
+        .await
     }
 
     /// Sync a case completely: push now, then wait until it is up to date **and** the open case holds
     /// everything the relay holds (merged live), including other devices' new appointments' notes.
+    ///
+    /// "Everything the relay holds" is what it holds when this call asks it (one HTTP request for the
+    /// heads of the case's documents): the relay's pushes alone cannot tell a device that a change
+    /// another device saved a moment ago is still on its way. If the relay cannot be asked, the call
+    /// waits for the case to be up to date with what the relay last pushed.
     pub async fn sync_and_wait(&self, case: &SharedCase, timeout: Duration) -> SyncResult<CaseSyncStatus> {
         self.sync_case(case)?;
         let id = case.lock().map_err(|_| poisoned())?.id().clone();
-        self.wait_for(&id, timeout, Engine::settled).await
+        let deadline = tokio::time::Instant::now() + timeout;
+        let relay = self.driver.relay.clone();
+        let rid = id.clone();
+        let asked = self
+            .on_runtime(async move {
+                let ask = tokio::task::spawn_blocking(move || relay.case_heads(&rid));
+                Ok(match tokio::time::timeout_at(deadline, ask).await {
+                    Ok(Ok(Ok(heads))) => Some(heads),
+                    Ok(Ok(Err(e))) => {
+                        tracing::debug!(error = %e, "the relay's heads could not be read");
+                        None
+                    }
+                    _ => None,
+                })
+            })
+            .await?;
+        let target: Vec<(DocId, Vec<ChangeHash>)> = asked
+            .map(|h| {
+                h.documents
+                    .iter()
+                    .filter_map(|d| {
+                        let doc = d.document_id.parse::<DocId>().ok()?;
+                        let heads = d.heads.iter().filter_map(|h| h.parse().ok()).collect();
+                        Some((doc, heads))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.wait_for(&id, left, move |d, id| lock(&d.engine).settled(id) && d.holds(&target)).await
     }
 
     /// The app goes to the background: save every attached case, push, and close the connection. Local

@@ -101,6 +101,16 @@ impl Driver {
         }
     }
 
+    /// Whether samod holds every change of `target` (documents and heads). A document samod has not
+    /// found does not hold its heads, unless they are none. Used once the case is settled (the open case
+    /// then holds what samod holds).
+    pub(crate) fn holds(&self, target: &[(DocId, Vec<ChangeHash>)]) -> bool {
+        target.iter().all(|(doc, heads)| {
+            let handle = lock(&self.handles).get(doc).cloned();
+            heads.is_empty() || handle.is_some_and(|h| h.with_document(|d| d.get_missing_deps(heads).is_empty()))
+        })
+    }
+
     /// The first live open handle of a case, if the app has it open.
     pub(crate) fn open_case(&self, id: &CaseId) -> Option<SharedCase> {
         let mut open = lock(&self.open);

@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::{CaseId, DocId};
 use crate::relay_api::{
-    ApiError, CaseMembership, CaseUsage, ChangeRole, CreateAccount, CreateInvite, DeviceCredentials, Invite, LinkCode,
-    LinkDevice, Me, Member, RedeemInvite, RegisterCase, RegisterDocument, Role,
+    ApiError, CaseHeads, CaseMembership, CaseUsage, ChangeRole, CreateAccount, CreateInvite, DeviceCredentials, Invite,
+    LinkCode, LinkDevice, Me, Member, RedeemInvite, RegisterCase, RegisterDocument, Role,
 };
 
 use super::error::{SyncError, SyncResult};
@@ -178,6 +178,17 @@ impl RelayClient {
         self.json::<(), _>(
             ureq::http::Method::GET,
             &format!("/v1/cases/{}/usage", segment(case_id.as_str())),
+            None,
+            true,
+        )
+    }
+
+    /// `GET /v1/cases/{case_id}/heads`: the heads of every document of the case as the relay holds them now
+    /// (members only).
+    pub fn case_heads(&self, case_id: &CaseId) -> SyncResult<CaseHeads> {
+        self.json::<(), _>(
+            ureq::http::Method::GET,
+            &format!("/v1/cases/{}/heads", segment(case_id.as_str())),
             None,
             true,
         )
