@@ -97,8 +97,10 @@ impl From<&casebook_core::Error> for CasebookError {
         use casebook_core::Error as E;
         let reason = e.to_string();
         match e {
-            E::CaseNotFound(_) | E::UnknownId { .. } => CasebookError::NotFound { reason },
-            E::InvalidInput { .. } | E::TextIndex { .. } | E::BadExchange(_) => CasebookError::InvalidInput { reason },
+            E::CaseNotFound(_) | E::UnknownId { .. } | E::Retracted { .. } => CasebookError::NotFound { reason },
+            E::InvalidInput { .. } | E::ImpossibleDate { .. } | E::TextIndex { .. } | E::BadExchange(_) => {
+                CasebookError::InvalidInput { reason }
+            }
             E::NewerSchema { .. } => CasebookError::NewerVersion { reason },
             E::Corrupt { .. } => CasebookError::Corrupt { reason },
             E::Storage(StorageError::InvalidKey) => CasebookError::InvalidInput { reason },

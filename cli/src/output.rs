@@ -46,6 +46,11 @@ pub(crate) fn saved(ctx: &Ctx, message: &str) -> Result<()> {
     emit(ctx, &Done { ok: true, id: None }, |_| message.to_string())
 }
 
+/// Report a saved write that created an entry: `message` for people, `{"ok": true, "id": …}` for machines.
+pub(crate) fn saved_id(ctx: &Ctx, message: &str, id: &str) -> Result<()> {
+    emit(ctx, &Done { ok: true, id: Some(id) }, |_| message.to_string())
+}
+
 /// Report a saved addition: `message` and the new id for people, `{"ok": true, "id": …}` for machines.
 pub(crate) fn added(ctx: &Ctx, what: &str, id: &str) -> Result<()> {
     emit(ctx, &Done { ok: true, id: Some(id) }, |_| format!("Added {what} {id}."))

@@ -726,10 +726,12 @@ fn add_item(case: &mut Case, k: usize, rng: &mut Rng, ids: &mut Ids, date: &str)
                     Channel::PatientRequest,
                 )
                 .expect("record request");
+            let today = casebook_core::dates::parse_date("date", date).expect("date");
             for ev in ["requested_in_writing", "acknowledged", "received"] {
                 case.log_request_event(
                     &id,
                     NewEvent { kind: ev, date, note: Some("by phone"), fee_cents: None, by: Some(&author) },
+                    today,
                 )
                 .expect("event");
             }

@@ -53,6 +53,17 @@ pub(crate) fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> bool {
     matches!(doc.get(obj, key), Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true)))
 }
 
+/// The winning boolean at `obj[key]`, or `None` when absent or not a boolean.
+pub(crate) fn get_opt_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<bool> {
+    match doc.get(obj, key) {
+        Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+            ScalarValue::Boolean(b) => Some(*b),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The child object at `obj[key]`, if it is an object.
 pub(crate) fn get_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<ObjId> {
     match doc.get(obj, key) {

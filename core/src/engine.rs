@@ -703,6 +703,13 @@ impl Engine {
         })
     }
 
+    /// samod's heads of a document of a case as the engine last heard them (`None` if it does not follow
+    /// the document or samod has not produced it).
+    pub fn samod_heads(&self, case: &CaseId, doc: &DocId) -> Option<Vec<ChangeHash>> {
+        let d = self.cases.get(case)?.docs.get(doc)?;
+        (d.found == Found::Watched).then(|| d.heads.clone())
+    }
+
     /// The last sync time of every case that has one (recorded by the driver at shutdown).
     pub fn sync_times(&mut self) -> Vec<(CaseId, u64)> {
         let ids: Vec<CaseId> = self.cases.keys().cloned().collect();

@@ -28,6 +28,21 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// A date that cannot be right for what it dates: an event after today, or an answer before the written
+    /// request it answers. The reason names event kinds and dates only.
+    #[error("impossible date: {reason}")]
+    ImpossibleDate {
+        /// What is wrong, and how to correct it.
+        reason: String,
+    },
+    /// An item or entry that was retracted: it stays in the history but can no longer be changed.
+    #[error("{kind} {id} was retracted")]
+    Retracted {
+        /// What kind of item or entry.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
     /// A text position outside the text or in the middle of a character.
     #[error("text index {index} (delete {delete}) is invalid for a text of {len} UTF-16 units: {reason}")]
     TextIndex {

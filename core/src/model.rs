@@ -26,6 +26,7 @@ pub mod conflict;
 pub mod cost;
 pub mod critical;
 pub mod decision;
+pub mod notation;
 pub mod opinion;
 pub mod patient;
 pub mod progress;

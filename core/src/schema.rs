@@ -11,6 +11,10 @@
 //!   appointments, opinions, care_team, tasks, costs: {<item id>: {...}},
 //!   question_order: [id], symptoms: Text, preferences: {detail_level, wishes: Text, agreed} }
 //! ```
+//! `decision` also holds the decision entries, each under its own id (see [`crate::model::decision`]); an
+//! appointment may carry a boolean `attended` mark. Both are additions older readers ignore.
+//! A record request's `events` list holds its events and the retractions of events or of the request (see
+//! [`crate::model::record_request`]): it only grows.
 //! Notes document (one per appointment, created with a deterministic first change so that two replicas
 //! creating it offline agree): `{ kind: "casebook-notes", case, appointment, notes: {<author id>: Text},
 //! summary: Text }`.

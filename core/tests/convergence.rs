@@ -4,6 +4,7 @@
 
 use casebook_core::model::appointment::{AppointmentField, AppointmentKind, NewAppointment};
 use casebook_core::model::critical::Situation;
+use casebook_core::model::decision::NewDecision;
 use casebook_core::model::opinion::NewOpinion;
 use casebook_core::model::patient::PatientField;
 use casebook_core::model::question::{Category, Priority};
@@ -12,7 +13,7 @@ use casebook_core::model::specialist::{NewSpecialist, SpecialistField};
 use casebook_core::model::text::TextField;
 use casebook_core::{Case, CaseId, Keyed, Store};
 use proptest::prelude::*;
-use time::macros::date;
+use time::macros::{date, datetime};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -32,6 +33,8 @@ enum Op {
     MoveQuestion(usize, usize, usize),
     Opinion(usize, u8),
     Task(usize),
+    Decide(usize, u8, usize),
+    Attended(usize, usize, usize),
     Save(usize),
     Sync { from: usize, to: usize, delta: bool, twice: bool },
 }
@@ -55,6 +58,8 @@ fn op(n: usize) -> impl Strategy<Value = Op> {
         1 => (r.clone(), any::<usize>(), any::<usize>()).prop_map(|(r, i, t)| Op::MoveQuestion(r, i, t)),
         1 => (r.clone(), 1u8..4).prop_map(|(r, k)| Op::Opinion(r, k)),
         1 => r.clone().prop_map(Op::Task),
+        1 => (r.clone(), 1u8..16, 0usize..3).prop_map(|(r, d, t)| Op::Decide(r, d, t)),
+        1 => (r.clone(), any::<usize>(), 0usize..3).prop_map(|(r, i, m)| Op::Attended(r, i, m)),
         1 => r.clone().prop_map(Op::Save),
         3 => (r.clone(), r, any::<bool>(), any::<bool>()).prop_map(|(from, to, delta, twice)| Op::Sync { from, to, delta, twice }),
     ]
@@ -111,7 +116,9 @@ fn apply(reps: &mut [Replica], id: &CaseId, op: &Op, step: usize) {
         | Op::AddQuestion(r)
         | Op::MoveQuestion(r, ..)
         | Op::Opinion(r, _)
-        | Op::Task(r) => r,
+        | Op::Task(r)
+        | Op::Decide(r, ..)
+        | Op::Attended(r, ..) => r,
         Op::Save(_) | Op::Sync { .. } => unreachable!(),
     };
     let rep = &mut reps[r];
@@ -139,11 +146,13 @@ fn apply(reps: &mut [Replica], id: &CaseId, op: &Op, step: usize) {
             if !rq.is_empty() {
                 let kind = casebook_core::model::record_request::EventKind::ALL[k].key();
                 let date = format!("2026-01-{d:02}");
-                c.log_request_event(
-                    &rq[i % rq.len()].id,
-                    NewEvent { kind, date: &date, by: Some(&me), ..Default::default() },
-                )
-                .unwrap();
+                let ev = NewEvent { kind, date: &date, by: Some(&me), ..Default::default() };
+                // An answer dated before the written request is refused (as in the app); merges can still
+                // bring one in, and every replica must then show the same warning.
+                match c.log_request_event(&rq[i % rq.len()].id, ev, date!(2026 - 02 - 15)) {
+                    Ok(_) | Err(casebook_core::Error::ImpossibleDate { .. }) => {}
+                    Err(e) => panic!("{e}"),
+                }
             }
         }
         Op::AddAppointment(_) => {
@@ -204,6 +213,22 @@ fn apply(reps: &mut [Replica], id: &CaseId, op: &Op, step: usize) {
         Op::Task(_) => {
             c.add_task(&format!("task {r}.{step}"), Some(&me), Some("2026-02-01")).unwrap();
         }
+        Op::Decide(_, d, t) => {
+            let decision = NewDecision {
+                text: ["Surgery", "surgery.", "Chemoradiation"][t],
+                date: &format!("2026-02-{d:02}"),
+                participants: vec![&me],
+                recorded_by: Some(&me),
+                ..Default::default()
+            };
+            c.record_decision(decision, date!(2026 - 02 - 15)).unwrap();
+        }
+        Op::Attended(_, i, m) => {
+            let ap = c.appointments();
+            if !ap.is_empty() {
+                c.set_attended(&ap[i % ap.len()].id, [Some(true), Some(false), None][m]).unwrap();
+            }
+        }
         Op::Save(_) | Op::Sync { .. } => unreachable!(),
     }
 }
@@ -220,7 +245,8 @@ fn views(c: &mut Case) -> serde_json::Value {
         "specialists": c.specialists(), "requests": c.request_progress(today), "documents": c.documents(),
         "questions": c.questions(), "appointments": c.appointments(), "notes": notes, "opinions": c.opinions(),
         "comparison": c.compare_opinions(), "team": c.care_team(), "tasks": c.tasks(), "costs": c.cost_totals(),
-        "progress": c.progress(today), "conflicts": c.conflicts(), "symptoms": c.symptoms(),
+        "progress": c.progress(today), "progress_at": c.progress_at(datetime!(2026-03-01 12:00)),
+        "decision": c.decision(), "conflicts": c.conflicts(), "symptoms": c.symptoms(),
     })
 }
 
@@ -292,6 +318,8 @@ fn clamp(op: Op, n: usize) -> Op {
         Op::MoveQuestion(r, i, t) => Op::MoveQuestion(m(r), i, t),
         Op::Opinion(r, k) => Op::Opinion(m(r), k),
         Op::Task(r) => Op::Task(m(r)),
+        Op::Decide(r, d, t) => Op::Decide(m(r), d, t),
+        Op::Attended(r, i, k) => Op::Attended(m(r), i, k),
         Op::Save(r) => Op::Save(m(r)),
         Op::Sync { from, to, delta, twice } => Op::Sync { from: m(from), to: m(to), delta, twice },
     }

@@ -161,6 +161,9 @@ fn specialists_add_set_validate_remove() {
     assert!(case.specialists().is_empty());
 }
 
+/// The day events are logged on in these tests (after every event they log).
+const LOGGED_ON: time::Date = date!(2026 - 12 - 31);
+
 fn ev<'a>(kind: &'a str, date: &'a str) -> NewEvent<'a> {
     NewEvent { kind, date, ..Default::default() }
 }
@@ -180,7 +183,8 @@ fn record_request_due_dates_extension_overdue_and_waiting() {
     assert_eq!(req.due, None);
 
     // Requested on Jan 31: due 30 days later, across February.
-    case.log_request_event(&r, NewEvent { by: Some(&me), ..ev("requested_in_writing", "2026-01-31") }).unwrap();
+    case.log_request_event(&r, NewEvent { by: Some(&me), ..ev("requested_in_writing", "2026-01-31") }, LOGGED_ON)
+        .unwrap();
     let req = case.record_requests().remove(0);
     assert_eq!(req.due, Some(date!(2026 - 03 - 02)));
     assert_eq!(req.status, RequestStatus::Requested);
@@ -191,14 +195,15 @@ fn record_request_due_dates_extension_overdue_and_waiting() {
     assert_eq!(case.overdue_requests(date!(2026 - 03 - 03)).len(), 1);
 
     // A written extension adds 30 days once.
-    case.log_request_event(&r, NewEvent { note: Some("staff shortage"), ..ev("extension", "2026-02-20") }).unwrap();
+    case.log_request_event(&r, NewEvent { note: Some("staff shortage"), ..ev("extension", "2026-02-20") }, LOGGED_ON)
+        .unwrap();
     let req = case.record_requests().remove(0);
     assert_eq!(req.due, Some(date!(2026 - 04 - 01)));
     assert_eq!(req.status, RequestStatus::Extended);
     assert!(case.overdue_requests(date!(2026 - 03 - 03)).is_empty());
 
-    case.log_request_event(&r, NewEvent { fee_cents: Some(2_500), ..ev("fee", "2026-02-21") }).unwrap();
-    case.log_request_event(&r, ev("received", "2026-03-10")).unwrap();
+    case.log_request_event(&r, NewEvent { fee_cents: Some(2_500), ..ev("fee", "2026-02-21") }, LOGGED_ON).unwrap();
+    case.log_request_event(&r, ev("received", "2026-03-10"), LOGGED_ON).unwrap();
     case.set_return_by(&r, Some("2026-06-30")).unwrap();
     let req = case.record_requests().remove(0);
     assert_eq!(req.status, RequestStatus::Received);
@@ -209,7 +214,7 @@ fn record_request_due_dates_extension_overdue_and_waiting() {
     assert_eq!(p.days_waiting, Some(38), "waiting stops when records arrive");
     assert!(p.material_out, "slides received must go back");
 
-    case.log_request_event(&r, ev("returned", "2026-05-02")).unwrap();
+    case.log_request_event(&r, ev("returned", "2026-05-02"), LOGGED_ON).unwrap();
     let p = case.request_progress(date!(2026 - 05 - 03)).remove(0);
     assert!(!p.material_out);
     assert_eq!(p.request.status, RequestStatus::Returned);
@@ -220,15 +225,18 @@ fn record_request_due_dates_extension_overdue_and_waiting() {
 fn provider_channels_have_no_legal_clock_and_bad_events_are_refused() {
     let (_s, mut case, _) = new_case();
     let r = case.add_record_request("Imaging Center", &[RecordItem::ImagingDisc], Channel::ProviderToProvider).unwrap();
-    case.log_request_event(&r, ev("requested_in_writing", "2026-01-01")).unwrap();
+    case.log_request_event(&r, ev("requested_in_writing", "2026-01-01"), LOGGED_ON).unwrap();
     let req = case.record_requests().remove(0);
     assert_eq!(req.due, None);
     assert!(!req.progress(date!(2027 - 01 - 01)).overdue);
     case.save().unwrap();
-    assert!(case.log_request_event(&r, ev("lost", "2026-01-02")).is_err());
-    assert!(case.log_request_event(&r, ev("received", "2026-13-01")).is_err());
-    assert!(case.log_request_event("missing", ev("received", "2026-01-02")).is_err());
-    assert!(case.log_request_event(&r, NewEvent { by: Some("stranger"), ..ev("received", "2026-01-02") }).is_err());
+    assert!(case.log_request_event(&r, ev("lost", "2026-01-02"), LOGGED_ON).is_err());
+    assert!(case.log_request_event(&r, ev("received", "2026-13-01"), LOGGED_ON).is_err());
+    assert!(case.log_request_event("missing", ev("received", "2026-01-02"), LOGGED_ON).is_err());
+    assert!(
+        case.log_request_event(&r, NewEvent { by: Some("stranger"), ..ev("received", "2026-01-02") }, LOGGED_ON)
+            .is_err()
+    );
     assert!(case.add_record_request("Lab", &[], Channel::LabRelease).is_err());
     assert_unchanged(&mut case);
 }
@@ -242,8 +250,8 @@ fn concurrent_request_events_both_survive_a_merge() {
     let store_b = Store::in_memory();
     store_b.import_changes(&store_a.export_changes(a.id(), None).unwrap()).unwrap();
     let mut b = store_b.open_case(a.id()).unwrap();
-    a.log_request_event(&r, ev("requested_in_writing", "2026-02-01")).unwrap();
-    b.log_request_event(&r, ev("followed_up", "2026-02-10")).unwrap();
+    a.log_request_event(&r, ev("requested_in_writing", "2026-02-01"), LOGGED_ON).unwrap();
+    b.log_request_event(&r, ev("followed_up", "2026-02-10"), LOGGED_ON).unwrap();
     a.save().unwrap();
     b.save().unwrap();
     store_b.import_changes(&store_a.export_changes(a.id(), None).unwrap()).unwrap();
@@ -445,11 +453,12 @@ fn progress_follows_the_case() {
     let sp = case.add_specialist(NewSpecialist { name: "Dr. O", ..Default::default() }).unwrap();
     assert_eq!(case.progress(today).steps[1].next.as_deref(), Some("Contact one of the specialists you found"));
     case.set_specialist(&sp, SpecialistField::Status, Some("contacted")).unwrap();
-    let r = case.add_record_request("Lab", &[RecordItem::PathologySlides], Channel::PatientRequest).unwrap();
+    // A report: information, on the HIPAA clock (slides alone would have none).
+    let r = case.add_record_request("Lab", &[RecordItem::PathologyReport], Channel::PatientRequest).unwrap();
     assert!(case.progress(today).steps[2].next.as_deref().unwrap().starts_with("Send 1 request"));
-    case.log_request_event(&r, ev("requested_in_writing", "2026-01-01")).unwrap();
+    case.log_request_event(&r, ev("requested_in_writing", "2026-01-01"), LOGGED_ON).unwrap();
     assert!(case.progress(today).steps[2].next.as_deref().unwrap().contains("overdue"));
-    case.log_request_event(&r, ev("received", "2026-01-20")).unwrap();
+    case.log_request_event(&r, ev("received", "2026-01-20"), LOGGED_ON).unwrap();
     case.add_document(Some("2026-01-20"), DocumentKind::PathologyReport, None, "Report", Location::Digital).unwrap();
     case.add_medication("Aspirin", None).unwrap();
     case.add_family_history("father", "colon cancer", None).unwrap();
@@ -465,10 +474,36 @@ fn progress_follows_the_case() {
     case.add_opinion(NewOpinion { rank: 1, stage: Some("II"), ..Default::default() }).unwrap();
     let p = case.progress(today);
     assert_eq!(p.done, 6, "{p:#?}");
-    assert_eq!(p.steps[6].next.as_deref(), Some("Record each doctor's opinion to compare them"));
+    assert_eq!(
+        p.steps[6].next.as_deref(),
+        Some("Record each doctor's opinion to compare them, then record your decision together")
+    );
     case.add_opinion(NewOpinion { rank: 2, stage: Some("III"), ..Default::default() }).unwrap();
-    assert_eq!(case.progress(today).steps[6].next.as_deref(), Some("The opinions differ: consider a third opinion"));
+    assert_eq!(
+        case.progress(today).steps[6].next.as_deref(),
+        Some(
+            "The opinions differ on stage: the guide suggests considering a third opinion; record your decision \
+             together when you have one"
+        )
+    );
+    // A third opinion is not a decision: step 7 waits for the family's.
     case.add_opinion(NewOpinion { rank: 3, stage: Some("III"), ..Default::default() }).unwrap();
+    let p = case.progress(today);
+    assert_eq!(p.done, 6);
+    assert_eq!(
+        p.steps[6].next.as_deref(),
+        Some("The opinions differ on stage: discuss them together and record your decision")
+    );
+    case.record_decision(
+        casebook_core::model::decision::NewDecision {
+            text: "Follow the third opinion",
+            date: "2026-03-30",
+            participants: vec![&me],
+            ..Default::default()
+        },
+        today,
+    )
+    .unwrap();
     let p = case.progress(today);
     assert_eq!(p.done, 7);
     assert!(p.steps.iter().all(|s| !s.achieved.is_empty()));

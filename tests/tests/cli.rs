@@ -245,7 +245,8 @@ fn full_scenario_touches_every_command_group() {
     assert_eq!(f["verdict"]["strongly_advised"], true);
     assert_eq!(f["verdict"]["reasons"], serde_json::json!(["advanced_or_metastatic"]));
     assert_eq!(f["flags"][0]["note"], "nodes");
-    assert!(cb.ok(&["flag", "list"]).contains("strongly advised"));
+    assert_eq!(f["verdict"]["suggestion"], "second_opinion");
+    assert!(cb.ok(&["flag", "list"]).contains("the guide suggests a second opinion"));
 
     // Care team and who I am.
     let luis = cb.add(&["caregiver", "add", "Luis", "--relationship", "son"]);
@@ -541,7 +542,10 @@ fn full_scenario_touches_every_command_group() {
     assert_eq!(o["counts"]["opinions"], 2);
     assert_eq!(o["counts"]["cost_total_cents"], 42050);
     assert_eq!(o["counts"]["conflicts"], 0);
-    assert_eq!(o["verdict"]["strongly_advised"], true);
+    // A second opinion is recorded: the critical situation stays listed, the advice has been followed.
+    assert_eq!(o["verdict"]["strongly_advised"], false);
+    assert_eq!(o["verdict"]["second_opinion_recorded"], true);
+    assert_eq!(o["verdict"]["reasons"], serde_json::json!(["advanced_or_metastatic"]));
     assert_eq!(o["me"]["name"], "Ana");
     assert_eq!(cb.json(&["conflicts"]), serde_json::json!([]));
     assert!(cb.ok(&["conflicts"]).contains("No conflicts"));
@@ -556,6 +560,156 @@ fn full_scenario_touches_every_command_group() {
 }
 
 #[test]
+fn record_requests_are_corrected_without_losing_anything() {
+    let (cb, _, ana) = Cb::with_case();
+    // Slides alone are lent lab to lab by default: no legal clock.
+    let slides = cb.add(&["request", "add", "--custodian", "Lab", "--item", "pathology_slides"]);
+    let shown = cb.json(&["request", "show", &slides]);
+    assert_eq!(shown["request"]["channel"], "lab_release");
+    assert_eq!(shown["request"]["clock"], "none_channel");
+
+    let req = cb.add(&["request", "add", "--custodian", "Hospital", "--item", "pathology_report"]);
+    cb.ok(&["request", "event", &req, "requested_in_writing", "--date", "2024-01-15"]);
+    let before = cb.state();
+    // Impossible dates are refused: after today, or before the written request.
+    let err = cb.fail(&["request", "event", &req, "received", "--date", "2024-03-02"]);
+    assert!(err.contains("after today"), "{err}");
+    let err = cb.fail(&["request", "event", &req, "acknowledged", "--date", "2024-01-14"]);
+    assert!(err.contains("before the written request"), "{err}");
+    assert_eq!(cb.state(), before);
+
+    // Received, then retracted (by a prefix of its id): overdue again, the event kept and marked.
+    let received = cb.json(&["request", "event", &req, "received", "--date", "2024-02-01"]);
+    let event = received["id"].as_str().unwrap().to_string();
+    assert_eq!(cb.json(&["overdue"]).as_array().unwrap().len(), 0);
+    let retraction = cb.json(&["request", "retract-event", &req, &event[..8], "--reason", "wrong request"]);
+    assert_eq!(retraction["ok"], true);
+    assert_eq!(cb.json(&["overdue"]).as_array().unwrap().len(), 1);
+    let shown = cb.json(&["request", "show", &req]);
+    let logged = &shown["request"]["events"][1];
+    assert_eq!((logged["id"].as_str(), logged["counted"].as_bool()), (Some(event.as_str()), Some(false)));
+    assert_eq!(logged["retractions"][0]["by"], ana.as_str());
+    assert!(cb.ok(&["request", "show", &req]).contains("[retracted on 2024-03-01 by Ana: wrong request]"));
+    assert!(cb.fail(&["request", "retract-event", &req, &event]).contains("was retracted"));
+
+    // Edit the fields; retract a whole request: it leaves the list and stays among the retracted.
+    cb.ok(&["request", "edit", &slides, "--custodian", "City Lab", "--return-by", "2024-02-15"]);
+    let list = cb.json(&["request", "list"]);
+    let got = list.as_array().unwrap().iter().find(|p| p["request"]["id"] == slides.as_str()).unwrap();
+    assert_eq!(got["request"]["custodian"], "City Lab");
+    assert_eq!(got["return_late"], true);
+    assert!(cb.ok(&["request", "list"]).contains("LATE"));
+    cb.json(&["request", "retract", &slides, "--reason", "duplicate"]);
+    assert_eq!(cb.json(&["request", "list"]).as_array().unwrap().len(), 1);
+    let gone = cb.json(&["request", "list", "--retracted"]);
+    assert_eq!(gone[0]["retractions"][0]["reason"], "duplicate");
+    assert!(cb.fail(&["request", "show", &slides]).contains("was retracted"));
+    assert!(cb.fail(&["request", "edit", &slides, "--custodian", "X"]).contains("was retracted"));
+}
+
+#[test]
+fn opinions_compared_by_meaning_consultation_attended_and_the_decision_recorded() {
+    let (cb, _, ana) = Cb::with_case();
+    let luis = cb.add(&["caregiver", "add", "Luis", "--relationship", "son"]);
+    cb.ok(&["flag", "set", "advanced_or_metastatic"]);
+    assert_eq!(cb.json(&["flags"])["verdict"]["suggestion"], "second_opinion");
+
+    // Spelling is not meaning: no difference, no third opinion.
+    cb.add(&["opinion", "add", "--rank", "1", "--stage", "IIIA", "--treatment", "chemoradiation then durvalumab"]);
+    let o2 = cb.add(&[
+        "opinion",
+        "add",
+        "--rank",
+        "2",
+        "--stage",
+        "Stage 3A",
+        "--treatment",
+        "Chemoradiation, then durvalumab.",
+    ]);
+    let cmp = cb.json(&["opinion", "compare"]);
+    assert_eq!(cmp["differences"], serde_json::json!([]));
+    assert_eq!(cmp["suggest_third_opinion"], false);
+    assert_eq!(cmp["agreements"][0]["values"][1]["value"], "Stage 3A", "the text as written is kept");
+    assert_eq!(cmp["agreements"][0]["values"][1]["reads_as"], "IIIA");
+    assert!(cb.ok(&["opinion", "compare"]).contains("They agree on: stage, treatment."));
+    let v = cb.json(&["flags"])["verdict"].clone();
+    assert_eq!((v["suggestion"].as_str(), v["strongly_advised"].as_bool()), (Some("nothing"), Some(false)));
+
+    // TNM: the component that differs is named.
+    cb.ok(&["opinion", "set", &o2, "stage", "cT2 N2 M0"]);
+    let cmp = cb.json(&["opinion", "compare"]);
+    assert_eq!(cmp["unclear"][0]["components"], serde_json::json!(["notation"]), "IIIA against TNM: ask");
+    assert_eq!(cmp["suggest_third_opinion"], false);
+    cb.ok(&["opinion", "set", &o2, "stage", "IIB"]);
+    let cmp = cb.json(&["opinion", "compare"]);
+    assert_eq!(cmp["differences"][0]["components"], serde_json::json!(["stage group"]));
+    assert_eq!(cmp["suggest_third_opinion"], true);
+    let human = cb.ok(&["opinion", "compare"]);
+    assert!(human.contains("Stage differs (stage group):"), "{human}");
+    assert!(human.contains("the guide suggests considering a third opinion"), "{human}");
+    assert!(!human.contains("wrong"), "{human}");
+    assert!(cb.ok(&["case", "show"]).contains("the guide suggests considering a third opinion"));
+
+    // The consultation: scheduled today at 09:30 (TODAY = 2024-03-01): not attended until marked.
+    let appt = cb.add(&["appointment", "add", "--kind", "second_opinion", "--start", "2024-03-01T09:30"]);
+    let step6 = |cb: &Cb| cb.json(&["progress"])["steps"][5].clone();
+    assert!(!step6(&cb)["achieved"].as_array().unwrap().iter().any(|a| a.as_str().unwrap().contains("attended")));
+    cb.ok(&["appointment", "attended", &appt]);
+    assert_eq!(cb.json(&["appointment", "list"])[0]["attended"], true);
+    assert!(cb.ok(&["appointment", "list"]).contains("[attended]"));
+    assert!(step6(&cb)["achieved"].as_array().unwrap().iter().any(|a| a == "1 consultation attended"));
+    cb.ok(&["appointment", "attended", &appt, "no"]);
+    assert_eq!(cb.json(&["appointment", "list"])[0]["attended"], false);
+    cb.ok(&["appointment", "attended", &appt, "unset"]);
+    assert_eq!(cb.json(&["appointment", "list"])[0]["attended"], Value::Null);
+
+    // Step 7: not done until the family records a decision.
+    let step7 = |cb: &Cb| cb.json(&["progress"])["steps"][6].clone();
+    assert_eq!(step7(&cb)["done"], false);
+    let before = cb.state();
+    let err = cb.fail(&["decision", "record", "Surgery", "--date", "2024-03-02"]);
+    assert!(err.contains("after today"), "{err}");
+    assert!(cb.fail(&["decision", "record", "   "]).contains("empty"));
+    assert!(cb.fail(&["decision", "record", "Surgery", "--with", "Nobody"]).contains("no caregiver"));
+    assert_eq!(cb.state(), before, "refused decisions change nothing");
+    let id = cb.add(&[
+        "--as",
+        "Ana",
+        "decision",
+        "record",
+        "Chemoradiation then durvalumab",
+        "--date",
+        "2024-02-28",
+        "--opinion",
+        &o2,
+        "--with",
+        "Ana",
+        "--with",
+        &luis,
+    ]);
+    let shown = cb.json(&["decision", "show"]);
+    assert_eq!(shown["decided"]["id"], id.as_str());
+    assert_eq!(shown["decided"]["opinion"], o2.as_str());
+    assert_eq!(shown["decided"]["participants"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["decided"]["recorded_by"], ana.as_str());
+    assert!(shown.get("is_default").is_some(), "the window is still shown");
+    let human = cb.ok(&["decision", "show"]);
+    assert!(
+        human.contains("Decided: 2024-02-28  Chemoradiation then durvalumab (following opinion 2; with "),
+        "{human}"
+    );
+    let log = cb.json(&["decision", "log"]);
+    assert_eq!(log["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(log["concurrent"], serde_json::json!([]));
+    let s7 = step7(&cb);
+    assert_eq!(s7["done"], true, "{s7}");
+    assert!(
+        s7["achieved"].as_array().unwrap().iter().any(|a| a.as_str().unwrap().starts_with("Decided on 2024-02-28"))
+    );
+    assert!(cb.ok(&["progress"]).contains("[x] 7. Discuss findings together"));
+}
+
+#[test]
 fn every_read_command_prints_valid_json() {
     let (cb, _, _) = Cb::with_case();
     let appt = cb.add(&["appointment", "add", "--kind", "first_opinion"]);
@@ -567,9 +721,11 @@ fn every_read_command_prints_valid_json() {
         vec!["case", "show"],
         vec!["patient", "show"],
         vec!["decision", "show"],
+        vec!["decision", "log"],
         vec!["flags"],
         vec!["specialist", "list"],
         vec!["request", "list"],
+        vec!["request", "list", "--retracted"],
         vec!["request", "show", &req],
         vec!["overdue"],
         vec!["document", "list"],

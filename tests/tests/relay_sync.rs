@@ -103,7 +103,11 @@ fn siblings_edit_offline_then_sync_to_identical_cases() {
         b.lock().unwrap().add_record_request("City Lab", &[RecordItem::PathologySlides], Channel::LabRelease).unwrap();
     b.lock()
         .unwrap()
-        .log_request_event(&r, NewEvent { kind: "requested_in_writing", date: "2026-11-20", ..Default::default() })
+        .log_request_event(
+            &r,
+            NewEvent { kind: "requested_in_writing", date: "2026-11-20", ..Default::default() },
+            casebook_core::dates::parse_date("today", "2026-11-20").unwrap(),
+        )
         .unwrap();
     a.lock().unwrap().save().unwrap();
     b.lock().unwrap().save().unwrap();

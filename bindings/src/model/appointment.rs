@@ -74,6 +74,8 @@ pub struct Appointment {
     pub summary_requested: Option<String>,
     /// When it was received.
     pub summary_received: Option<String>,
+    /// Marked attended (`true`) or not attended (`false`); `None`: it follows the start time.
+    pub attended: Option<bool>,
 }
 
 /// One caregiver's notes of an appointment.
@@ -128,6 +130,7 @@ impl From<CoreAppointment> for Appointment {
             recording_consent: a.recording_consent.into_iter().map(Into::into).collect(),
             summary_requested: date(a.summary_requested),
             summary_received: date(a.summary_received),
+            attended: a.attended,
         }
     }
 }
@@ -166,6 +169,12 @@ impl Case {
     /// Set (or with `None`, clear) an appointment field; the kind cannot be cleared.
     pub fn set_appointment(&self, id: String, field: AppointmentField, value: Option<String>) -> Result<()> {
         self.write(|c| c.set_appointment(&id, field, value.as_deref()))
+    }
+
+    /// Mark an appointment attended (`true`), not attended — missed, cancelled — (`false`), or clear the
+    /// mark (`None`: it counts as attended once its start time has passed).
+    pub fn set_attended(&self, id: String, attended: Option<bool>) -> Result<()> {
+        self.write(|c| c.set_attended(&id, attended))
     }
 
     /// Add (`attending = true`) or remove an attendee.

@@ -1,6 +1,7 @@
 //! The seven critical situations and the derived "second opinion strongly advised" verdict.
 
-use casebook_core::model::critical::{Flag as CoreFlag, Situation, Verdict as CoreVerdict};
+use casebook_core::model::critical::{Flag as CoreFlag, Situation, Suggestion, Verdict as CoreVerdict};
+use casebook_core::model::opinion::Aspect;
 
 use crate::case::Case;
 use crate::error::Result;
@@ -24,6 +25,17 @@ pub enum Situation {
     ConsideringDeclining,
 }
 
+/// What the guide suggests next about opinions.
+#[uniffi::remote(Enum)]
+pub enum Suggestion {
+    /// Nothing.
+    Nothing,
+    /// A critical situation applies and no second opinion is recorded yet.
+    SecondOpinion,
+    /// The first and second opinions differ in meaning and no third is recorded yet.
+    ThirdOpinion,
+}
+
 /// One situation's flag and note.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Flag {
@@ -37,13 +49,23 @@ pub struct Flag {
     pub note: Option<String>,
 }
 
-/// The derived verdict.
+/// The derived verdict, from the flags and the opinions already recorded.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Verdict {
-    /// True when at least one critical situation applies.
+    /// A critical situation applies and no second opinion is recorded yet.
     pub strongly_advised: bool,
     /// The situations that apply, in the guide's order.
     pub reasons: Vec<Situation>,
+    /// Number of opinions recorded.
+    pub opinions: u64,
+    /// An opinion of rank 2 or more is recorded.
+    pub second_opinion_recorded: bool,
+    /// An opinion of rank 3 or more is recorded.
+    pub third_opinion_recorded: bool,
+    /// The aspects on which the opinions differ in meaning.
+    pub differing: Vec<Aspect>,
+    /// What the guide suggests next ("The guide suggests considering a third opinion" at the strongest).
+    pub suggestion: Suggestion,
 }
 
 impl From<CoreFlag> for Flag {
@@ -54,7 +76,15 @@ impl From<CoreFlag> for Flag {
 
 impl From<CoreVerdict> for Verdict {
     fn from(v: CoreVerdict) -> Self {
-        Self { strongly_advised: v.strongly_advised, reasons: v.reasons }
+        Self {
+            strongly_advised: v.strongly_advised,
+            reasons: v.reasons,
+            opinions: crate::convert::u64_of(v.opinions),
+            second_opinion_recorded: v.second_opinion_recorded,
+            third_opinion_recorded: v.third_opinion_recorded,
+            differing: v.differing,
+            suggestion: v.suggestion,
+        }
     }
 }
 
@@ -76,7 +106,7 @@ impl Case {
         self.write(|c| c.set_flag(situation, flagged, note.as_deref()))
     }
 
-    /// "Second opinion strongly advised", with its reasons.
+    /// The verdict: the critical situations, and what the guide suggests given the opinions recorded.
     pub fn verdict(&self) -> Result<Verdict> {
         Ok(self.read(|c| c.verdict())?.into())
     }

@@ -1,7 +1,9 @@
 //! Opinions (step 7): what each doctor concluded, and where they differ.
 
+use casebook_core::model::notation::Outcome;
 use casebook_core::model::opinion::{
-    Aspect, Comparison as CoreComparison, Difference as CoreDifference, NewOpinion as CoreNew, Opinion as CoreOpinion,
+    Aspect, AspectComparison as CoreAspectComparison, Comparison as CoreComparison, NewOpinion as CoreNew,
+    Opinion as CoreOpinion, OpinionValue as CoreValue,
 };
 
 use crate::case::Case;
@@ -17,6 +19,17 @@ pub enum Aspect {
     Stage,
     /// The recommended treatment.
     Treatment,
+}
+
+/// How the opinions compare on an aspect.
+#[uniffi::remote(Enum)]
+pub enum Outcome {
+    /// Same meaning (perhaps written differently).
+    Agree,
+    /// Written in ways that cannot be reduced to one meaning: worth asking the doctors; not a difference.
+    Unclear,
+    /// Different meaning.
+    Differ,
 }
 
 /// A settable opinion field (the treatment is collaborative text: `SharedText.OpinionTreatment`).
@@ -89,19 +102,29 @@ pub struct NewOpinion {
 /// One opinion's value on an aspect.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RankedValue {
+    /// The opinion's id.
+    pub opinion: String,
     /// The opinion's rank.
     pub rank: u64,
-    /// Its value.
+    /// Its value as written.
     pub value: String,
+    /// Its value as compared (`IIIA`, `cT2 N1 M0`, `chemoradiation durvalumab`).
+    pub reads_as: String,
 }
 
-/// A difference between opinions on one aspect.
+/// How the opinions that state an aspect compare on it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct OpinionDifference {
-    /// What differs.
+    /// The aspect.
     pub aspect: Aspect,
+    /// Agree, unclear or differ.
+    pub outcome: Outcome,
     /// Each opinion's value.
     pub values: Vec<RankedValue>,
+    /// The parts that differ or are unclear (`stage group`, `substage`, `T`, `N`, `M`, `notation`).
+    pub components: Vec<String>,
+    /// Observations that do not change the outcome (e.g. TNM categories based on different evidence).
+    pub notes: Vec<String>,
 }
 
 /// The comparison of all opinions.
@@ -109,9 +132,14 @@ pub struct OpinionDifference {
 pub struct OpinionComparison {
     /// Number of opinions compared.
     pub opinions: u64,
-    /// Aspects on which they differ (ignoring case and spacing).
+    /// Aspects on which the opinions differ in meaning.
     pub differences: Vec<OpinionDifference>,
-    /// Opinions differ and no third opinion exists yet: the guide suggests one.
+    /// Aspects written in ways that cannot be reduced to one meaning (ask the doctors).
+    pub unclear: Vec<OpinionDifference>,
+    /// Aspects on which the opinions agree.
+    pub agreements: Vec<OpinionDifference>,
+    /// A first and a second opinion differ in meaning and no third is recorded: the guide suggests
+    /// considering a third opinion.
     pub suggest_third_opinion: bool,
 }
 
@@ -130,11 +158,20 @@ impl From<CoreOpinion> for Opinion {
     }
 }
 
-impl From<CoreDifference> for OpinionDifference {
-    fn from(d: CoreDifference) -> Self {
+impl From<CoreValue> for RankedValue {
+    fn from(v: CoreValue) -> Self {
+        Self { opinion: v.opinion, rank: v.rank, value: v.value, reads_as: v.reads_as }
+    }
+}
+
+impl From<CoreAspectComparison> for OpinionDifference {
+    fn from(d: CoreAspectComparison) -> Self {
         Self {
             aspect: d.aspect,
-            values: d.values.into_iter().map(|(rank, value)| RankedValue { rank, value }).collect(),
+            outcome: d.outcome,
+            values: d.values.into_iter().map(Into::into).collect(),
+            components: d.components,
+            notes: d.notes,
         }
     }
 }
@@ -144,6 +181,8 @@ impl From<CoreComparison> for OpinionComparison {
         Self {
             opinions: u64_of(c.opinions),
             differences: c.differences.into_iter().map(Into::into).collect(),
+            unclear: c.unclear.into_iter().map(Into::into).collect(),
+            agreements: c.agreements.into_iter().map(Into::into).collect(),
             suggest_third_opinion: c.suggest_third_opinion,
         }
     }
@@ -181,7 +220,8 @@ impl Case {
         self.write(|c| c.remove_opinion(&id))
     }
 
-    /// Compare the opinions: where diagnosis, stage or recommendation differ.
+    /// Compare the opinions by meaning: where diagnosis, stage or recommendation agree, differ, or are
+    /// written in ways that cannot be compared.
     pub fn compare_opinions(&self) -> Result<OpinionComparison> {
         Ok(self.read(|c| c.compare_opinions())?.into())
     }

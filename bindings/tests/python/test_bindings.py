@@ -142,7 +142,7 @@ async def main():
         case, ana_id = created.case, created.me
         state["case_id"] = case_id = case.id()
         appt = case.add_appointment(NewAppointment(kind=AppointmentKind.SECOND_OPINION, start=f"{TODAY}T09:30"))
-        req = case.add_record_request("City Hospital pathology", [RecordItem.PATHOLOGY_SLIDES], Channel.PATIENT_REQUEST)
+        req = case.add_record_request("City Hospital pathology", [RecordItem.PATHOLOGY_SLIDES, RecordItem.PATHOLOGY_REPORT], Channel.PATIENT_REQUEST)
         case.save()
         ben.store.import_changes(ana.store.export_changes(case_id))
         assert ben.recorder.count(ChangeOrigin.IMPORT) == 1

@@ -54,6 +54,15 @@ pub(crate) enum AppointmentCmd {
         #[arg(long)]
         remove: bool,
     },
+    /// Mark whether the appointment took place: `yes` (attended), `no` (missed or cancelled), or `unset`
+    /// (follow its start time: attended once it has passed).
+    Attended {
+        /// Appointment id (or unique prefix).
+        id: String,
+        /// yes, no or unset.
+        #[arg(value_parser = ["yes", "no", "unset"], default_value = "yes")]
+        mark: String,
+    },
     /// Record that someone present consented to recording the consultation.
     Consent {
         /// Appointment id (or unique prefix).
@@ -147,6 +156,25 @@ pub(crate) fn run(ctx: &Ctx, cmd: AppointmentCmd) -> Result<()> {
             })?;
             output::saved(ctx, if remove { "Attendee removed." } else { "Attendee added." })
         }
+        AppointmentCmd::Attended { id, mark } => {
+            let value = match mark.as_str() {
+                "yes" => Some(true),
+                "no" => Some(false),
+                _ => None,
+            };
+            ctx.edit(|o| {
+                let id = lookup::appointment(&o.case, &id)?;
+                Ok(o.case.set_attended(&id, value)?)
+            })?;
+            output::saved(
+                ctx,
+                match value {
+                    Some(true) => "Marked attended.",
+                    Some(false) => "Marked not attended.",
+                    None => "Attendance mark cleared: it follows the start time.",
+                },
+            )
+        }
         AppointmentCmd::Consent { id, person, date } => {
             let date = date.unwrap_or_else(|| format_date(ctx.today()));
             ctx.edit(|o| {
@@ -196,6 +224,11 @@ fn describe(a: &Appointment, specialists: &BTreeMap<String, String>) -> String {
     }
     if let Some(p) = &a.place {
         head.push_str(&format!(" at {p}"));
+    }
+    match a.attended {
+        Some(true) => head.push_str("  [attended]"),
+        Some(false) => head.push_str("  [not attended]"),
+        None => {}
     }
     let mut lines = vec![head];
     if !a.attendees.is_empty() {

@@ -1,7 +1,7 @@
 //! `casebook flag` and `casebook flags`: critical situations and the verdict.
 
 use anyhow::Result;
-use casebook_core::model::critical::{Flag, Situation, Verdict};
+use casebook_core::model::critical::{Flag, Situation, Suggestion, Verdict};
 use clap::Subcommand;
 use serde::Serialize;
 
@@ -72,12 +72,28 @@ pub(crate) fn list(ctx: &Ctx) -> Result<()> {
     })
 }
 
-/// The verdict in words.
+/// The verdict in words, never stronger than "the guide suggests".
 pub(crate) fn verdict_line(v: &Verdict) -> String {
-    if v.strongly_advised {
-        let reasons: Vec<&str> = v.reasons.iter().map(|r| r.label()).collect();
-        format!("Verdict: a second opinion is strongly advised ({})", reasons.join("; "))
-    } else {
-        "Verdict: no critical situation flagged (a second opinion is still your right)".into()
+    let reasons = || v.reasons.iter().map(|r| r.label()).collect::<Vec<&str>>().join("; ");
+    let differing = || v.differing.iter().map(|a| a.to_string()).collect::<Vec<String>>().join(", ");
+    match v.suggestion {
+        Suggestion::SecondOpinion => {
+            format!("Verdict: a critical situation applies ({}): the guide suggests a second opinion", reasons())
+        }
+        Suggestion::ThirdOpinion => format!(
+            "Verdict: the first and second opinions differ ({}): the guide suggests considering a third opinion",
+            differing()
+        ),
+        Suggestion::Nothing if v.third_opinion_recorded && !v.differing.is_empty() => {
+            format!("Verdict: {} opinions recorded, including a third; they differ ({})", v.opinions, differing())
+        }
+        Suggestion::Nothing if v.third_opinion_recorded => {
+            format!("Verdict: {} opinions recorded, including a third", v.opinions)
+        }
+        Suggestion::Nothing if v.second_opinion_recorded && !v.differing.is_empty() => {
+            format!("Verdict: second opinion recorded; the opinions differ ({})", differing())
+        }
+        Suggestion::Nothing if v.second_opinion_recorded => "Verdict: second opinion recorded".into(),
+        Suggestion::Nothing => "Verdict: no critical situation flagged (a second opinion is still your right)".into(),
     }
 }

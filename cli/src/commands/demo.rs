@@ -69,8 +69,8 @@ fn consultation(
     ana.set_flag(Situation::AggressiveTreatment, true, Some("chemoradiation proposed"))?;
     ben.set_appointment(appt, AppointmentField::SummaryRequested, Some(&dates::format_date(today)))?;
     ben.set_specialist(sp, SpecialistField::Status, Some("seen"))?;
-    let req =
-        ana.add_record_request("City Hospital pathology", &[RecordItem::PathologySlides], Channel::PatientRequest)?;
+    let slides = [RecordItem::PathologySlides];
+    let req = ana.add_record_request("City Hospital pathology", &slides, Channel::default_for(&slides))?;
     ana.log_request_event(
         &req,
         NewEvent {
@@ -79,6 +79,7 @@ fn consultation(
             by: Some(ana_id),
             ..Default::default()
         },
+        today,
     )?;
     ana.save()?;
     ben.save()?;

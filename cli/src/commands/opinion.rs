@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use casebook_core::model::opinion::{Aspect, Comparison, NewOpinion};
+use casebook_core::model::opinion::{Aspect, AspectComparison, Comparison, NewOpinion};
 use casebook_core::model::text::TextField;
 use clap::{Args, Subcommand};
 
@@ -154,22 +154,59 @@ fn set(ctx: &Ctx, id: &str, field: &str, value: Option<&str>) -> Result<()> {
     })
 }
 
+fn aspect_name(a: Aspect) -> &'static str {
+    match a {
+        Aspect::Diagnosis => "Diagnosis",
+        Aspect::Stage => "Stage",
+        Aspect::Treatment => "Treatment",
+    }
+}
+
+/// One aspect's lines: the heading, each opinion's value as written (and as read when that differs), the
+/// notes.
+fn aspect_lines(c: &AspectComparison, heading: String) -> Vec<String> {
+    let mut out = vec![heading];
+    for v in &c.values {
+        // The reading is shown for stages, where notation is interpreted; diagnosis and treatment are only
+        // compared without case, punctuation and connector words.
+        let reads = if c.aspect != Aspect::Stage || v.reads_as.is_empty() || v.reads_as == v.value {
+            String::new()
+        } else {
+            format!("  [{}]", v.reads_as)
+        };
+        out.push(format!("  opinion {}: {}{reads}", v.rank, v.value));
+    }
+    out.extend(c.notes.iter().map(|n| format!("  note: {n}")));
+    out
+}
+
 fn human_comparison(c: &Comparison) -> String {
     if c.opinions < 2 {
         return format!("{} opinion recorded: record at least two to compare them.", c.opinions);
     }
     let mut out = vec![format!("{} opinions compared.", c.opinions)];
-    if c.differences.is_empty() {
-        out.push("They agree on diagnosis, stage and treatment.".into());
+    if c.differences.is_empty() && c.unclear.is_empty() && !c.agreements.is_empty() {
+        let agreed: Vec<&str> = c.agreements.iter().map(|a| aspect_name(a.aspect)).collect();
+        out.push(format!("They agree on: {}.", agreed.join(", ").to_lowercase()));
     }
     for d in &c.differences {
-        let aspect = match d.aspect {
-            Aspect::Diagnosis => "Diagnosis",
-            Aspect::Stage => "Stage",
-            Aspect::Treatment => "Treatment",
-        };
-        out.push(format!("{aspect} differs:"));
-        out.extend(d.values.iter().map(|(rank, v)| format!("  opinion {rank}: {v}")));
+        let parts = if d.components.is_empty() { String::new() } else { format!(" ({})", d.components.join(", ")) };
+        out.extend(aspect_lines(d, format!("{} differs{parts}:", aspect_name(d.aspect))));
+    }
+    for d in &c.unclear {
+        out.extend(aspect_lines(
+            d,
+            format!("{} is written differently; ask the doctors whether they mean the same:", aspect_name(d.aspect)),
+        ));
+    }
+    if !c.differences.is_empty() || !c.unclear.is_empty() {
+        for a in &c.agreements {
+            out.extend(aspect_lines(a, format!("{} agrees:", aspect_name(a.aspect))));
+        }
+    } else {
+        for a in c.agreements.iter().filter(|a| !a.notes.is_empty()) {
+            out.extend(a.notes.iter().map(|n| format!("{}: note: {n}", aspect_name(a.aspect))));
+        }
     }
     if c.suggest_third_opinion {
         out.push("The opinions differ: the guide suggests considering a third opinion.".into());

@@ -1,11 +1,15 @@
-//! `casebook request` and `casebook overdue`: record requests, their event logs and derived status.
+//! `casebook request` and `casebook overdue`: record requests, their event logs and derived status, and
+//! their corrections (edit a request, retract an event or a whole request: nothing is ever deleted).
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Result, bail};
 use casebook_core::dates::format_date;
 use casebook_core::model::cost::parse_amount;
-use casebook_core::model::record_request::{Channel, EventKind, NewEvent, RecordItem, RequestProgress, RequestStatus};
+use casebook_core::model::record_request::{
+    Channel, EventKind, LegalClock, NewEvent, RecordItem, RecordRequest, RequestChanges, RequestProgress,
+    RequestStatus, Retract, Retraction,
+};
 use clap::{Args, Subcommand};
 
 use crate::context::Ctx;
@@ -18,7 +22,9 @@ pub(crate) enum RequestCmd {
     /// Add a record request (then log `requested_in_writing` when it is sent).
     Add(AddArgs),
     /// Log an event: requested_in_writing, acknowledged, extension, fee, partially_received, received,
-    /// denied, followed_up, returned. The log is never rewritten; the status follows from it.
+    /// denied, followed_up, returned. The log is never rewritten; the status follows from what the events
+    /// mean and their dates. An event dated after today, or an answer dated before the written request, is
+    /// refused.
     Event(EventArgs),
     /// Set (or with --clear, clear) the date lent slides or blocks must be back.
     ReturnBy {
@@ -31,8 +37,34 @@ pub(crate) enum RequestCmd {
         #[arg(long, conflicts_with = "date")]
         clear: bool,
     },
-    /// List requests: status, legal due date, overdue, days waiting, material out.
-    List,
+    /// Correct a request's fields: custodian, items, channel, return-by date (the log is untouched).
+    Edit(EditArgs),
+    /// Retract an event logged by mistake: it stays in the log, marked retracted (by whom, when), and no
+    /// longer counts. Log the right event afterwards if needed.
+    RetractEvent {
+        /// Request id (or unique prefix).
+        id: String,
+        /// Event id (or unique prefix), as `request show` lists it.
+        event: String,
+        /// Why (optional).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Retract a whole request added by mistake: it leaves the list (and overdue, progress) but stays,
+    /// with its log, in `request list --retracted`.
+    Retract {
+        /// Request id (or unique prefix).
+        id: String,
+        /// Why (optional).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// List requests: status, legal due date, overdue, days waiting, material out, warnings.
+    List {
+        /// List the retracted requests instead.
+        #[arg(long)]
+        retracted: bool,
+    },
     /// Show one request with its event log.
     Show {
         /// Request id (or unique prefix).
@@ -55,12 +87,36 @@ pub(crate) struct AddArgs {
         value_parser = keyed::<RecordItem>()
     )]
     items: Vec<RecordItem>,
-    /// How the records travel: only the patient's own request runs on the HIPAA 30-day clock.
-    #[arg(long, default_value = "patient_request", value_parser = keyed::<Channel>())]
-    channel: Channel,
+    /// How the records travel: only the patient's own request runs on the HIPAA 30-day clock, and only for
+    /// information (reports, images, results), not for slides or blocks. Default: lab_release when only
+    /// slides or blocks are asked for, else patient_request.
+    #[arg(long, value_parser = keyed::<Channel>())]
+    channel: Option<Channel>,
     /// Date lent material must be back (YYYY-MM-DD).
     #[arg(long, value_name = "YYYY-MM-DD")]
     return_by: Option<String>,
+}
+
+/// Arguments of `request edit`.
+#[derive(Debug, Args)]
+pub(crate) struct EditArgs {
+    /// Request id (or unique prefix).
+    id: String,
+    /// New custodian.
+    #[arg(long)]
+    custodian: Option<String>,
+    /// The items, all of them (replaces the list; repeat the flag or separate with commas).
+    #[arg(long = "item", value_name = "ITEM", value_delimiter = ',', value_parser = keyed::<RecordItem>())]
+    items: Vec<RecordItem>,
+    /// New channel.
+    #[arg(long, value_parser = keyed::<Channel>())]
+    channel: Option<Channel>,
+    /// New return-by date (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "clear_return_by")]
+    return_by: Option<String>,
+    /// Clear the return-by date.
+    #[arg(long)]
+    clear_return_by: bool,
 }
 
 /// Arguments of `request event`.
@@ -86,8 +142,9 @@ pub(crate) struct EventArgs {
 pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
     match cmd {
         RequestCmd::Add(a) => {
+            let channel = a.channel.unwrap_or_else(|| Channel::default_for(&a.items));
             let id = ctx.edit(|o| {
-                let id = o.case.add_record_request(&a.custodian, &a.items, a.channel)?;
+                let id = o.case.add_record_request(&a.custodian, &a.items, channel)?;
                 if let Some(d) = &a.return_by {
                     o.case.set_return_by(&id, Some(d))?;
                 }
@@ -98,7 +155,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
         RequestCmd::Event(a) => {
             let fee = a.fee.as_deref().map(parse_amount).transpose()?;
             let date = a.date.clone().unwrap_or_else(|| format_date(ctx.today()));
-            ctx.edit(|o| {
+            let event = ctx.edit(|o| {
                 let id = request_id(o, &a.id)?;
                 let by = ctx.author_opt(o)?;
                 Ok(o.case.log_request_event(
@@ -110,9 +167,10 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
                         fee_cents: fee,
                         by: by.as_deref(),
                     },
+                    ctx.today(),
                 )?)
             })?;
-            output::saved(ctx, &format!("Logged {} on {date}.", a.kind))
+            output::saved_id(ctx, &format!("Logged {} on {date} (event {event}).", a.kind), &event)
         }
         RequestCmd::ReturnBy { id, date, clear } => {
             ctx.edit(|o| {
@@ -121,7 +179,59 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
             })?;
             output::saved(ctx, if clear { "Return date cleared." } else { "Return date set." })
         }
-        RequestCmd::List => {
+        RequestCmd::Edit(a) => {
+            let return_by = if a.clear_return_by { Some(None) } else { a.return_by.as_deref().map(Some) };
+            ctx.edit(|o| {
+                let id = request_id(o, &a.id)?;
+                let changes = RequestChanges {
+                    custodian: a.custodian.as_deref(),
+                    items: (!a.items.is_empty()).then_some(a.items.as_slice()),
+                    channel: a.channel,
+                    return_by,
+                };
+                Ok(o.case.edit_record_request(&id, changes)?)
+            })?;
+            output::saved(ctx, "Request updated.")
+        }
+        RequestCmd::RetractEvent { id, event, reason } => {
+            let retraction = ctx.edit(|o| {
+                let id = request_id(o, &id)?;
+                let events = o.case.record_requests().into_iter().find(|r| r.id == id).map(|r| r.events);
+                let event = lookup::item(
+                    "request event",
+                    &event,
+                    events.unwrap_or_default().into_iter().map(|e| e.id).collect(),
+                )?;
+                let by = ctx.author_opt(o)?;
+                let how = Retract { today: ctx.today(), by: by.as_deref(), reason: reason.as_deref() };
+                Ok(o.case.retract_request_event(&id, &event, how)?)
+            })?;
+            output::saved_id(ctx, "Event retracted: it stays in the log, no longer counted.", &retraction)
+        }
+        RequestCmd::Retract { id, reason } => {
+            let retraction = ctx.edit(|o| {
+                let id = request_id(o, &id)?;
+                let by = ctx.author_opt(o)?;
+                let how = Retract { today: ctx.today(), by: by.as_deref(), reason: reason.as_deref() };
+                Ok(o.case.retract_record_request(&id, how)?)
+            })?;
+            output::saved_id(
+                ctx,
+                "Request retracted: see `casebook request list --retracted` for its history.",
+                &retraction,
+            )
+        }
+        RequestCmd::List { retracted: true } => {
+            let open = ctx.open()?;
+            let names = names(&open.case);
+            output::emit(ctx, &open.case.retracted_record_requests(), |list| {
+                if list.is_empty() {
+                    return "No retracted record request.".into();
+                }
+                list.iter().map(|r| describe_retracted(r, &names)).collect::<Vec<_>>().join("\n\n")
+            })
+        }
+        RequestCmd::List { retracted: false } => {
             let open = ctx.open()?;
             let names = names(&open.case);
             output::emit(ctx, &open.case.request_progress(ctx.today()), |list| {
@@ -137,10 +247,12 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
             let names = names(&open.case);
             let all = open.case.request_progress(ctx.today());
             let id = lookup::item("record request", &id, all.iter().map(|p| p.request.id.clone()).collect())?;
-            let p = all
-                .into_iter()
-                .find(|p| p.request.id == id)
-                .with_context(|| format!("no record request with id {id} in this case"))?;
+            let Some(p) = all.into_iter().find(|p| p.request.id == id) else {
+                if open.case.retracted_record_requests().iter().any(|r| r.id == id) {
+                    bail!("record request {id} was retracted (see `casebook request list --retracted`)");
+                }
+                bail!("no record request with id {id} in this case");
+            };
             output::emit(ctx, &p, |p| describe(p, &names, true))
         }
     }
@@ -171,14 +283,13 @@ fn names(case: &casebook_core::Case) -> BTreeMap<String, String> {
 
 fn describe(p: &RequestProgress, names: &BTreeMap<String, String>, with_log: bool) -> String {
     let r = &p.request;
-    let items: Vec<String> = r.items.iter().map(|i| i.to_string()).collect();
-    let mut lines = vec![format!("{}  {} — {} ({})", r.id, r.custodian, items.join(", "), r.channel)];
+    let mut lines = vec![heading(r)];
     let mut status = vec![format!("Status: {}", status_label(r.status))];
     if let Some(d) = r.requested_on {
         status.push(format!("requested {}", output::date(Some(d))));
     }
     if let Some(d) = r.due {
-        status.push(format!("due {}", output::date(Some(d))));
+        status.push(format!("due {} (counted from the day sent)", output::date(Some(d))));
     }
     if p.overdue {
         status.push("OVERDUE".into());
@@ -187,26 +298,80 @@ fn describe(p: &RequestProgress, names: &BTreeMap<String, String>, with_log: boo
         status.push(format!("waited {}", output::days(w)));
     }
     lines.push(format!("  {}", status.join("; ")));
+    if with_log {
+        lines.push(format!("  Legal clock: {}", r.clock_note));
+    } else {
+        match r.clock {
+            LegalClock::HipaaInformationOnly => {
+                lines.push("  Legal clock: the reports, images and results only (slides/blocks have none)".into())
+            }
+            LegalClock::NoneSpecimens => {
+                lines.push("  No legal clock: slides and blocks are specimens, not information".into())
+            }
+            LegalClock::Hipaa | LegalClock::NoneChannel => {}
+        }
+    }
+    let late = if p.return_late { " — LATE, not returned yet" } else { "" };
     if p.material_out {
         let back = r.return_by.map(|d| format!(": must go back by {}", output::date(Some(d)))).unwrap_or_default();
-        lines.push(format!("  Slides/blocks are out{back}"));
+        lines.push(format!("  Slides/blocks are out{back}{late}"));
     } else if let Some(d) = r.return_by {
-        lines.push(format!("  Return by: {}", output::date(Some(d))));
+        lines.push(format!("  Return by: {}{late}", output::date(Some(d))));
     }
     if r.fees_cents > 0 {
         lines.push(format!("  Fees asked: {}", output::money(r.fees_cents)));
+    }
+    for w in &r.warnings {
+        lines.push(format!("  Warning: {}", w.message));
     }
     if with_log {
         lines.push("  Log:".into());
         if r.events.is_empty() {
             lines.push("    (nothing yet: log `requested_in_writing` when it is sent)".into());
         }
-        for e in &r.events {
-            let by = e.by.as_ref().map(|b| format!(" by {}", names.get(b).unwrap_or(b))).unwrap_or_default();
+        lines.extend(log_lines(r, names));
+    }
+    lines.join("\n")
+}
+
+fn heading(r: &RecordRequest) -> String {
+    let items: Vec<String> = r.items.iter().map(|i| i.to_string()).collect();
+    format!("{}  {} — {} ({})", r.id, r.custodian, items.join(", "), r.channel)
+}
+
+fn log_lines(r: &RecordRequest, names: &BTreeMap<String, String>) -> Vec<String> {
+    let who = |b: &Option<String>| b.as_ref().map(|b| format!(" by {}", names.get(b).unwrap_or(b))).unwrap_or_default();
+    r.events
+        .iter()
+        .map(|e| {
             let fee = e.fee_cents.map(|f| format!(" (fee {})", output::money(f))).unwrap_or_default();
             let note = e.note.as_deref().map(|n| format!(" — {n}")).unwrap_or_default();
-            lines.push(format!("    {} {}{by}{fee}{note}", output::date(Some(e.date)), e.kind));
-        }
+            let mut line = format!("    {}  {} {}{}{fee}{note}", e.id, output::date(Some(e.date)), e.kind, who(&e.by));
+            if !e.retractions.is_empty() {
+                line.push_str(&format!(" [{}]", retracted(&e.retractions, names)));
+            } else if !e.counted {
+                line.push_str(" [not counted]");
+            }
+            line
+        })
+        .collect()
+}
+
+/// `retracted on 2024-02-01 by Ana: wrong date` (every retraction, when siblings both retracted).
+fn retracted(list: &[Retraction], names: &BTreeMap<String, String>) -> String {
+    let one = |r: &Retraction| {
+        let by = r.by.as_ref().map(|b| format!(" by {}", names.get(b).unwrap_or(b))).unwrap_or_default();
+        let why = r.reason.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
+        format!("retracted on {}{by}{why}", output::date(Some(r.on)))
+    };
+    list.iter().map(one).collect::<Vec<_>>().join("; ")
+}
+
+fn describe_retracted(r: &RecordRequest, names: &BTreeMap<String, String>) -> String {
+    let mut lines = vec![heading(r), format!("  {}", retracted(&r.retractions, names))];
+    if !r.events.is_empty() {
+        lines.push("  Log:".into());
+        lines.extend(log_lines(r, names));
     }
     lines.join("\n")
 }

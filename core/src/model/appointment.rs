@@ -62,6 +62,18 @@ pub struct Appointment {
     pub summary_requested: Option<Date>,
     /// When it was received.
     pub summary_received: Option<Date>,
+    /// Marked attended (`true`) or not attended — missed, cancelled (`false`) by someone; `None` when no one
+    /// marked it, and then whether it took place follows from its start time ([`Appointment::attended_by`]).
+    pub attended: Option<bool>,
+}
+
+impl Appointment {
+    /// Whether the appointment took place as of `now` (local time): its mark if someone set one, else
+    /// whether its start time has passed (strictly before `now`). An appointment without a start time and
+    /// without a mark has not taken place.
+    pub fn attended_by(&self, now: PrimitiveDateTime) -> bool {
+        self.attended.unwrap_or_else(|| self.start.is_some_and(|s| s < now))
+    }
 }
 
 /// One author's notes.
@@ -189,6 +201,25 @@ impl Case {
         })
     }
 
+    /// Mark an appointment attended (`Some(true)`), not attended — missed or cancelled — (`Some(false)`), or
+    /// clear the mark (`None`: whether it took place then follows from its start time). Stored as a plain
+    /// boolean `attended` on the appointment, a key older readers ignore; two caregivers marking it
+    /// differently offline show as a conflict (`casebook conflicts`).
+    pub fn set_attended(&mut self, id: &str, attended: Option<bool>) -> Result<()> {
+        self.edit(|doc| {
+            let o = item(doc, "appointments", id, "appointment")?;
+            match attended {
+                Some(b) => doc.put(&o, "attended", b)?,
+                None => {
+                    if doc.get(&o, "attended")?.is_some() {
+                        doc.delete(&o, "attended")?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Remove an appointment (its notes document stays on storage until the case is deleted).
     pub fn remove_appointment(&mut self, id: &str) -> Result<()> {
         self.edit(|doc| remove_item(doc, "appointments", id, "appointment"))
@@ -225,6 +256,7 @@ impl Case {
                     recording_consent,
                     summary_requested: stored_date(am::get_str(doc, &o, "summary_requested")),
                     summary_received: stored_date(am::get_str(doc, &o, "summary_received")),
+                    attended: am::get_opt_bool(doc, &o, "attended"),
                     id,
                 }
             })

@@ -2,6 +2,7 @@
 
 use automerge::transaction::Transactable;
 
+use super::opinion::Aspect;
 use super::{Keyed, optional};
 use crate::am;
 use crate::case::Case;
@@ -53,13 +54,38 @@ pub struct Flag {
     pub note: Option<String>,
 }
 
-/// The derived verdict.
+keyed_enum! {
+    /// What the guide suggests next about opinions, given the flags and the opinions already recorded.
+    Suggestion {
+        /// Nothing: no critical situation is flagged and no third opinion is called for.
+        Nothing => "nothing",
+        /// A critical situation applies and no second opinion is recorded yet.
+        SecondOpinion => "second_opinion",
+        /// The first and second opinions differ in meaning and no third is recorded yet.
+        ThirdOpinion => "third_opinion",
+    }
+}
+
+/// The derived verdict: the critical situations, and what the guide suggests given the opinions already
+/// obtained.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Verdict {
-    /// True when at least one critical situation applies.
+    /// A critical situation applies and no second opinion is recorded yet: the guide calls a second opinion
+    /// essential in these situations. False once an opinion of rank 2 or more is recorded (the advice has
+    /// been followed), whatever the flags say.
     pub strongly_advised: bool,
-    /// The situations that apply, in the guide's order.
+    /// The situations that apply, in the guide's order (listed whether or not a second opinion exists).
     pub reasons: Vec<Situation>,
+    /// Number of opinions recorded.
+    pub opinions: usize,
+    /// An opinion of rank 2 or more is recorded.
+    pub second_opinion_recorded: bool,
+    /// An opinion of rank 3 or more is recorded.
+    pub third_opinion_recorded: bool,
+    /// The aspects on which the opinions differ in meaning (see [`Case::compare_opinions`]).
+    pub differing: Vec<Aspect>,
+    /// What the guide suggests next.
+    pub suggestion: Suggestion,
 }
 
 impl Case {
@@ -94,9 +120,38 @@ impl Case {
         })
     }
 
-    /// "Second opinion strongly advised", with its reasons.
+    /// The verdict, from the flags and the opinions already recorded. The rule:
+    /// - a critical situation flagged and no opinion of rank ≥ 2 → [`Suggestion::SecondOpinion`]
+    ///   (`strongly_advised`);
+    /// - otherwise, when [`Case::compare_opinions`] suggests a third opinion (a first and a second opinion
+    ///   that differ in meaning, no third recorded yet) → [`Suggestion::ThirdOpinion`];
+    /// - otherwise (no opinion, one opinion, opinions that agree or only differ in wording, or a third
+    ///   opinion already recorded) → [`Suggestion::Nothing`].
+    ///
+    /// It is derived from the document alone, so every replica computes the same verdict whatever the order
+    /// in which edits arrived.
     pub fn verdict(&self) -> Verdict {
         let reasons: Vec<Situation> = self.flags().into_iter().filter(|f| f.flagged).map(|f| f.situation).collect();
-        Verdict { strongly_advised: !reasons.is_empty(), reasons }
+        let opinions = self.opinions();
+        let second_opinion_recorded = opinions.iter().any(|o| o.rank >= 2);
+        let third_opinion_recorded = opinions.iter().any(|o| o.rank >= 3);
+        let comparison = self.compare_opinions();
+        let strongly_advised = !reasons.is_empty() && !second_opinion_recorded;
+        let suggestion = if strongly_advised {
+            Suggestion::SecondOpinion
+        } else if comparison.suggest_third_opinion {
+            Suggestion::ThirdOpinion
+        } else {
+            Suggestion::Nothing
+        };
+        Verdict {
+            strongly_advised,
+            reasons,
+            opinions: opinions.len(),
+            second_opinion_recorded,
+            third_opinion_recorded,
+            differing: comparison.differing(),
+            suggestion,
+        }
     }
 }

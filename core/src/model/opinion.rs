@@ -3,6 +3,7 @@
 use automerge::transaction::Transactable;
 use time::Date;
 
+use super::notation::{self, Outcome};
 use super::{item, items, optional, remove_item};
 use crate::am;
 use crate::case::Case;
@@ -61,28 +62,137 @@ pub enum Aspect {
     Treatment,
 }
 
-/// A difference between opinions on one aspect.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Difference {
-    /// What differs.
-    pub aspect: Aspect,
-    /// Each opinion's value: (rank, value).
-    pub values: Vec<(u64, String)>,
+impl Aspect {
+    /// Its name, lower case: `diagnosis`, `stage`, `treatment`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aspect::Diagnosis => "diagnosis",
+            Aspect::Stage => "stage",
+            Aspect::Treatment => "treatment",
+        }
+    }
 }
 
-/// The comparison of all opinions.
+impl std::fmt::Display for Aspect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One opinion's value on an aspect: as written, and as read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpinionValue {
+    /// The opinion's id.
+    pub opinion: String,
+    /// Its rank (1 = first opinion, …).
+    pub rank: u64,
+    /// The value as the doctor's words were recorded (for display).
+    pub value: String,
+    /// The value as compared: `IIIA`, `cT2 N1 M0`, `chemoradiation durvalumab` (see [`notation`]).
+    pub reads_as: String,
+}
+
+/// How the opinions that state an aspect compare on it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AspectComparison {
+    /// The aspect.
+    pub aspect: Aspect,
+    /// Agree, differ, or unclear (written in ways that cannot be reduced to one meaning).
+    pub outcome: Outcome,
+    /// Each opinion's value, by rank.
+    pub values: Vec<OpinionValue>,
+    /// The parts that differ or are unclear: `stage group`, `substage`, `T`, `N`, `M`, `notation` (stages
+    /// only; empty for diagnosis and treatment, which are compared whole).
+    pub components: Vec<String>,
+    /// Observations that do not change the outcome, e.g. TNM categories based on different evidence
+    /// (clinical `c` against pathological `p`), or values written with different precision.
+    pub notes: Vec<String>,
+}
+
+/// The comparison of all opinions: for each of diagnosis, stage and treatment stated by at least two
+/// opinions, whether they agree, differ or cannot be told apart from their wording.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Comparison {
     /// Number of opinions compared.
     pub opinions: usize,
-    /// Aspects on which they differ.
-    pub differences: Vec<Difference>,
-    /// Opinions differ and no third opinion exists yet: the guide suggests one.
+    /// Aspects on which the opinions differ in meaning, with each opinion's value.
+    pub differences: Vec<AspectComparison>,
+    /// Aspects written in ways that cannot be reduced to one meaning (a stage group against TNM categories,
+    /// `III` against `IIIA`): worth asking the doctors; not counted as differences.
+    pub unclear: Vec<AspectComparison>,
+    /// Aspects on which every opinion that states them agrees.
+    pub agreements: Vec<AspectComparison>,
+    /// The guide suggests considering a third opinion (see [`Case::compare_opinions`] for the rule).
     pub suggest_third_opinion: bool,
 }
 
-fn norm(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+impl Comparison {
+    /// The aspects that differ, in order.
+    pub fn differing(&self) -> Vec<Aspect> {
+        self.differences.iter().map(|d| d.aspect).collect()
+    }
+}
+
+/// Compare the stated values of one aspect, every pair of opinions: the outcome is the strongest of the
+/// pairs' (differ > unclear > agree); parts and notes are collected in a fixed order.
+fn compare_aspect(aspect: Aspect, stated: &[(&Opinion, String)]) -> AspectComparison {
+    let mut outcome = Outcome::Agree;
+    let mut components: Vec<&'static str> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let values: Vec<OpinionValue> = stated
+        .iter()
+        .map(|(o, v)| OpinionValue {
+            opinion: o.id.clone(),
+            rank: o.rank,
+            value: v.clone(),
+            reads_as: match aspect {
+                Aspect::Diagnosis => notation::text_canonical(v),
+                Aspect::Stage => notation::read_stage(v).canonical(),
+                Aspect::Treatment => notation::treatment_canonical(v),
+            },
+        })
+        .collect();
+    let stages: Vec<_> =
+        if aspect == Aspect::Stage { stated.iter().map(|(_, v)| notation::read_stage(v)).collect() } else { vec![] };
+    for i in 0..stated.len() {
+        for j in i + 1..stated.len() {
+            let (a, b) = (&stated[i].1, &stated[j].1);
+            let pair = match aspect {
+                Aspect::Diagnosis => notation::compare_keys(&notation::text_key(a), &notation::text_key(b)),
+                Aspect::Treatment => notation::compare_keys(&notation::treatment_key(a), &notation::treatment_key(b)),
+                Aspect::Stage => notation::compare_stages(&stages[i], &stages[j]),
+            };
+            outcome = outcome.max(pair.outcome.unwrap_or(Outcome::Agree));
+            components.extend(pair.components);
+            for n in pair.notes {
+                if !notes.contains(&n) {
+                    notes.push(n);
+                }
+            }
+        }
+    }
+    // TNM prefixes: what each stage is based on is noted whenever the opinions do not all state the same.
+    let bases: Vec<(u64, String, Option<&str>)> = stated
+        .iter()
+        .zip(&stages)
+        .filter_map(|((o, _), r)| r.tnm.as_ref().map(|t| (o.rank, t.to_string(), t.basis())))
+        .collect();
+    if bases.len() > 1 && bases.iter().any(|b| b.2 != bases[0].2) {
+        let each: Vec<String> = bases
+            .iter()
+            .map(|(rank, tnm, basis)| {
+                let label = basis.map(notation::prefix_label).unwrap_or("no prefix written");
+                format!("opinion {rank} {tnm} ({label})")
+            })
+            .collect();
+        notes.push(format!(
+            "the TNM categories are based on different evidence: {}; they are compared category by category",
+            each.join(", ")
+        ));
+    }
+    const ORDER: [&str; 6] = ["stage group", "substage", "T", "N", "M", "notation"];
+    let components = ORDER.iter().filter(|c| components.contains(c)).map(|c| (*c).to_string()).collect::<Vec<String>>();
+    AspectComparison { aspect, outcome, values, components, notes }
 }
 
 impl Case {
@@ -156,30 +266,51 @@ impl Case {
         v
     }
 
-    /// Compare the opinions: where diagnosis, stage or recommendation differ (ignoring case and spacing).
+    /// Compare the opinions on diagnosis, stage and treatment, by meaning as far as notation goes (see
+    /// [`notation`]): `IIIA` = `Stage 3A`, `cT2N1M0` = `T2 N1 M0` (the prefix noted), "chemoradiation then
+    /// durvalumab" = "Chemoradiation, then durvalumab.". Opinions that do not state an aspect are left out
+    /// of its comparison. Nothing is judged: values "differ", none is "wrong".
+    ///
+    /// **The third-opinion rule** (the guide's step 7: "if they differ significantly, consider seeking a
+    /// third opinion"): `suggest_third_opinion` is true when
+    /// 1. opinions of at least two different ranks are recorded (a first and a second opinion; two entries of
+    ///    the same rank are one opinion recorded twice),
+    /// 2. they differ in meaning on diagnosis, stage or treatment (a difference of spelling, of notation or of
+    ///    precision is [`Outcome::Unclear`] and does not count), and
+    /// 3. no third (or later) opinion is recorded yet: once one is, the suggestion has been followed and is
+    ///    not repeated, whatever the three say.
+    ///
+    /// The strongest wording shown for it is "The guide suggests considering a third opinion".
     pub fn compare_opinions(&self) -> Comparison {
         let ops = self.opinions();
-        let mut differences = Vec::new();
+        let (mut differences, mut unclear, mut agreements) = (Vec::new(), Vec::new(), Vec::new());
         for aspect in [Aspect::Diagnosis, Aspect::Stage, Aspect::Treatment] {
-            let values: Vec<(u64, String)> = ops
+            let stated: Vec<(&Opinion, String)> = ops
                 .iter()
                 .filter_map(|o| {
                     let v = match aspect {
                         Aspect::Diagnosis => o.diagnosis.clone(),
                         Aspect::Stage => o.stage.clone(),
-                        Aspect::Treatment => Some(o.treatment.clone()).filter(|t| !t.trim().is_empty()),
-                    }?;
-                    Some((o.rank, v))
+                        Aspect::Treatment => Some(o.treatment.clone()),
+                    }
+                    .filter(|v| !v.trim().is_empty())?;
+                    Some((o, v))
                 })
                 .collect();
-            let mut distinct: Vec<String> = values.iter().map(|(_, v)| norm(v)).collect();
-            distinct.sort();
-            distinct.dedup();
-            if distinct.len() > 1 {
-                differences.push(Difference { aspect, values });
+            if stated.len() < 2 {
+                continue;
+            }
+            let c = compare_aspect(aspect, &stated);
+            match c.outcome {
+                Outcome::Differ => differences.push(c),
+                Outcome::Unclear => unclear.push(c),
+                Outcome::Agree => agreements.push(c),
             }
         }
-        let max_rank = ops.iter().map(|o| o.rank).max().unwrap_or(0);
-        Comparison { opinions: ops.len(), suggest_third_opinion: !differences.is_empty() && max_rank < 3, differences }
+        let mut ranks: Vec<u64> = ops.iter().map(|o| o.rank).collect();
+        ranks.dedup();
+        let third_recorded = ops.iter().any(|o| o.rank >= 3);
+        let suggest_third_opinion = ranks.len() >= 2 && !differences.is_empty() && !third_recorded;
+        Comparison { opinions: ops.len(), differences, unclear, agreements, suggest_third_opinion }
     }
 }

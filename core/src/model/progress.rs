@@ -1,9 +1,11 @@
 //! Progress through the guide's seven steps, computed from the case (never stored), with what is done —
 //! milestones to celebrate — and what is next.
 
-use time::Date;
+use time::{Date, PrimitiveDateTime};
 
 use super::appointment::AppointmentKind;
+use super::decision::DecisionEntry;
+use super::opinion::Opinion;
 use super::question::GUIDE_AUTHOR;
 use super::specialist::SpecialistStatus;
 use crate::case::Case;
@@ -41,11 +43,27 @@ fn plural(n: usize, one: &str) -> String {
 }
 
 impl Case {
-    /// Progress through the seven steps as of `today`.
+    /// Progress through the seven steps as of the start of `today` (local date): a consultation counts as
+    /// attended from the day after its start, or once someone marks it attended. See
+    /// [`Case::progress_at`].
     pub fn progress(&self, today: Date) -> Progress {
+        self.progress_at(today.midnight())
+    }
+
+    /// Progress through the seven steps as of `now` (local time). A step is done when the case shows the
+    /// family did it:
+    /// - step 6, a second- or third-opinion consultation attended: its start time is before `now` or someone
+    ///   marked it attended (a mark "not attended" — missed, cancelled — wins over the time), or a specialist
+    ///   is marked seen, or a second opinion is recorded;
+    /// - step 7, a decision recorded ([`Case::record_decision`]); not merely a third opinion. While decisions
+    ///   recorded concurrently disagree, step 7 waits for the family to record the one that stands.
+    ///
+    /// Derived from the document alone: identical on every replica whatever the order edits arrived in.
+    pub fn progress_at(&self, now: PrimitiveDateTime) -> Progress {
+        let today = now.date();
         let prefs = self.preferences();
         let specialists = self.specialists();
-        let requests = self.record_requests();
+        let requests = self.request_progress(today);
         let documents = self.documents();
         let meds = self.medications();
         let history = self.family_history();
@@ -90,9 +108,9 @@ impl Case {
         steps.push(step(2, "Identify specialists", achieved, next));
 
         // 3. Records.
-        let received = requests.iter().filter(|r| r.is_settled()).count();
-        let overdue = requests.iter().filter(|r| r.is_overdue(today)).count();
-        let unsent = requests.iter().filter(|r| r.requested_on.is_none()).count();
+        let received = requests.iter().filter(|p| p.request.is_settled()).count();
+        let overdue = requests.iter().filter(|p| p.overdue).count();
+        let unsent = requests.iter().filter(|p| p.request.requested_on.is_none()).count();
         let mut achieved = vec![];
         if !requests.is_empty() {
             achieved.push(format!("{} of {} received", received, plural(requests.len(), "record request")));
@@ -148,24 +166,30 @@ impl Case {
 
         // 6. Consultation.
         let consult = |k: AppointmentKind| matches!(k, AppointmentKind::SecondOpinion | AppointmentKind::ThirdOpinion);
-        let scheduled = appointments.iter().filter(|a| consult(a.kind)).count();
-        let seen = specialists.iter().any(|s| s.status == SpecialistStatus::Seen)
-            || appointments.iter().any(|a| consult(a.kind) && a.start.is_some_and(|s| s.date() < today))
-            || opinions.iter().any(|o| o.rank >= 2);
+        let consultations: Vec<_> = appointments.iter().filter(|a| consult(a.kind)).collect();
+        let attended: Vec<_> = consultations.iter().filter(|a| a.attended_by(now)).collect();
+        let upcoming = consultations.iter().filter(|a| a.attended.is_none() && !a.attended_by(now)).count();
+        let specialist_seen = specialists.iter().any(|s| s.status == SpecialistStatus::Seen);
+        let second_recorded = opinions.iter().any(|o| o.rank >= 2);
+        let seen = !attended.is_empty() || specialist_seen || second_recorded;
         let mut achieved = vec![];
-        if scheduled > 0 {
-            achieved.push(format!("{} scheduled", plural(scheduled, "consultation")));
+        if !consultations.is_empty() {
+            achieved.push(format!("{} scheduled", plural(consultations.len(), "consultation")));
         }
-        if seen {
-            achieved.push("Consultation attended".into());
+        if !attended.is_empty() {
+            achieved.push(format!("{} attended", plural(attended.len(), "consultation")));
+        } else if specialist_seen {
+            achieved.push("Specialist seen".into());
+        } else if second_recorded {
+            achieved.push("Second opinion recorded".into());
         }
-        let summary_pending = appointments
-            .iter()
-            .any(|a| consult(a.kind) && a.summary_requested.is_none() && a.start.is_some_and(|s| s.date() < today));
-        let next = if scheduled == 0 && !seen {
+        let summary_pending = attended.iter().any(|a| a.summary_requested.is_none());
+        let next = if consultations.is_empty() && !seen {
             Some("Schedule the second-opinion consultation".into())
-        } else if !seen {
+        } else if !seen && upcoming > 0 {
             Some("Attend together, take notes, ask for a written summary".into())
+        } else if !seen {
+            Some("Schedule the consultation again, or mark the one that took place attended".into())
         } else if summary_pending {
             Some("Request the written consultation summary".into())
         } else {
@@ -173,24 +197,91 @@ impl Case {
         };
         steps.push(step(6, "Schedule and attend consultation", achieved, next));
 
-        // 7. Discuss.
+        // 7. Discuss, and decide together.
         let cmp = self.compare_opinions();
+        let record = self.decision();
         let mut achieved = vec![];
         if cmp.opinions >= 2 {
             achieved.push(format!("{} compared", plural(cmp.opinions, "opinion")));
-        }
-        let next = if cmp.opinions < 2 {
-            Some("Record each doctor's opinion to compare them".into())
-        } else if cmp.suggest_third_opinion {
-            Some("The opinions differ: consider a third opinion".into())
-        } else {
-            if cmp.differences.is_empty() {
-                achieved.push("The opinions agree: proceed with confidence".into());
+            let agreed: Vec<&str> = cmp.agreements.iter().map(|a| a.aspect.name()).collect();
+            if !agreed.is_empty() {
+                achieved.push(format!("They agree on {}", join_words(&agreed)));
             }
+        }
+        if let Some(d) = &record.latest {
+            achieved.push(self.describe_decision(d, &opinions));
+        }
+        let differing: Vec<&str> = cmp.differences.iter().map(|a| a.aspect.name()).collect();
+        let next = if !record.concurrent.is_empty() {
+            let mut dates: Vec<String> = record.concurrent.iter().map(|e| crate::dates::format_date(e.date)).collect();
+            dates.extend(record.latest.iter().map(|e| crate::dates::format_date(e.date)));
+            dates.sort();
+            dates.dedup();
+            Some(format!(
+                "{} decisions were recorded separately ({}): agree together which stands and record it",
+                record.concurrent.len() + 1,
+                dates.join(", ")
+            ))
+        } else if record.latest.is_some() {
             None
+        } else if cmp.opinions < 2 {
+            Some("Record each doctor's opinion to compare them, then record your decision together".into())
+        } else if cmp.suggest_third_opinion {
+            Some(format!(
+                "The opinions differ on {}: the guide suggests considering a third opinion; record your decision \
+                 together when you have one",
+                join_words(&differing)
+            ))
+        } else if !differing.is_empty() {
+            Some(format!(
+                "The opinions differ on {}: discuss them together and record your decision",
+                join_words(&differing)
+            ))
+        } else if !cmp.unclear.is_empty() {
+            let unclear: Vec<&str> = cmp.unclear.iter().map(|a| a.aspect.name()).collect();
+            Some(format!(
+                "The opinions write the {} differently: ask the doctors whether they mean the same, then record your \
+                 decision together",
+                join_words(&unclear)
+            ))
+        } else {
+            Some("Discuss the findings together and record your decision".into())
         };
         steps.push(step(7, "Discuss findings together", achieved, next));
 
         Progress { done: steps.iter().filter(|s| s.done).count(), steps }
+    }
+
+    /// "Decided on 2026-03-02: … (following opinion 2; with Ana, Luis)".
+    fn describe_decision(&self, d: &DecisionEntry, opinions: &[Opinion]) -> String {
+        let mut extra = vec![];
+        if let Some(o) = &d.opinion {
+            extra.push(match opinions.iter().find(|x| &x.id == o) {
+                Some(x) => format!("following opinion {}", x.rank),
+                None => "following an opinion since removed".into(),
+            });
+        }
+        if !d.participants.is_empty() {
+            let team = self.care_team();
+            let names: Vec<String> = d
+                .participants
+                .iter()
+                .map(|p| {
+                    team.iter().find(|c| &c.id == p).map_or_else(|| "a former caregiver".into(), |c| c.name.clone())
+                })
+                .collect();
+            extra.push(format!("with {}", names.join(", ")));
+        }
+        let extra = if extra.is_empty() { String::new() } else { format!(" ({})", extra.join("; ")) };
+        format!("Decided on {}: {}{extra}", crate::dates::format_date(d.date), d.text)
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_words(w: &[&str]) -> String {
+    match w {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }

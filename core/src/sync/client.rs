@@ -552,7 +552,19 @@ impl SyncClient {
             })
             .unwrap_or_default();
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        self.wait_for(&id, left, move |d, id| lock(&d.engine).settled(id) && d.holds(&target)).await
+        self.wait_for(&id, left, move |d, id| {
+            let known: Vec<Option<Vec<ChangeHash>>> = {
+                let mut e = lock(&d.engine);
+                if !e.settled(id) {
+                    return false;
+                }
+                target.iter().map(|(doc, _)| e.samod_heads(id, doc)).collect()
+            };
+            // samod may hold changes the engine has not heard of yet (its event is on the way): then the
+            // case does not hold them yet either.
+            d.holds(&target, &known)
+        })
+        .await
     }
 
     /// The app goes to the background: save every attached case, push, and close the connection. Local

@@ -101,13 +101,24 @@ impl Driver {
         }
     }
 
-    /// Whether samod holds every change of `target` (documents and heads). A document samod has not
-    /// found does not hold its heads, unless they are none. Used once the case is settled (the open case
-    /// then holds what samod holds).
-    pub(crate) fn holds(&self, target: &[(DocId, Vec<ChangeHash>)]) -> bool {
-        target.iter().all(|(doc, heads)| {
-            let handle = lock(&self.handles).get(doc).cloned();
-            heads.is_empty() || handle.is_some_and(|h| h.with_document(|d| d.get_missing_deps(heads).is_empty()))
+    /// Whether every change of `target` (documents and heads) is in the open case: samod holds them and the
+    /// engine has heard samod's current heads (`engine_heads`, per document of `target`), so that a settled
+    /// case (its documents hold samod's heads as the engine knows them) holds them too. A document samod
+    /// has not found does not hold its heads, unless they are none.
+    pub(crate) fn holds(&self, target: &[(DocId, Vec<ChangeHash>)], engine_heads: &[Option<Vec<ChangeHash>>]) -> bool {
+        target.iter().zip(engine_heads).all(|((doc, heads), known)| {
+            if heads.is_empty() {
+                return true;
+            }
+            let Some(known) = known else { return false };
+            let Some(handle) = lock(&self.handles).get(doc).cloned() else { return false };
+            handle.with_document(|d| {
+                let mut now = d.get_heads();
+                let mut known = known.clone();
+                now.sort_unstable();
+                known.sort_unstable();
+                now == known && d.get_missing_deps(heads).is_empty()
+            })
         })
     }
 

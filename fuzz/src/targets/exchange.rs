@@ -171,6 +171,8 @@ pub(crate) fn kind(e: &Error) -> &'static str {
         Error::CaseNotFound(_) => "CaseNotFound",
         Error::UnknownId { .. } => "UnknownId",
         Error::InvalidInput { .. } => "InvalidInput",
+        Error::ImpossibleDate { .. } => "ImpossibleDate",
+        Error::Retracted { .. } => "Retracted",
         Error::TextIndex { .. } => "TextIndex",
         Error::NewerSchema { .. } => "NewerSchema",
         Error::Corrupt { .. } => "Corrupt",

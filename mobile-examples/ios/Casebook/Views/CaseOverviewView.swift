@@ -30,7 +30,7 @@ struct CaseOverviewView: View {
                     Text(decisionText(d))
                 }
                 if model.verdict?.stronglyAdvised == true {
-                    Text("A second opinion is strongly advised.").foregroundStyle(.red)
+                    Text("A critical situation applies: the guide suggests a second opinion.").foregroundStyle(.red)
                 }
                 if model.conflicts > 0 {
                     Text("\(model.conflicts) field(s) were set differently by two people: pick one.")

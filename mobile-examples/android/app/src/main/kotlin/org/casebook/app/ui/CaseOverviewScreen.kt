@@ -82,7 +82,7 @@ fun CaseOverviewScreen(
                 }
                 Text(when_)
                 if (o.verdict.stronglyAdvised) {
-                    Text("A second opinion is strongly advised (${o.verdict.reasons.size} critical situation(s)).", color = MaterialTheme.colorScheme.error)
+                    Text("A critical situation applies (${o.verdict.reasons.size}): the guide suggests a second opinion.", color = MaterialTheme.colorScheme.error)
                 }
                 if (o.conflicts > 0) Text("${o.conflicts} field(s) were set differently by two people: pick one.")
                 if (o.removedFromRelay) {
