@@ -26,6 +26,10 @@
 // network is the reference. Prints p50/p99/max per condition, and where the keystrokes' time went (on a
 // CPU, waiting for one, blocked on the case's lock), from the scheduler's counters where Linux has them.
 //
+// The relay and the proxy run at a lower CPU priority (`nice -n 10`, where the machine has `nice`): they
+// stand for a data centre and the network, which do not share a phone's CPU; on 2 shared cores they would
+// otherwise take the UI thread's turn.
+//
 // Run by bindings/tests/run.sh after BindingsTest, with a concurrent collector (see there). Environment:
 // CASEBOOK_SERVER = the casebook-server binary, CASEBOOK_PROXY = the tcp_proxy binary.
 
@@ -99,9 +103,11 @@ class RelayProcess(binary: String) : AutoCloseable {
 
     init {
         process = ProcessBuilder(
-            binary, "--listen", "127.0.0.1:0", "--data-dir", File(dir, "data").path,
-            "--accounts-per-hour", "10000", "--auth-failures-per-minute", "10000",
-            "--redeem-attempts-per-minute", "10000", "--shutdown-grace-secs", "0",
+            niced(binary) + listOf(
+                "--listen", "127.0.0.1:0", "--data-dir", File(dir, "data").path,
+                "--accounts-per-hour", "10000", "--auth-failures-per-minute", "10000",
+                "--redeem-attempts-per-minute", "10000", "--shutdown-grace-secs", "0",
+            ),
         ).redirectErrorStream(true).also { it.environment()["NO_COLOR"] = "1" }.start()
         val lines = process.inputStream.bufferedReader()
         var found: String? = null
@@ -124,9 +130,13 @@ class RelayProcess(binary: String) : AutoCloseable {
     }
 }
 
+/** [binary] run at a lower CPU priority where the machine has `nice` (see the header). */
+fun niced(binary: String): List<String> =
+    if (File("/usr/bin/nice").canExecute()) listOf("/usr/bin/nice", "-n", "10", binary) else listOf(binary)
+
 /** The tcp_proxy binary in front of [target] (host:port), driven by commands on its stdin. */
 class ProxyProcess(binary: String, target: String) : AutoCloseable {
-    private val process = ProcessBuilder(binary, target).redirectError(ProcessBuilder.Redirect.INHERIT).start()
+    private val process = ProcessBuilder(niced(binary) + target).redirectError(ProcessBuilder.Redirect.INHERIT).start()
     private val commands: Writer = process.outputStream.bufferedWriter()
     private val answers: BufferedReader = process.inputStream.bufferedReader()
     /** What the phones dial instead of the relay. */
