@@ -52,8 +52,9 @@ impl Phone {
     }
 
     /// The app restarts: the client stops (no goodbye) and a new one starts on the same store.
+    /// The app is killed by the system and started again (no goodbye: peers still know this device).
     fn restart(&mut self, url: &str, ttl: Duration) {
-        self.sync.stop().unwrap();
+        self.sync.stop_as_if_killed().unwrap();
         self.sync = Self::client(&self.store, url, &self.creds, &self.events, ttl);
     }
 
@@ -214,6 +215,17 @@ fn members_see_each_others_presence_and_non_members_never_do() {
     assert!(ben.sync.presence(&doc).is_empty() && ben.sync.own_presence(&doc).is_none());
     wait_for("Ben's goodbye", || ana.sees(&doc, &ben).is_none().then_some(()));
     assert!(left.elapsed() < LONG_TTL / 2, "Ben expired instead of saying goodbye ({:?})", left.elapsed());
+
+    // Ben is back in the notes, then his app goes to the background: pausing says goodbye too.
+    ben.sync.set_appointment_presence(&b, &appt, me(&ben, "Ben", "notes", &appt).to_state()).unwrap();
+    wait_for("Ana to see Ben in the notes again", || ana.sees(&doc, &ben));
+    let paused = Instant::now();
+    ben.sync.pause().unwrap();
+    wait_for("Ben's goodbye at pause", || ana.sees(&doc, &ben).is_none().then_some(()));
+    assert!(paused.elapsed() < LONG_TTL / 2, "Ben expired instead of saying goodbye ({:?})", paused.elapsed());
+    // Back in the foreground, the new connection introduces him again.
+    ben.sync.resume().unwrap();
+    wait_for("Ana to see Ben after his resume", || ana.sees(&doc, &ben));
 
     for p in [ana, ben, eve, mallory] {
         p.sync.stop().unwrap();

@@ -43,6 +43,10 @@ use super::status::{CaseSyncStatus, SyncEvent, SyncObserver, SyncState};
 
 pub(super) mod presence;
 
+
+/// How long [`SyncClient::pause`] and [`SyncClient::stop`] let what was just sent (the last pushes, presence
+/// goodbyes) leave before the connection closes.
+const CLOSE_GRACE: Duration = Duration::from_millis(200);
 /// Tuning of a [`SyncClient`].
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -577,8 +581,20 @@ impl SyncClient {
         for case in &open {
             self.driver.push_now(case)?;
         }
+        // Peers forget this device at once rather than when its presence expires.
+        self.say_goodbye_everywhere();
         if let Some(d) = lock(&self.dialer).take() {
-            d.close();
+            // The connection closes after a short grace on the runtime (not on the caller's thread), so that
+            // what was just pushed and the goodbyes can still leave.
+            match lock(&self.runtime).as_ref() {
+                Some(rt) => {
+                    rt.spawn(async move {
+                        tokio::time::sleep(CLOSE_GRACE).await;
+                        d.close();
+                    });
+                }
+                None => d.close(),
+            }
         }
         self.driver.step(Event::Link(LinkEvent::Offline));
         self.driver.store.storage().flush()?;
@@ -601,6 +617,12 @@ impl SyncClient {
     /// Close the connection, stop samod (its pending writes complete), flush the store. Later calls fail
     /// with `Stopped`. Blocks for at most ~12 s: call it off the UI thread (the bindings' `stop` is async).
     pub fn stop(&self) -> SyncResult<()> {
+        if self.say_goodbye_everywhere() > 0
+            && let Some(rt) = lock(&self.runtime).as_ref()
+        {
+            // Let the goodbyes leave before the connection closes.
+            let _ = futures::executor::block_on(rt.spawn(async { tokio::time::sleep(CLOSE_GRACE).await }));
+        }
         let Some(rt) = lock(&self.runtime).take() else {
             return Ok(());
         };

@@ -26,10 +26,12 @@ use crate::storage::Storage;
 
 /// Time allowed for TCP, TLS and the WebSocket upgrade.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Interval of keep-alive pings.
-pub(crate) const PING_EVERY: Duration = Duration::from_secs(20);
-/// A connection from which nothing (not even a pong) arrived for this long is considered dead.
-pub(crate) const SILENT_FOR: Duration = Duration::from_secs(60);
+/// Interval of keep-alive pings (well inside the relay's 120 s idle timeout).
+pub(crate) const PING_EVERY: Duration = Duration::from_secs(10);
+/// A connection from which nothing (not even a pong) arrived for this long is considered dead: two pings
+/// unanswered, plus slack for a slow radio. Hospital Wi-Fi that connects and then says nothing shows as
+/// "connecting" within this time instead of a minute, and the redial starts.
+pub(crate) const SILENT_FOR: Duration = Duration::from_secs(25);
 /// Largest sync message accepted from the relay (the first sync of a large case can be big).
 const MAX_MESSAGE: usize = 256 << 20;
 

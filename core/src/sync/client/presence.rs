@@ -229,8 +229,8 @@ impl SyncClient {
 
     /// Stop presence in a document (automerge-repo `Presence.stop`): a goodbye goes to the peers (who
     /// forget this device at once), heartbeats stop, and the peers' states are forgotten here. A no-op if
-    /// presence is not set there. Call it when the user leaves the screen; after [`SyncClient::pause`] or
-    /// [`SyncClient::stop`] peers forget this device when its time is up (45 s).
+    /// presence is not set there. Call it when the user leaves the screen; [`SyncClient::pause`] and
+    /// [`SyncClient::stop`] say goodbye in every document too.
     pub fn clear_presence(&self, doc: &DocId) {
         let slot = {
             let mut hub = lock(&self.driver.presence.inner);
@@ -249,6 +249,34 @@ impl SyncClient {
         if !slot.state.peers(now_ms()).is_empty() {
             self.driver.emit(SyncEvent::PresenceChanged { case_id: slot.case, doc: doc.clone() });
         }
+    }
+
+    /// Say goodbye in every document with presence set (the app goes to the background or stops): the peers
+    /// forget this device at once instead of when its time is up. The states stay set here: after
+    /// [`SyncClient::resume`], the new connection introduces this device again. Returns how many
+    /// goodbyes were sent.
+    pub(crate) fn say_goodbye_everywhere(&self) -> usize {
+        let docs: Vec<DocId> = lock(&self.driver.presence.inner).docs.keys().cloned().collect();
+        let mut sent = 0;
+        for doc in docs {
+            if let Some(h) = lock(&self.driver.handles).get(&doc).cloned() {
+                h.broadcast(DocPresence::goodbye());
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    /// Stop like an app the system kills: presence tasks end without a goodbye, then [`SyncClient::stop`].
+    /// For tests of what peers see after a crash (they keep this device until its time is up).
+    #[doc(hidden)]
+    pub fn stop_as_if_killed(&self) -> SyncResult<()> {
+        let slots: Vec<Slot> = lock(&self.driver.presence.inner).docs.drain().map(|(_, s)| s).collect();
+        self.driver.presence.active.store(false, Ordering::Relaxed);
+        for slot in slots {
+            slot.task.abort();
+        }
+        self.stop()
     }
 
     /// The other devices present in a document (not expired), by peer id; empty unless presence is set
