@@ -43,7 +43,6 @@ use super::status::{CaseSyncStatus, SyncEvent, SyncObserver, SyncState};
 
 pub(super) mod presence;
 
-
 /// How long [`SyncClient::pause`] and [`SyncClient::stop`] let what was just sent (the last pushes, presence
 /// goodbyes) leave before the connection closes.
 const CLOSE_GRACE: Duration = Duration::from_millis(200);
@@ -85,6 +84,8 @@ pub struct SyncClient {
     driver: Arc<Driver>,
     /// The dialer's handle (`None` while paused).
     dialer: Mutex<Option<DialerHandle<SyncError>>>,
+    /// Connections being closed after [`SyncClient::pause`]'s grace (still connected until then).
+    closing: Arc<std::sync::atomic::AtomicUsize>,
     /// How to dial.
     dial: DialConfig,
     /// This device's account.
@@ -187,6 +188,7 @@ impl SyncClient {
             runtime: Mutex::new(Some(runtime)),
             driver,
             dialer: Mutex::new(None),
+            closing: Arc::default(),
             dial,
             account_id: credentials.account_id,
         };
@@ -312,9 +314,11 @@ impl SyncClient {
         }
     }
 
-    /// Whether the relay connection is established (handshake done).
+    /// Whether the relay connection is established (handshake done); after [`SyncClient::pause`], until
+    /// the connection has closed (a grace of 200 ms lets the last pushes and goodbyes leave).
     pub fn is_connected(&self) -> bool {
         lock(&self.dialer).as_ref().is_some_and(|d| d.is_connected())
+            || self.closing.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
 
     /// Why sync stopped for good (the relay refused this device's token), if it did.
@@ -588,9 +592,12 @@ impl SyncClient {
             // what was just pushed and the goodbyes can still leave.
             match lock(&self.runtime).as_ref() {
                 Some(rt) => {
+                    let closing = self.closing.clone();
+                    closing.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     rt.spawn(async move {
                         tokio::time::sleep(CLOSE_GRACE).await;
                         d.close();
+                        closing.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                     });
                 }
                 None => d.close(),
@@ -651,6 +658,8 @@ impl SyncClient {
         } else {
             rt.shutdown_timeout(Duration::from_secs(2));
         }
+        // A close after pause's grace that the runtime's shutdown cut short: the connection is gone too.
+        self.closing.store(0, std::sync::atomic::Ordering::SeqCst);
         // Ends the event thread once it has delivered what is queued.
         *lock(&self.driver.notify) = None;
         self.driver.store.storage().flush()?;
