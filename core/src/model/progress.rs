@@ -263,13 +263,15 @@ impl Case {
         }
         if !d.participants.is_empty() {
             let team = self.care_team();
-            let names: Vec<String> = d
+            let mut names: Vec<String> = d
                 .participants
                 .iter()
                 .map(|p| {
                     team.iter().find(|c| &c.id == p).map_or_else(|| "a former caregiver".into(), |c| c.name.clone())
                 })
                 .collect();
+            // By name, not by (random) id: the same sentence for the same people.
+            names.sort();
             extra.push(format!("with {}", names.join(", ")));
         }
         let extra = if extra.is_empty() { String::new() } else { format!(" ({})", extra.join("; ")) };
