@@ -409,9 +409,13 @@ impl Engine {
                         Some(h) => {
                             d.found = Found::Watched;
                             if !d.case_heads_known {
-                                // Not open in the case: storage holds what samod loaded from it.
+                                // Not open in the case when it told us: storage holds what samod loaded from
+                                // it. But the app may have opened it since (a screen reading the notes), and
+                                // samod may hold more than storage (from the relay): one exchange settles
+                                // both (it merges into the case if open, else writes what storage lacks).
                                 d.case_heads = h.clone();
                                 d.case_heads_known = true;
+                                d.dirty = true;
                             }
                             d.local_pending = !same_set(&h, &d.case_heads);
                             d.heads = h;
@@ -953,6 +957,24 @@ mod tests {
         assert!(!e.settled(&case));
         e.handle(7, Event::Registered { case: case.clone(), doc: notes.clone(), done: true });
         assert!(e.settled(&case));
+    }
+
+    #[test]
+    fn a_document_the_case_had_not_open_is_exchanged_once_found() {
+        let (mut e, case) = watched();
+        let notes = DocId::random();
+        let docs = vec![info(&case, vec![h(1)]), DocInfo { heads: None, ..info(&notes, vec![]) }];
+        e.handle(3, Event::CaseDocs { case: case.clone(), docs, open: true });
+        // The app may have opened it meanwhile, and samod may hold more than storage: one exchange.
+        let fx = e.handle(4, Event::Found { case: case.clone(), doc: notes.clone(), heads: Some(vec![h(7)]) });
+        assert!(fx.contains(&Effect::Exchange {
+            case: case.clone(),
+            doc: notes.clone(),
+            since: vec![h(7)],
+            open: true
+        }));
+        let fx = e.handle(5, Event::Exchanged { case: case.clone(), doc: notes.clone(), heads: Some(vec![h(7)]) });
+        assert!(!fx.iter().any(|f| matches!(f, Effect::Exchange { .. })), "{fx:?}");
     }
 
     #[test]

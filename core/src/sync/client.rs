@@ -143,6 +143,7 @@ impl SyncClient {
             events: tx,
             handles: Mutex::new(Default::default()),
             watchers: Mutex::new(Vec::new()),
+            searching: Mutex::default(),
             open: Mutex::new(Default::default()),
             relay: relay.clone(),
             failure: Mutex::new(None),

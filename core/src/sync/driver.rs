@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use automerge::{ChangeHash, ReadDoc};
 use futures::StreamExt;
-use samod::{DocHandle, Repo};
+use samod::{DocHandle, Repo, SearchState};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::bridge;
@@ -68,6 +68,8 @@ pub(crate) struct Driver {
     pub(crate) handles: Mutex<HashMap<DocId, DocHandle>>,
     /// The document watcher tasks.
     pub(crate) watchers: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Documents a search of samod is under way for (see [`Driver::search`]).
+    pub(crate) searching: Mutex<std::collections::HashSet<DocId>>,
     /// The cases the app has open, by id (weak: a case the app dropped is no longer merged into).
     pub(crate) open: Mutex<HashMap<CaseId, Vec<Weak<Mutex<Case>>>>>,
     /// The relay's HTTP API.
@@ -228,10 +230,10 @@ impl Driver {
                 let this = self.clone();
                 self.rt.spawn(async move { this.find(case, doc).await });
             }
-            Effect::Exchange { case, doc, since, open: _ } => {
+            Effect::Exchange { case, doc, since: _, open: _ } => {
                 let this = self.clone();
                 self.rt.spawn_blocking(move || {
-                    let heads = match this.exchange(&case, &doc, &since) {
+                    let heads = match this.exchange(&case, &doc) {
                         Ok(h) => h,
                         Err(e) => {
                             tracing::warn!(case = %case, document = %doc, error = %e, "exchange failed; will retry");
@@ -295,12 +297,20 @@ impl Driver {
             self.send(Event::Found { case, doc, heads: Some(heads) });
             return;
         }
-        let found = tokio::time::timeout(FIND_TIMEOUT, self.repo.find(doc.to_document_id())).await;
-        let Ok(Ok(Some(handle))) = found else {
-            tracing::debug!(document = %doc, "samod cannot produce a document yet; will retry");
+        // One search per document at a time: a retry while one is under way finds it still missing.
+        if !lock(&self.searching).insert(doc.clone()) {
             self.send(Event::Found { case, doc, heads: None });
             return;
-        };
+        }
+        let handle = self.search(&case, &doc).await;
+        lock(&self.searching).remove(&doc);
+        let Some(handle) = handle else { return };
+        if lock(&self.handles).contains_key(&doc) {
+            // Found meanwhile by an earlier look-up, which watches it already.
+            let heads = handle.with_document(|d| d.get_heads());
+            self.send(Event::Found { case, doc, heads: Some(heads) });
+            return;
+        }
         // Subscribe before reading the heads, so that no change slips in between.
         let mut changes = handle.changes();
         let (peers, mut peer_updates) = handle.peers();
@@ -322,19 +332,56 @@ impl Driver {
         lock(&self.watchers).push(watcher.abort_handle());
     }
 
+    /// samod's handle of a document: on local storage, else from the relay. If samod cannot produce it
+    /// within [`FIND_TIMEOUT`] (the relay does not have it yet: a sibling's new notes document whose
+    /// registration or first push is still on its way), the engine is told it is missing and the search
+    /// goes on: samod completes it when the relay announces the document (a new look-up would not ask the
+    /// relay again). `None` if the search ended without it (samod stopping); the engine was told.
+    async fn search(&self, case: &CaseId, doc: &DocId) -> Option<DocHandle> {
+        let missing = || Event::Found { case: case.clone(), doc: doc.clone(), heads: None };
+        let Ok((mut state, mut updates)) = self.repo.search(doc.to_document_id()) else {
+            self.send(missing());
+            return None;
+        };
+        let deadline = tokio::time::Instant::now() + FIND_TIMEOUT;
+        let mut told = false;
+        loop {
+            if let SearchState::Found(h) = state {
+                return Some(h);
+            }
+            let next = if told {
+                updates.next().await
+            } else {
+                match tokio::time::timeout_at(deadline, updates.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        tracing::debug!(document = %doc, "samod cannot produce a document yet; still searching");
+                        self.send(missing());
+                        told = true;
+                        continue;
+                    }
+                }
+            };
+            match next {
+                Some(s) => state = s,
+                None => {
+                    if !told {
+                        self.send(missing());
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
     /// [`Effect::Exchange`], on a blocking thread: exchange one document between the open case and samod,
-    /// or write samod's changes since `since` to storage if the case (or this document) is not open.
+    /// or write to storage what it lacks of samod's changes if the case (or this document) is not open.
     /// Returns the heads both sides hold afterwards.
     ///
     /// Three steps, so that the case's lock covers memory work on the case's own copy only: (1) under the
     /// case's lock, what samod lacks; (2) under samod's lock alone, push it and take what the case lacks;
     /// (3) under the case's lock, merge that (only if there is something to merge).
-    pub(crate) fn exchange(
-        &self,
-        case_id: &CaseId,
-        doc: &DocId,
-        since: &[ChangeHash],
-    ) -> crate::Result<Option<Vec<ChangeHash>>> {
+    pub(crate) fn exchange(&self, case_id: &CaseId, doc: &DocId) -> crate::Result<Option<Vec<ChangeHash>>> {
         let Some(handle) = lock(&self.handles).get(doc).cloned() else { return Ok(None) };
         if let Some(shared) = self.open_case(case_id) {
             let samod_heads = handle.with_document(|d| d.get_heads());
@@ -369,12 +416,18 @@ impl Driver {
             }
         }
         // Not open: make sure storage holds everything samod holds (samod's own write is asynchronous), so
-        // that the case opened later, or after a crash, has it all.
+        // that the case opened later, or after a crash, has it all. What storage holds is read from storage,
+        // not taken from `since`: changes samod received from the relay before the engine found the document
+        // may not be written yet, and an app opening the document right after would miss them.
+        let storage = self.store.storage();
+        let stored = match crate::tracked_doc::TrackedDoc::load(&*storage, doc, case_id)? {
+            Some(mut t) => t.doc.get_heads(),
+            None => Vec::new(),
+        };
         let (delta, heads) = handle.with_document(|d| {
-            let known: Vec<_> = since.iter().filter(|h| d.get_change_by_hash(h).is_some()).copied().collect();
+            let known: Vec<_> = stored.iter().filter(|h| d.get_change_by_hash(h).is_some()).copied().collect();
             (d.get_changes(&known), d.get_heads())
         });
-        let storage = self.store.storage();
         let mut wrote = false;
         for c in &delta {
             let k = incremental_key(doc, &c.hash())?;
