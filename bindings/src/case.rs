@@ -167,6 +167,7 @@ mod tests {
                 specialist: None,
                 start: None,
                 place: None,
+                tz: None,
             })
             .unwrap();
         let field = SharedText::AppointmentNotes { appointment: appt.clone(), author: created.me.clone() };

@@ -13,7 +13,7 @@
 //! - [`model`]: one file per part of the guide, mirroring the core's `model/`: its records and enums and
 //!   the `Case` methods that read and write it (patient, decision window, critical situations,
 //!   specialists, record requests, chronology, questions, appointments and notes, opinions, care team,
-//!   tasks, costs, progress, conflicts, collaborative text, exchange).
+//!   tasks, costs, progress, the agenda, conflicts, collaborative text, exchange).
 //! - [`observer`]: [`CaseObserver`], the foreign trait told when a case changed (here, from a relay, or
 //!   from an imported file).
 //! - `sync` (feature `sync`, on by default): [`Relay`] (accounts, devices, invites, members) and

@@ -3,6 +3,7 @@
 //! write that part. Enums that are plain keys in the core are exported as they are (`#[uniffi::remote]`:
 //! the compiler checks the variants against the core's).
 
+pub mod agenda;
 pub mod appointment;
 pub mod chronology;
 pub mod conflict;

@@ -13,7 +13,14 @@ use crate::commands::{
 /// Organise a cancer second opinion with your family, offline. Data stays in a local store; share it with
 /// `export` and `import`.
 #[derive(Debug, Parser)]
-#[command(name = "casebook", version, propagate_version = true, max_term_width = 100, args_override_self = true)]
+#[command(
+    name = "casebook",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    args_override_self = true,
+    after_long_help = crate::failure::EXIT_HELP
+)]
 pub(crate) struct Cli {
     /// Flags every command accepts.
     #[command(flatten)]
@@ -46,9 +53,15 @@ pub(crate) struct Global {
     /// (default: this device's caregiver, see `casebook me`).
     #[arg(long = "as", global = true, help_heading = "Global options", env = "CASEBOOK_AS", value_name = "CAREGIVER")]
     pub(crate) author: Option<String>,
-    /// Date that days left, overdue requests and progress are computed for (default: today, UTC).
+    /// Date that days left, overdue requests, the agenda and progress are computed for (default: today in
+    /// the --tz zone).
     #[arg(long, global = true, help_heading = "Global options", value_name = "YYYY-MM-DD")]
     pub(crate) today: Option<String>,
+    /// Your time zone, an IANA name such as America/Los_Angeles: "today", "late" and "days left" follow it,
+    /// and new appointments take it (default: the system's zone — TZ, else /etc/localtime — or UTC if none
+    /// is found).
+    #[arg(long, global = true, help_heading = "Global options", env = "CASEBOOK_TZ", value_name = "ZONE")]
+    pub(crate) tz: Option<String>,
 }
 
 /// The top-level commands.
@@ -138,6 +151,9 @@ pub(crate) enum Command {
     /// Costs of seeking opinions, with totals.
     #[command(subcommand)]
     Cost(cost::CostCmd),
+    /// What comes next, in time order: appointments, the decision date, records due, slides to return,
+    /// tasks — with what is late.
+    Agenda,
     /// Progress through the guide's seven steps.
     Progress,
     /// Fields that two caregivers set differently at the same time.

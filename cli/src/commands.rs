@@ -1,6 +1,7 @@
 //! The commands, one file per part of the case. Each file defines its subcommands (clap) and runs them:
 //! reads print the core's read structs (as text or `--json`), writes apply one named operation and save.
 
+pub(crate) mod agenda;
 pub(crate) mod appointment;
 pub(crate) mod care_team;
 pub(crate) mod case;
@@ -64,6 +65,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Prefs(c) => preferences::run(&ctx, c),
         Command::Task(c) => task::run(&ctx, c),
         Command::Cost(c) => cost::run(&ctx, c),
+        Command::Agenda => agenda::show(&ctx),
         Command::Progress => progress::show(&ctx),
         Command::Conflicts => conflict::list(&ctx),
         Command::Resolve(a) => conflict::resolve(&ctx, a),

@@ -1,13 +1,14 @@
-//! The global flags resolved: which store, which case, who is writing and what day it is.
+//! The global flags resolved: which store, which case, who is writing, what time zone and what day it is.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
-use casebook_core::{Case, CaseId, Store, dates};
-use time::Date;
+use anyhow::{Context as _, Result};
+use casebook_core::dates::{self, Zone};
+use casebook_core::{Case, CaseId, Store};
+use time::{Date, PrimitiveDateTime};
 
 use crate::cli::Global;
-use crate::lookup;
+use crate::{failure, lookup};
 
 /// What every command runs with.
 pub(crate) struct Ctx {
@@ -15,7 +16,11 @@ pub(crate) struct Ctx {
     json: bool,
     case: Option<String>,
     author: Option<String>,
+    zone: Zone,
+    /// Whether the zone was given or found (not the UTC fallback).
+    zone_known: bool,
     today: Date,
+    now: PrimitiveDateTime,
 }
 
 /// A store and one of its cases, open.
@@ -27,13 +32,26 @@ pub(crate) struct Open {
 }
 
 impl Ctx {
-    /// Resolve the global flags (only `--today` can fail here).
+    /// Resolve the global flags (only `--tz` and `--today` can fail here). "Today" and "now" are the local
+    /// date and time in the `--tz` zone (default: the system's, else UTC); `--today` overrides the date,
+    /// and then "now" is the start of that day, so that a run with `--today` gives the same answers at any
+    /// hour.
     pub(crate) fn new(g: Global) -> Result<Self> {
-        let today = match g.today.as_deref() {
-            Some(s) => dates::parse_date("today", s)?,
-            None => dates::today(),
+        let (zone, zone_known) = match g.tz.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
+            Some(name) => (Zone::named("tz", name)?, true),
+            None => Zone::system().map_or_else(|| (Zone::utc(), false), |z| (z, true)),
         };
-        Ok(Self { store_dir: g.store, json: g.json, case: g.case, author: g.author, today })
+        let (today, now) = match g.today.as_deref() {
+            Some(s) => {
+                let d = dates::parse_date("today", s)?;
+                (d, d.midnight())
+            }
+            None => {
+                let now = zone.now();
+                (now.date(), now)
+            }
+        };
+        Ok(Self { store_dir: g.store, json: g.json, case: g.case, author: g.author, zone, zone_known, today, now })
     }
 
     /// Whether JSON output was asked for.
@@ -41,9 +59,25 @@ impl Ctx {
         self.json
     }
 
-    /// The date derived views are computed for.
+    /// The date derived views are computed for: the local date in [`Ctx::zone`], or `--today`.
     pub(crate) fn today(&self) -> Date {
         self.today
+    }
+
+    /// The local date and time derived views are computed for (the start of the day with `--today`).
+    pub(crate) fn now(&self) -> PrimitiveDateTime {
+        self.now
+    }
+
+    /// The user's time zone (`--tz`, else the system's, else UTC).
+    pub(crate) fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
+    /// The IANA name of the user's zone, when it was given or found (not the UTC fallback, nor a system
+    /// zone without a name): what new appointments take by default.
+    pub(crate) fn zone_name(&self) -> Option<&str> {
+        if self.zone_known { self.zone.name() } else { None }
     }
 
     /// The store directory.
@@ -59,7 +93,10 @@ impl Ctx {
     /// Open the existing store; a missing one is an error (a mistyped `--store` must not create one).
     pub(crate) fn store(&self) -> Result<Store> {
         if !self.store_exists() {
-            bail!("no Casebook store at {}: run `casebook init` first, or pass --store DIR", self.store_dir.display());
+            return Err(failure::not_found(format!(
+                "no Casebook store at {}: run `casebook init` first, or pass --store DIR",
+                self.store_dir.display()
+            )));
         }
         open_waiting(&self.store_dir)
     }
@@ -68,7 +105,7 @@ impl Ctx {
     pub(crate) fn store_or_create(&self) -> Result<Store> {
         if !self.store_exists() {
             if self.store_dir.exists() && !self.store_dir.is_dir() {
-                bail!("{} exists and is not a directory", self.store_dir.display());
+                return Err(failure::usage(format!("{} exists and is not a directory", self.store_dir.display())));
             }
             std::fs::create_dir_all(&self.store_dir)
                 .with_context(|| format!("cannot create the store directory {}", self.store_dir.display()))?;
@@ -85,20 +122,20 @@ impl Ctx {
             let cases = store.list_cases()?;
             let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
             let found = lookup::resolve("case", given, ids)?;
-            return cases
-                .into_iter()
-                .find(|c| c.id.as_str() == found)
-                .map(|c| c.id)
-                .with_context(|| format!("no case {given} in this store (see `casebook case list`)"));
+            return cases.into_iter().find(|c| c.id.as_str() == found).map(|c| c.id).ok_or_else(|| {
+                failure::not_found(format!("no case {given} in this store (see `casebook case list`)"))
+            });
         }
         let mut cases = store.list_cases()?;
         match cases.len() {
-            0 => bail!(
+            0 => Err(failure::not_found(
                 "the store holds no case: create one with `casebook case create --patient NAME --me NAME`, \
-                 or import an exchange file"
-            ),
+                 or import an exchange file",
+            )),
             1 => Ok(cases.remove(0).id),
-            n => bail!("the store holds {n} cases: choose one with --case ID (see `casebook case list`)"),
+            n => Err(failure::usage(format!(
+                "the store holds {n} cases: choose one with --case ID (see `casebook case list`)"
+            ))),
         }
     }
 
@@ -123,10 +160,10 @@ impl Ctx {
     pub(crate) fn author(&self, open: &Open) -> Result<String> {
         match self.author_opt(open)? {
             Some(a) => Ok(a),
-            None => bail!(
+            None => Err(failure::usage(
                 "no caregiver is set for this device on this case: pass --as CAREGIVER, \
-                 or run `casebook me set CAREGIVER` (see `casebook caregiver list`)"
-            ),
+                 or run `casebook me set CAREGIVER` (see `casebook caregiver list`)",
+            )),
         }
     }
 

@@ -7,12 +7,16 @@
 //! - [`output`]: human formatting helpers and JSON output.
 //! - [`keyed`]: clap parsing of the core's enums.
 //! - [`lookup`]: ids typed in full or as a unique prefix.
+//! - [`input`]: free texts, typed or read from standard input (`-`).
+//! - [`failure`]: error codes and exit statuses; `--json` errors.
 //!
 //! Every write opens the case, applies one named operation, saves (flushes) and only then reports success.
 
 mod cli;
 mod commands;
 mod context;
+mod failure;
+mod input;
 mod keyed;
 mod lookup;
 mod output;
@@ -22,12 +26,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return failure::parse_failed(e, failure::json_requested(std::env::args_os())),
+    };
+    let json = cli.global.json;
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failure::command_failed(&e, json),
     }
 }

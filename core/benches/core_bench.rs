@@ -843,6 +843,7 @@ fn year_case(cfg: &Config, summary: &mut Summary) -> YearCase {
                 kind: Some(kinds[a % 3]),
                 specialist: ids.specialists.last().map(String::as_str),
                 start: Some(&start),
+                tz: None,
                 place: Some("University Cancer Center, building B"),
             })
             .expect("appointment");

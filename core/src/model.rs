@@ -20,6 +20,7 @@ macro_rules! keyed_enum {
     };
 }
 
+pub mod agenda;
 pub mod appointment;
 pub mod chronology;
 pub mod conflict;
@@ -29,6 +30,7 @@ pub mod decision;
 pub mod notation;
 pub mod opinion;
 pub mod patient;
+pub mod plausibility;
 pub mod progress;
 pub mod question;
 pub mod record_request;
@@ -74,10 +76,11 @@ pub(crate) fn remove_item(doc: &mut AutoCommit, section: &str, id: &str, kind: &
     Ok(())
 }
 
-/// Refuse an empty (or blank) required text.
+/// Refuse an empty required text: nothing, or only spaces, line breaks, control characters and invisible
+/// format characters (zero-width spaces, direction marks, a byte-order mark). Returns it trimmed.
 pub(crate) fn required(field: &'static str, s: &str) -> Result<String> {
     let t = s.trim();
-    if t.is_empty() {
+    if is_blank(t) {
         return Err(Error::InvalidInput { field, reason: "must not be empty".into() });
     }
     if t.len() > 10_000 {
@@ -86,9 +89,24 @@ pub(crate) fn required(field: &'static str, s: &str) -> Result<String> {
     Ok(t.to_string())
 }
 
+/// Whether `s` shows nothing: empty, or only whitespace, control characters and invisible format
+/// characters.
+pub(crate) fn is_blank(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{180E}' | '\u{061C}')
+    })
+}
+
 /// Trim an optional text; blank becomes `None`.
 pub(crate) fn optional(s: Option<&str>) -> Option<String> {
-    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    s.map(str::trim).filter(|s| !is_blank(s)).map(str::to_string)
+}
+
+/// The refusal of a correction that names no field to change.
+pub(crate) fn nothing_to_change() -> Error {
+    Error::InvalidInput { field: "changes", reason: "nothing to change".into() }
 }
 
 /// Check that a caregiver id names a member of the care team.

@@ -80,6 +80,9 @@ impl Store {
         caregiver_name: &str,
         relationship: Option<&str>,
     ) -> Result<(Case, String)> {
+        // Both names are checked before anything is written: a refused name leaves no half-made case.
+        crate::model::required("patient", patient_display_name)?;
+        crate::model::required("name", caregiver_name)?;
         let created = crate::dates::format_date(crate::dates::today());
         let mut case = Case::create(self.storage.clone(), &created)?;
         case.set_patient(PatientField::DisplayName, Some(patient_display_name))?;

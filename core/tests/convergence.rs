@@ -162,12 +162,11 @@ fn apply(reps: &mut [Replica], id: &CaseId, op: &Op, step: usize) {
         Op::AppointmentStart(_, i, h) => {
             let ap = c.appointments();
             if !ap.is_empty() {
-                c.set_appointment(
-                    &ap[i % ap.len()].id,
-                    AppointmentField::Start,
-                    Some(&format!("2026-03-01T{h:02}:00")),
-                )
-                .unwrap();
+                let id = &ap[i % ap.len()].id;
+                c.set_appointment(id, AppointmentField::Start, Some(&format!("2026-03-01T{h:02}:00"))).unwrap();
+                // The zone of the place too, now and then (two siblings may set different ones offline).
+                let tz = [None, Some("America/New_York"), Some("Europe/Madrid")][h as usize % 3];
+                c.set_appointment(id, AppointmentField::Tz, tz).unwrap();
             }
         }
         Op::Notes(_, i) | Op::Summary(_, i) => {
@@ -246,7 +245,8 @@ fn views(c: &mut Case) -> serde_json::Value {
         "questions": c.questions(), "appointments": c.appointments(), "notes": notes, "opinions": c.opinions(),
         "comparison": c.compare_opinions(), "team": c.care_team(), "tasks": c.tasks(), "costs": c.cost_totals(),
         "progress": c.progress(today), "progress_at": c.progress_at(datetime!(2026-03-01 12:00)),
-        "decision": c.decision(), "conflicts": c.conflicts(), "symptoms": c.symptoms(),
+        "decision_record": c.decision(), "conflicts": c.conflicts(), "symptoms": c.symptoms(),
+        "agenda": c.agenda(today), "agenda_later": c.agenda(date!(2026 - 03 - 02)),
     })
 }
 

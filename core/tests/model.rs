@@ -336,6 +336,7 @@ fn appointments_notes_per_author_summary_and_consent() {
             kind: Some(AppointmentKind::SecondOpinion),
             specialist: Some(&sp),
             start: Some("2026-03-02T09:30"),
+            tz: Some("Europe/Madrid"),
             place: Some("Building B"),
         })
         .unwrap();
@@ -358,6 +359,7 @@ fn appointments_notes_per_author_summary_and_consent() {
     assert_eq!(appt.recording_consent[0].person, "Dr. O");
     assert_eq!(appt.summary_requested, Some(date!(2026 - 03 - 02)));
     assert_eq!(appt.start.unwrap().hour(), 9);
+    assert_eq!(appt.tz.as_deref(), Some("Europe/Madrid"), "the zone of the place, kept");
     let notes = case.notes(&a).unwrap();
     let by: std::collections::HashMap<_, _> =
         notes.by_author.iter().map(|n| (n.author.clone(), n.text.clone())).collect();

@@ -55,6 +55,24 @@ impl Cb {
             .env_remove("CASEBOOK_STORE")
             .env_remove("CASEBOOK_CASE")
             .env_remove("CASEBOOK_AS")
+            .env_remove("CASEBOOK_TZ")
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run casebook")
+    }
+
+    /// Run the binary with `--store` set but no `--today`: "today" is the local date in the zone given
+    /// by `env` (`CASEBOOK_TZ`, `TZ`) or `args` (`--tz`).
+    fn run_live(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        Command::new(casebook_bin())
+            .arg("--store")
+            .arg(&self.store)
+            .args(args)
+            .env_remove("CASEBOOK_STORE")
+            .env_remove("CASEBOOK_CASE")
+            .env_remove("CASEBOOK_AS")
+            .env_remove("CASEBOOK_TZ")
+            .envs(env.iter().copied())
             .current_dir(self.dir.path())
             .output()
             .expect("run casebook")
@@ -99,6 +117,52 @@ impl Cb {
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.starts_with("error: "), "error output should start with `error: `: {err}");
         err
+    }
+
+    /// Run a command with `input` on its standard input.
+    fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(casebook_bin())
+            .arg("--store")
+            .arg(&self.store)
+            .args(["--today", TODAY])
+            .args(args)
+            .env_remove("CASEBOOK_STORE")
+            .env_remove("CASEBOOK_CASE")
+            .env_remove("CASEBOOK_AS")
+            .env_remove("CASEBOOK_TZ")
+            .current_dir(self.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run casebook");
+        // The command may refuse before reading everything: a closed pipe is not an error here.
+        let _ = child.stdin.take().unwrap().write_all(input);
+        child.wait_with_output().expect("run casebook")
+    }
+
+    /// Run a command with `--json` that must fail: its exit status and its JSON error (standard error must
+    /// stay empty).
+    fn fail_json(&self, args: &[&str]) -> (i32, Value) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "casebook {args:?} should have failed:\nstdout: {stdout}");
+        assert!(
+            out.stderr.is_empty(),
+            "--json failures print nothing on stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+        assert!(v["error"]["code"].is_string() && v["error"]["message"].is_string(), "{v}");
+        (out.status.code().unwrap(), v)
+    }
+
+    /// The exit status of a command.
+    fn status(&self, args: &[&str]) -> i32 {
+        self.run(args).status.code().unwrap()
     }
 
     /// The case state (heads of every document): equal states mean nothing changed.
@@ -162,11 +226,14 @@ fn reading_without_a_store_fails_and_creates_nothing() {
     let cb = Cb::new();
     let err = cb.fail(&["case", "list"]);
     assert!(err.contains("no Casebook store"), "{err}");
+    let (code, v) = cb.fail_json(&["case", "list"]);
+    assert_eq!((code, v["error"]["code"].as_str()), (3, Some("not_found")), "{v}");
     assert!(!cb.store.exists());
     cb.ok(&["init"]);
     assert!(cb.ok(&["case", "list"]).contains("No cases yet"));
     let err = cb.fail(&["case", "show"]);
     assert!(err.contains("holds no case"), "{err}");
+    assert_eq!(cb.fail_json(&["case", "show"]).0, 3);
 }
 
 #[test]
@@ -608,6 +675,43 @@ fn record_requests_are_corrected_without_losing_anything() {
 }
 
 #[test]
+fn medications_and_costs_are_corrected_in_place() {
+    let (cb, _, _) = Cb::with_case();
+    let med = cb.add(&["medication", "add", "Metformn", "--dose", "500 mg"]);
+    let cost = cb.add(&["cost", "add", "other", "12", "--date", "2024-02-01", "--description", "Train"]);
+
+    // Only the fields given change; the id can be a prefix and the answer names the full id.
+    let done = cb.json(&["medication", "edit", &med[..6], "--name", "Metformin"]);
+    assert_eq!((done["ok"].as_bool(), done["id"].as_str()), (Some(true), Some(med.as_str())));
+    let meds = cb.json(&["medication", "list"]);
+    assert_eq!((meds[0]["name"].as_str(), meds[0]["dose"].as_str()), (Some("Metformin"), Some("500 mg")));
+    cb.json(&["medication", "edit", &med, "--clear-dose"]);
+    assert_eq!(cb.json(&["medication", "list"])[0]["dose"], Value::Null);
+
+    let done = cb.json(&["cost", "edit", &cost[..6], "--category", "travel", "--amount", "120.50", "--clear-date"]);
+    assert_eq!((done["ok"].as_bool(), done["id"].as_str()), (Some(true), Some(cost.as_str())));
+    let listed = cb.json(&["cost", "list"]);
+    let c = &listed["costs"][0];
+    assert_eq!((c["category"].as_str(), c["amount_cents"].as_u64()), (Some("travel"), Some(12_050)));
+    assert_eq!((c["date"].clone(), c["description"].as_str()), (Value::Null, Some("Train")));
+    assert_eq!(listed["totals"]["total_cents"], 12_050);
+    assert!(cb.ok(&["cost", "edit", &cost, "--description", "Train to the centre"]).contains("Updated cost"));
+
+    // Refused, changing nothing: no field, a bad amount, an empty name, a bad date, an unknown id.
+    let before = cb.state();
+    assert!(cb.fail(&["medication", "edit", &med]).contains("required"));
+    assert!(cb.fail(&["cost", "edit", &cost, "--amount", "12.345"]).contains("amount"));
+    assert!(cb.fail(&["medication", "edit", &med, "--name", " "]).contains("must not be empty"));
+    assert!(cb.fail(&["cost", "edit", &cost, "--date", "2024-02-30"]).contains("date"));
+    assert!(cb.fail(&["cost", "edit", "zzz", "--amount", "1"]).contains("no cost"));
+    let out = cb.run(&["--json", "medication", "edit", "zzz", "--name", "x"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(err["error"]["code"], "not_found");
+    assert_eq!(cb.state(), before);
+}
+
+#[test]
 fn opinions_compared_by_meaning_consultation_attended_and_the_decision_recorded() {
     let (cb, _, ana) = Cb::with_case();
     let luis = cb.add(&["caregiver", "add", "Luis", "--relationship", "son"]);
@@ -746,6 +850,7 @@ fn every_read_command_prints_valid_json() {
         vec!["task", "list"],
         vec!["cost", "list"],
         vec!["progress"],
+        vec!["agenda"],
         vec!["conflicts"],
         vec!["state", "--out", &state_file],
         vec!["export", "--out", "x.cbx"],
@@ -769,12 +874,15 @@ fn invalid_input_fails_clearly_and_changes_nothing() {
     let before_show = cb.json(&["case", "show"]);
 
     let err = cb.fail(&["patient", "set", "diagnosis_date", "2024-13-45"]);
-    assert!(err.contains("invalid diagnosis_date") && err.contains("YYYY-MM-DD"), "{err}");
+    assert!(err.contains("invalid diagnosis_date: 2024-13-45: there is no month 13"), "{err}");
+    let err = cb.fail(&["request", "event", &req, "received", "--date", "2024-02-30"]);
+    assert!(err.contains("invalid date: 2024-02-30: February 2024 has 29 days"), "{err}");
+    let err = cb.fail(&["appointment", "add", "--kind", "tests", "--start", "2024-02-28 25:00"]);
+    assert!(err.contains("invalid start: 2024-02-28 25:00: there is no hour 25"), "{err}");
     for args in [
         vec!["decision", "set", "next tuesday"],
-        vec!["request", "event", &req, "received", "--date", "2024-02-30"],
         vec!["request", "add", "--custodian", "Lab", "--item", "imaging_disc", "--return-by", "soon"],
-        vec!["appointment", "add", "--kind", "tests", "--start", "2024-02-28 25:00"],
+        vec!["appointment", "add", "--kind", "tests", "--start", "28.02.2024 10:00"],
         vec!["appointment", "set", &appt, "summary_received", "yesterday"],
         vec!["appointment", "consent", &appt, "Dr. X", "--date", "31/12/2024"],
         vec!["task", "add", "Call", "--due", "2024-1-1x"],
@@ -1114,4 +1222,417 @@ fn sync_watch_leaves_the_store_usable_and_syncs_other_commands_writes() {
         pushed.elapsed()
     );
     drop(watch);
+}
+
+#[test]
+fn agenda_lists_what_comes_next_in_time_order() {
+    let (cb, _, _) = Cb::with_case();
+    assert!(cb.ok(&["agenda"]).contains("Nothing on the agenda"));
+    assert_eq!(cb.json(&["agenda"]), serde_json::json!([]));
+    cb.ok(&["patient", "set", "diagnosis_date", "2024-02-10"]);
+    let luis = cb.add(&["caregiver", "add", "Luis"]);
+    let chen = cb.add(&["specialist", "add", "Dr. Chen"]);
+    let consult = cb.add(&[
+        "appointment",
+        "add",
+        "--kind",
+        "second_opinion",
+        "--specialist",
+        &chen,
+        "--start",
+        "2024-03-04T09:30",
+        "--zone",
+        "America/New_York",
+        "--place",
+        "Big Center",
+    ]);
+    // Took place already: not on the agenda.
+    cb.add(&["appointment", "add", "--kind", "first_opinion", "--start", "2024-02-20T10:00"]);
+    let req = cb.add(&["request", "add", "--custodian", "General Hospital", "--item", "pathology_report"]);
+    cb.ok(&["request", "event", &req, "requested_in_writing", "--date", "2024-01-15"]);
+    let slides = cb.add(&[
+        "request",
+        "add",
+        "--custodian",
+        "Path Lab",
+        "--item",
+        "pathology_slides",
+        "--channel",
+        "lab_release",
+        "--return-by",
+        "2024-02-28",
+    ]);
+    let today_task = cb.add(&["task", "add", "Call the lab", "--due", TODAY, "--assignee", &luis]);
+    let late_task = cb.add(&["task", "add", "Copy the disc", "--due", "2024-02-20"]);
+    let done = cb.add(&["task", "add", "Book the hotel", "--due", "2024-02-25"]);
+    cb.ok(&["task", "done", &done]);
+
+    let a = cb.json(&["agenda"]);
+    let rows: Vec<(&str, &str, bool, &str)> = a
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["date"].as_str().unwrap(),
+                e["kind"].as_str().unwrap(),
+                e["late"].as_bool().unwrap(),
+                e["id"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("2024-02-14", "records_due", true, req.as_str()),
+            ("2024-02-20", "task", true, late_task.as_str()),
+            ("2024-02-28", "return_material", true, slides.as_str()),
+            ("2024-03-01", "task", false, today_task.as_str()),
+            ("2024-03-04", "appointment", false, consult.as_str()),
+            ("2024-03-09", "decision_date", false, ""),
+        ],
+        "{a:#}"
+    );
+    assert_eq!(a[4]["time"], "09:30");
+    assert_eq!(a[4]["tz"], "America/New_York");
+    assert_eq!(a[4]["title"], "Second-opinion consultation with Dr. Chen at Big Center");
+    assert_eq!(a[3]["title"], "Call the lab (Luis)");
+    assert_eq!(a[5]["is_default"], true);
+    assert_eq!(a[3]["days_left"], 0);
+
+    // As text: names, late and overdue flags, the default labelled, the place's zone and your time.
+    let text = cb.ok(&["--tz", "America/Los_Angeles", "agenda"]);
+    let line = |needle: &str| text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text}"));
+    assert!(line("General Hospital").contains("OVERDUE"), "{text}");
+    assert!(line("Copy the disc").contains("LATE"), "{text}");
+    assert!(line("Path Lab").contains("LATE"), "{text}");
+    assert!(line("Call the lab").contains("today"), "{text}");
+    assert!(line("Dr. Chen").contains("2024-03-04 09:30 America/New_York (06:30 your time)"), "{text}");
+    assert!(line("Decide on treatment").contains("decision (default)"), "{text}");
+    // In the place's own zone, the zone is not repeated.
+    let there = cb.ok(&["--tz", "America/New_York", "agenda"]);
+    assert!(there.contains("2024-03-04 09:30  "), "{there}");
+    assert!(!there.contains("your time"), "{there}");
+}
+
+#[test]
+fn today_is_the_local_date_of_the_tz_zone() {
+    use casebook_core::dates::Zone;
+    let (cb, _, _) = Cb::with_case();
+    // Pago Pago is UTC-11 and Kiritimati UTC+14: their dates always differ, whatever the hour.
+    let (west, east) = ("Pacific/Pago_Pago", "Pacific/Kiritimati");
+    let zone = |z| Zone::named("tz", z).unwrap();
+    let day = zone(west).today();
+    let due = casebook_core::dates::format_date(day);
+    let task = cb.add(&["task", "add", "Fax the request", "--due", &due]);
+    let agenda = |env: &[(&str, &str)], args: &[&str]| -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        all.push("agenda");
+        let out = cb.run_live(env, &all);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    for _ in 0..3 {
+        let (w, e) = (zone(west).today(), zone(east).today());
+        let in_west = agenda(&[], &["--tz", west]);
+        let in_east = agenda(&[("CASEBOOK_TZ", east)], &[]);
+        let from_tz_env = agenda(&[("TZ", east)], &[]);
+        let flag_wins = agenda(&[("CASEBOOK_TZ", east)], &["--tz", west]);
+        if (zone(west).today(), zone(east).today()) != (w, e) || w != day {
+            continue; // midnight passed somewhere during the runs: try again
+        }
+        let behind = (e - w).whole_days();
+        assert!(behind >= 1);
+        assert_eq!(in_west[0]["id"], task.as_str());
+        assert_eq!((&in_west[0]["late"], &in_west[0]["days_left"]), (&Value::Bool(false), &Value::from(0)));
+        assert_eq!((&in_east[0]["late"], &in_east[0]["days_left"]), (&Value::Bool(true), &Value::from(-behind)));
+        assert_eq!(from_tz_env, in_east, "TZ is the system zone");
+        assert_eq!(flag_wins, in_west, "--tz wins over CASEBOOK_TZ");
+        // --today overrides the zone's date.
+        let fixed = agenda(&[], &["--tz", east, "--today", &due]);
+        assert_eq!(fixed[0]["late"], false);
+        let err = String::from_utf8(cb.run_live(&[], &["--tz", "Mars/Olympus_Mons", "agenda"]).stderr).unwrap();
+        assert!(err.contains("Mars/Olympus_Mons") && err.contains("time zone"), "{err}");
+        // New appointments take the zone of --tz unless --zone names the place's.
+        let out = cb.run_live(&[], &["--json", "--tz", east, "appointment", "add", "--kind", "tests"]);
+        assert!(out.status.success());
+        let out = cb.run_live(&[], &["--json", "--tz", east, "appointment", "add", "--kind", "tests", "--zone", west]);
+        assert!(out.status.success());
+        let zones: Vec<Value> =
+            cb.json(&["appointment", "list"]).as_array().unwrap().iter().map(|a| a["tz"].clone()).collect();
+        let mut zones: Vec<&str> = zones.iter().map(|z| z.as_str().unwrap()).collect();
+        zones.sort();
+        assert_eq!(zones, vec![east, west]);
+        return;
+    }
+    panic!("the date kept changing during the test");
+}
+
+#[test]
+fn impossible_dates_and_empty_names_are_refused_with_clear_messages() {
+    let (cb, _, _) = Cb::with_case();
+    let before = cb.state();
+    for (date, expected) in [
+        ("2026-02-30", "invalid diagnosis_date: 2026-02-30: February 2026 has 28 days"),
+        ("2026-13-01", "invalid diagnosis_date: 2026-13-01: there is no month 13"),
+        ("12/01/2026", "invalid diagnosis_date: 12/01/2026: write dates as YYYY-MM-DD"),
+    ] {
+        let err = cb.fail(&["patient", "set", "diagnosis_date", date]);
+        assert!(err.contains(expected), "{date}: {err}");
+        assert_eq!(cb.status(&["patient", "set", "diagnosis_date", date]), 2);
+    }
+    let err = cb.fail(&["task", "add", "Call", "--due", "2024-04-31"]);
+    assert!(err.contains("2024-04-31: April 2024 has 30 days"), "{err}");
+
+    // Empty or blank names are refused wherever a name is entered (exit 2, invalid_input).
+    let blank = "  \u{200b} ";
+    for args in [
+        vec!["caregiver", "add", blank],
+        vec!["specialist", "add", ""],
+        vec!["medication", "add", blank],
+        vec!["history", "add", "mother", " "],
+        vec!["request", "add", "--custodian", blank, "--item", "pathology_report"],
+        vec!["task", "add", "\t"],
+        vec!["document", "add", " "],
+        vec!["question", "add", blank],
+        vec!["patient", "set", "display_name", blank],
+    ] {
+        let err = cb.fail(&args);
+        assert!(err.contains("must not be empty"), "{args:?}: {err}");
+        let (code, v) = cb.fail_json(&args);
+        assert_eq!((code, v["error"]["code"].as_str()), (2, Some("invalid_input")), "{args:?}");
+    }
+    assert_eq!(cb.state(), before, "refused input changes nothing");
+    let other = Cb::new();
+    let err = other.fail(&["case", "create", "--patient", " ", "--me", "Ana"]);
+    assert!(err.contains("invalid patient: must not be empty"), "{err}");
+    assert!(other.fail(&["case", "create", "--patient", "Mum", "--me", ""]).contains("must not be empty"));
+    assert_eq!(other.json(&["case", "list"]), serde_json::json!([]), "no half-made case");
+}
+
+#[test]
+fn json_errors_have_a_stable_code_and_exit_statuses_tell_failures_apart() {
+    let (cb, _, _) = Cb::with_case();
+    let req = cb.add(&["request", "add", "--custodian", "Lab", "--item", "pathology_report"]);
+    cb.ok(&["request", "retract", &req]);
+    for (args, status, code) in [
+        // Usage: clap's refusals and the CLI's own.
+        (vec!["frobnicate"], 2, "usage"),
+        (vec!["request", "add", "--item", "pathology_report"], 2, "usage"),
+        (vec!["request", "add", "--custodian", "Lab", "--item", "slides"], 2, "usage"),
+        (vec!["case", "delete"], 2, "usage"),
+        (vec!["prefs", "set"], 2, "usage"),
+        // Invalid input and impossible dates.
+        (vec!["patient", "set", "age", "200"], 2, "invalid_input"),
+        (vec!["patient", "set", "diagnosis_date", "2024-02-30"], 2, "invalid_input"),
+        (vec!["question", "move", "x", "0"], 2, "invalid_input"),
+        (
+            vec!["request", "add", "--custodian", "Lab", "--item", "pathology_report", "--return-by", "x"],
+            2,
+            "invalid_input",
+        ),
+        (vec!["decision", "record", "Surgery", "--date", "2024-03-05"], 2, "impossible_date"),
+        // Not found: items, caregivers, files.
+        (vec!["specialist", "remove", "0000nope"], 3, "not_found"),
+        (vec!["request", "show", "0000nope"], 3, "not_found"),
+        (vec!["appointment", "show", "0000nope"], 3, "not_found"),
+        (vec!["--as", "Nobody", "question", "add", "Why?"], 3, "not_found"),
+        (vec!["import", "missing.cbx"], 3, "not_found"),
+        // State: a retracted request.
+        (vec!["request", "show", &req], 4, "retracted"),
+        // The relay cannot be reached (nothing listens on port 9 of this host).
+        (vec!["account", "create", "--server", "http://127.0.0.1:9", "--name", "Ana"], 5, "network"),
+    ] {
+        let (got, v) = cb.fail_json(&args);
+        assert_eq!((got, v["error"]["code"].as_str()), (status, Some(code)), "{args:?}: {v}");
+        // The same status in text mode, with the message on stderr.
+        let out = cb.run(&args);
+        assert_eq!(out.status.code(), Some(status), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(!message.starts_with("error:") && !message.is_empty(), "{message}");
+        if status != 2 || code != "usage" {
+            assert!(err.contains(message), "{args:?}: the same message: {err} / {message}");
+        }
+    }
+    let (_, v) = cb.fail_json(&["specialist", "remove", "0000nope"]);
+    assert_eq!(v["error"]["message"], "no specialist with id 0000nope in this case");
+    // Help and version still succeed, with or without --json; the help documents the exit statuses.
+    let help = cb.ok(&["--json", "--help"]);
+    assert!(help.contains("Exit status") && help.contains("not_found"), "{help}");
+    assert!(cb.ok(&["--version"]).starts_with("casebook "));
+    assert_eq!(cb.status(&["task", "--help"]), 0);
+}
+
+#[test]
+fn hostile_text_from_another_device_never_reaches_the_terminal_raw() {
+    // A sibling's device (or a modified client) writes names and texts full of control characters…
+    let (a, _, _) = Cb::with_case();
+    let name = "Eve\nFAKE: case deleted\r\u{1b}[2J\u{1b}]0;owned\u{7}\u{8}\u{9b}31m \u{202e}gnp.exe\u{2066}";
+    let eve = a.add(&["caregiver", "add", name]);
+    let sp = a.add(&["specialist", "add", "Dr. \u{1b}[31mRed\u{1b}[0m\nInjected"]);
+    a.add(&["task", "add", "Call\u{1b}]8;;http://evil\u{7}lab\u{1b}]8;;\u{7}", "--assignee", &eve]);
+    let appt = a.add(&["appointment", "add", "--kind", "second_opinion", "--specialist", &sp, "--place", "Room\r\n9"]);
+    a.ok(&["--as", &eve, "notes", "append", &appt, "line one\r\nline \u{1b}[1Atwo\u{7}\nthree"]);
+    a.add(&["request", "add", "--custodian", "Lab\u{1b}[8m hidden", "--item", "pathology_report"]);
+    let file = a.path("hostile.cbx");
+    a.ok(&["export", "--out", &file]);
+
+    // …and this device imports them and prints every list.
+    let b = Cb::new();
+    b.ok(&["import", &file]);
+    b.ok(&["caregiver", "add", "Ben"]);
+    b.ok(&["me", "set", "Ben"]);
+    let raw = |c: char| {
+        c.is_control() && c != '\n' || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    let reads: Vec<Vec<&str>> = vec![
+        vec!["caregiver", "list"],
+        vec!["specialist", "list"],
+        vec!["task", "list"],
+        vec!["appointment", "list"],
+        vec!["appointment", "show", &appt],
+        vec!["notes", "show", &appt],
+        vec!["request", "list"],
+        vec!["case", "show"],
+    ];
+    for args in &reads {
+        let out = b.ok(args);
+        assert!(!out.chars().any(raw), "{args:?} printed a raw control character:\n{out:?}");
+        for line in out.lines() {
+            assert!(
+                !line.trim_start().starts_with("FAKE") && !line.starts_with("Injected"),
+                "{args:?}: forged line {line:?}"
+            );
+        }
+    }
+    let team = b.ok(&["caregiver", "list"]);
+    assert!(
+        team.contains(
+            "Eve FAKE: case deleted \\u{1b}[2J\\u{1b}]0;owned\\u{7}\\u{8}\\u{9b}31m \\u{202e}gnp.exe\\u{2066}"
+        ),
+        "{team}"
+    );
+    let notes = b.ok(&["notes", "show", &appt]);
+    assert!(
+        notes.contains("  line one\n  line \\u{1b}[1Atwo\\u{7}\n  three"),
+        "multi-line text keeps its lines: {notes}"
+    );
+    assert!(b.ok(&["task", "list"]).contains("Eve FAKE"), "the assignee by name");
+
+    // --json stays exact.
+    let team = b.json(&["caregiver", "list"]);
+    let listed = team.as_array().unwrap().iter().find(|c| c["id"] == eve.as_str()).unwrap();
+    assert_eq!(listed["name"], name);
+    let raw_json = b.ok(&["--json", "caregiver", "list"]);
+    assert!(!raw_json.chars().any(raw), "JSON escapes every control: {raw_json:?}");
+    let notes = b.json(&["notes", "show", &appt]);
+    assert_eq!(notes["by_author"][0]["text"], "line one\r\nline \u{1b}[1Atwo\u{7}\nthree");
+}
+
+#[test]
+fn long_texts_are_read_from_standard_input() {
+    let (cb, _, _) = Cb::with_case();
+    let appt = cb.add(&["appointment", "add", "--kind", "second_opinion", "--start", "2024-02-28T10:30"]);
+    let notes = "Dr. Okafor:\n- agrees with the staging\n- wants a PET scan 😀\n";
+    let out = cb.run_stdin(&["notes", "set", &appt, "-"], notes.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(cb.json(&["notes", "show", &appt])["by_author"][0]["text"], notes.trim_end());
+    assert!(cb.run_stdin(&["symptoms", "append", "-"], b"tired\r\n").status.success());
+    assert!(cb.run_stdin(&["symptoms", "append", "-"], b"short of breath").status.success());
+    assert_eq!(cb.json(&["symptoms", "show"])["symptoms"], "tired\nshort of breath");
+    let out = cb.run_stdin(&["--json", "question", "add", "-", "--category", "treatment"], b"Is surgery an option?\n");
+    let q: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = cb.json(&["question", "list"]);
+    let added = listed.as_array().unwrap().iter().find(|x| x["id"] == q["id"]).unwrap();
+    assert_eq!(added["text"], "Is surgery an option?");
+    assert!(cb.run_stdin(&["decision", "record", "-"], b"Surgery, then chemotherapy").status.success());
+    assert_eq!(cb.json(&["decision", "show"])["decided"]["text"], "Surgery, then chemotherapy");
+
+    // Only one value per command from standard input; more than 1 MiB, or not UTF-8, is refused.
+    let before = cb.state();
+    let out = cb.run_stdin(&["--json", "opinion", "add", "--rank", "1", "--diagnosis", "-", "--treatment", "-"], b"x");
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "usage");
+    let big = vec![b'a'; (1 << 20) + 1];
+    let out = cb.run_stdin(&["--json", "symptoms", "append", "-"], &big);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((out.status.code(), v["error"]["code"].as_str()), (Some(2), Some("invalid_input")));
+    assert!(v["error"]["message"].as_str().unwrap().contains("more than 1 MiB"), "{v}");
+    let out = cb.run_stdin(&["symptoms", "append", "-"], &[0xff, 0xfe, 0x00]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
+    assert_eq!(cb.state(), before, "nothing is written when the text is refused");
+}
+
+#[test]
+fn plausibility_warnings_follow_the_write_that_raised_them() {
+    let (cb, _, _) = Cb::with_case();
+    // A diagnosis after today (2024-03-01): saved, with a warning on stderr.
+    let out = cb.run(&["patient", "set", "diagnosis_date", "2024-03-10"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Set diagnosis_date.\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "warning: the diagnosis date 2024-03-10 is after today (2024-03-01): check it\n"
+    );
+    // Reported once: a later, unrelated write does not repeat it; the overview keeps showing it.
+    let out = cb.run(&["patient", "set", "stage", "IIIA"]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(cb.ok(&["case", "show"]).contains("Worth checking:\n  - the diagnosis date 2024-03-10 is after today"));
+    assert_eq!(cb.json(&["case", "show"])["warnings"][0]["kind"], "diagnosis_in_future");
+
+    // With --json the warnings are in the answer.
+    let v = cb.json(&["patient", "set", "diagnosis_date", "2024-02-10"]);
+    assert_eq!(v, serde_json::json!({"ok": true, "warnings": []}));
+    let v = cb.json(&["appointment", "add", "--kind", "second_opinion", "--start", "2024-02-01T09:00"]);
+    assert_eq!(v["warnings"][0]["kind"], "appointment_before_diagnosis");
+    assert_eq!(v["warnings"][0]["item"], v["id"]);
+    assert_eq!(
+        v["warnings"][0]["message"],
+        "a second-opinion appointment on 2024-02-01 is before the diagnosis date (2024-02-10)"
+    );
+    let v = cb.json(&["decision", "set", "2024-01-15"]);
+    assert_eq!(v["warnings"][0]["kind"], "decision_date_before_diagnosis");
+}
+
+#[test]
+fn listings_name_what_they_refer_to_in_a_meaningful_order() {
+    let (cb, _, _) = Cb::with_case();
+    let luis = cb.add(&["caregiver", "add", "Luis"]);
+    let sp = cb.add(&["specialist", "add", "Dr. Okafor"]);
+    cb.add(&["specialist", "add", "Dr. Adams"]);
+    let appt =
+        cb.add(&["appointment", "add", "--kind", "second_opinion", "--start", "2024-02-28T10:30", "--specialist", &sp]);
+    cb.add(&["appointment", "add", "--kind", "tests", "--start", "2024-02-20T08:00"]);
+    let q = cb.json(&["question", "list"])[0]["id"].as_str().unwrap().to_string();
+    cb.ok(&["--as", "Luis", "question", "answer", &q, "--appointment", &appt, "Yes, stage IIIA"]);
+    let questions = cb.ok(&["question", "list"]);
+    assert!(
+        questions.contains("→ Luis, second-opinion appointment of 2024-02-28 10:30: Yes, stage IIIA"),
+        "{questions}"
+    );
+    assert!(!questions.contains(&appt), "no raw appointment id: {questions}");
+    cb.add(&["task", "add", "Later", "--due", "2024-03-20", "--assignee", &luis]);
+    cb.add(&["task", "add", "Sooner", "--due", "2024-03-05", "--assignee", "Ana"]);
+    let tasks = cb.ok(&["task", "list"]);
+    assert!(tasks.find("Sooner").unwrap() < tasks.find("Later").unwrap(), "{tasks}");
+    assert!(tasks.contains("Luis") && !tasks.contains(&luis), "{tasks}");
+
+    // Lists in order: specialists by name, appointments by start.
+    let specialists = cb.ok(&["specialist", "list"]);
+    assert!(specialists.find("Dr. Adams").unwrap() < specialists.find("Dr. Okafor").unwrap());
+    let appointments = cb.json(&["appointment", "list"]);
+    assert_eq!(appointments[1]["id"], appt.as_str());
+
+    // An item removed leaves no raw id behind.
+    cb.ok(&["specialist", "remove", &sp]);
+    let listed = cb.ok(&["appointment", "list"]);
+    assert!(listed.contains("with a removed specialist") && !listed.contains(&sp), "{listed}");
+    cb.ok(&["appointment", "remove", &appt]);
+    let questions = cb.ok(&["question", "list"]);
+    assert!(questions.contains("→ Luis, an appointment since removed: Yes, stage IIIA"), "{questions}");
 }

@@ -7,7 +7,7 @@ use casebook_core::model::appointment::{
 };
 
 use crate::case::Case;
-use crate::convert::{date, date_time};
+use crate::convert::{date, date_time, device_zone};
 use crate::error::Result;
 
 /// Kind of appointment.
@@ -34,8 +34,10 @@ pub enum AppointmentField {
     Kind,
     /// Specialist id.
     Specialist,
-    /// Start, `YYYY-MM-DDTHH:MM` (local time).
+    /// Start, `YYYY-MM-DDTHH:MM` (local time of the place).
     Start,
+    /// Time zone of the place, an IANA name (e.g. `America/New_York`).
+    Tz,
     /// Place.
     Place,
     /// Date a written summary was requested, `YYYY-MM-DD`.
@@ -62,8 +64,11 @@ pub struct Appointment {
     pub kind: AppointmentKind,
     /// Specialist id, if linked.
     pub specialist: Option<String>,
-    /// Start (local time), `YYYY-MM-DDTHH:MM`.
+    /// Start (local time of the place), `YYYY-MM-DDTHH:MM`.
     pub start: Option<String>,
+    /// Time zone of the place (IANA name, e.g. `America/New_York`), if known: show it with the start when
+    /// it is not the phone's.
+    pub tz: Option<String>,
     /// Place.
     pub place: Option<String>,
     /// Who attends (names as written).
@@ -104,12 +109,15 @@ pub struct NewAppointment {
     /// Specialist id.
     #[uniffi(default = None)]
     pub specialist: Option<String>,
-    /// Start, `YYYY-MM-DDTHH:MM` (local time).
+    /// Start, `YYYY-MM-DDTHH:MM` (local time of the place).
     #[uniffi(default = None)]
     pub start: Option<String>,
     /// Place.
     #[uniffi(default = None)]
     pub place: Option<String>,
+    /// Time zone of the place, an IANA name (e.g. `America/New_York`); default: the device's zone.
+    #[uniffi(default = None)]
+    pub tz: Option<String>,
 }
 
 impl From<CoreConsent> for Consent {
@@ -125,6 +133,7 @@ impl From<CoreAppointment> for Appointment {
             kind: a.kind,
             specialist: a.specialist,
             start: date_time(a.start),
+            tz: a.tz,
             place: a.place,
             attendees: a.attendees,
             recording_consent: a.recording_consent.into_iter().map(Into::into).collect(),
@@ -154,13 +163,16 @@ impl Case {
         Ok(self.read(|c| c.appointments())?.into_iter().map(Into::into).collect())
     }
 
-    /// Add an appointment (its notes document is created with it). Returns its id.
+    /// Add an appointment (its notes document is created with it). Its time zone defaults to the device's
+    /// (none if the device's cannot be found). Returns its id.
     pub fn add_appointment(&self, appointment: NewAppointment) -> Result<String> {
+        let tz = appointment.tz.or_else(device_zone);
         self.write(|c| {
             c.add_appointment(CoreNew {
                 kind: Some(appointment.kind),
                 specialist: appointment.specialist.as_deref(),
                 start: appointment.start.as_deref(),
+                tz: tz.as_deref(),
                 place: appointment.place.as_deref(),
             })
         })

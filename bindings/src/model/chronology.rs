@@ -1,8 +1,9 @@
 //! Organised documentation (step 4): records chronology, medications, family history, symptoms.
 
 use casebook_core::model::chronology::{
-    DocumentEntry as CoreDocument, DocumentKind, FamilyHistoryEntry as CoreHistory, Location,
-    Medication as CoreMedication,
+    DocumentChanges as CoreDocumentChanges, DocumentEntry as CoreDocument, DocumentKind,
+    FamilyHistoryChanges as CoreHistoryChanges, FamilyHistoryEntry as CoreHistory, Location,
+    Medication as CoreMedication, MedicationChanges as CoreMedicationChanges,
 };
 
 use crate::case::Case;
@@ -82,6 +83,69 @@ pub struct FamilyHistoryEntry {
     pub age_at_diagnosis: Option<u64>,
 }
 
+/// Corrections to a document (`None` leaves a field as it is; give only the fields that change, so that a
+/// sibling's correction of another field is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct DocumentChanges {
+    /// New date of the document, `YYYY-MM-DD`.
+    #[uniffi(default = None)]
+    pub date: Option<String>,
+    /// Clear the date.
+    #[uniffi(default = false)]
+    pub clear_date: bool,
+    /// New kind.
+    #[uniffi(default = None)]
+    pub kind: Option<DocumentKind>,
+    /// New facility of origin.
+    #[uniffi(default = None)]
+    pub facility: Option<String>,
+    /// Clear the facility.
+    #[uniffi(default = false)]
+    pub clear_facility: bool,
+    /// New description (must not be empty).
+    #[uniffi(default = None)]
+    pub description: Option<String>,
+    /// Where it is kept now.
+    #[uniffi(default = None)]
+    pub location: Option<Location>,
+}
+
+/// Corrections to a medication (`None` leaves a field as it is).
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct MedicationChanges {
+    /// New name (must not be empty).
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// New dose and schedule.
+    #[uniffi(default = None)]
+    pub dose: Option<String>,
+    /// Clear the dose.
+    #[uniffi(default = false)]
+    pub clear_dose: bool,
+}
+
+/// Corrections to an entry of the family history (`None` leaves a field as it is).
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct FamilyHistoryChanges {
+    /// New relative (must not be empty).
+    #[uniffi(default = None)]
+    pub relative: Option<String>,
+    /// New cancer (must not be empty).
+    #[uniffi(default = None)]
+    pub cancer: Option<String>,
+    /// New age at diagnosis (0–130).
+    #[uniffi(default = None)]
+    pub age_at_diagnosis: Option<u64>,
+    /// Clear the age at diagnosis.
+    #[uniffi(default = false)]
+    pub clear_age_at_diagnosis: bool,
+}
+
+/// `Some(None)` when `clear`, else `Some(value)` when a value is given, else `None`.
+pub(crate) fn set_or_clear<T>(value: Option<T>, clear: bool) -> Option<Option<T>> {
+    if clear { Some(None) } else { value.map(Some) }
+}
+
 impl From<CoreDocument> for DocumentEntry {
     fn from(d: CoreDocument) -> Self {
         Self {
@@ -126,6 +190,23 @@ impl Case {
         self.write(|c| c.add_document(date.as_deref(), kind, facility.as_deref(), &description, location))
     }
 
+    /// Correct a document (give only the fields that change). Refused, changing nothing, with
+    /// `InvalidInput`: an empty description, a bad date, no change at all; with `UnknownId`: an unknown id.
+    pub fn edit_document(&self, id: String, changes: DocumentChanges) -> Result<()> {
+        self.write(|c| {
+            c.edit_document(
+                &id,
+                CoreDocumentChanges {
+                    date: set_or_clear(changes.date.as_deref(), changes.clear_date),
+                    kind: changes.kind,
+                    facility: set_or_clear(changes.facility.as_deref(), changes.clear_facility),
+                    description: changes.description.as_deref(),
+                    location: changes.location,
+                },
+            )
+        })
+    }
+
     /// Remove a document from the chronology.
     pub fn remove_document(&self, id: String) -> Result<()> {
         self.write(|c| c.remove_document(&id))
@@ -139,6 +220,20 @@ impl Case {
     /// Add a medication. Returns its id.
     pub fn add_medication(&self, name: String, dose: Option<String>) -> Result<String> {
         self.write(|c| c.add_medication(&name, dose.as_deref()))
+    }
+
+    /// Correct a medication (give only the fields that change). Refused, changing nothing: an empty name, no
+    /// change at all, an unknown id.
+    pub fn edit_medication(&self, id: String, changes: MedicationChanges) -> Result<()> {
+        self.write(|c| {
+            c.edit_medication(
+                &id,
+                CoreMedicationChanges {
+                    name: changes.name.as_deref(),
+                    dose: set_or_clear(changes.dose.as_deref(), changes.clear_dose),
+                },
+            )
+        })
     }
 
     /// Remove a medication.
@@ -159,6 +254,21 @@ impl Case {
         age_at_diagnosis: Option<u64>,
     ) -> Result<String> {
         self.write(|c| c.add_family_history(&relative, &cancer, age_at_diagnosis))
+    }
+
+    /// Correct an entry of the family history (give only the fields that change). Refused, changing
+    /// nothing: an empty relative or cancer, an age over 130, no change at all, an unknown id.
+    pub fn edit_family_history(&self, id: String, changes: FamilyHistoryChanges) -> Result<()> {
+        self.write(|c| {
+            c.edit_family_history(
+                &id,
+                CoreHistoryChanges {
+                    relative: changes.relative.as_deref(),
+                    cancer: changes.cancer.as_deref(),
+                    age_at_diagnosis: set_or_clear(changes.age_at_diagnosis, changes.clear_age_at_diagnosis),
+                },
+            )
+        })
     }
 
     /// Remove a family history entry.

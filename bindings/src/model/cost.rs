@@ -1,10 +1,13 @@
 //! Costs of seeking opinions, with totals.
 
-use casebook_core::model::cost::{Cost as CoreCost, CostCategory, CostTotals as CoreTotals};
+use casebook_core::model::cost::{
+    Cost as CoreCost, CostCategory, CostChanges as CoreCostChanges, CostTotals as CoreTotals,
+};
 
 use crate::case::Case;
 use crate::convert::date;
 use crate::error::Result;
+use crate::model::chronology::set_or_clear;
 
 /// What a cost is for.
 #[uniffi::remote(Enum)]
@@ -54,6 +57,30 @@ pub struct CostTotals {
     pub total_cents: u64,
 }
 
+/// Corrections to a cost (`None` leaves a field as it is; give only the fields that change, so that a
+/// sibling's correction of another field is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct CostChanges {
+    /// New category.
+    #[uniffi(default = None)]
+    pub category: Option<CostCategory>,
+    /// New amount in cents (`parse_amount` reads a typed amount).
+    #[uniffi(default = None)]
+    pub amount_cents: Option<u64>,
+    /// New date, `YYYY-MM-DD`.
+    #[uniffi(default = None)]
+    pub date: Option<String>,
+    /// Clear the date.
+    #[uniffi(default = false)]
+    pub clear_date: bool,
+    /// New description.
+    #[uniffi(default = None)]
+    pub description: Option<String>,
+    /// Clear the description.
+    #[uniffi(default = false)]
+    pub clear_description: bool,
+}
+
 impl From<CoreCost> for Cost {
     fn from(c: CoreCost) -> Self {
         Self {
@@ -101,6 +128,22 @@ impl Case {
         description: Option<String>,
     ) -> Result<String> {
         self.write(|c| c.add_cost(category, amount_cents, date.as_deref(), description.as_deref()))
+    }
+
+    /// Correct a cost (give only the fields that change). Refused, changing nothing: an amount over one
+    /// billion, a bad date, no change at all, an unknown id.
+    pub fn edit_cost(&self, id: String, changes: CostChanges) -> Result<()> {
+        self.write(|c| {
+            c.edit_cost(
+                &id,
+                CoreCostChanges {
+                    category: changes.category,
+                    amount_cents: changes.amount_cents,
+                    date: set_or_clear(changes.date.as_deref(), changes.clear_date),
+                    description: set_or_clear(changes.description.as_deref(), changes.clear_description),
+                },
+            )
+        })
     }
 
     /// Remove a cost.

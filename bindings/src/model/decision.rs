@@ -111,7 +111,8 @@ pub fn default_decision_window_days() -> i64 {
 
 #[uniffi::export]
 impl Case {
-    /// The decision window as of `today` (`YYYY-MM-DD`, the app's local date; default today in UTC).
+    /// The decision window as of `today` (`YYYY-MM-DD`, the app's local date; default: today in the device's
+    /// time zone).
     #[uniffi::method(default(today = None))]
     pub fn decision_window(&self, today: Option<String>) -> Result<DecisionWindow> {
         let today = today_or(today)?;
@@ -124,7 +125,8 @@ impl Case {
     }
 
     /// Record what the family decided: a new entry (earlier ones stay). `today` is the app's local date
-    /// (default today in UTC); the decision date may not be after it. Returns the entry's id.
+    /// (default: today in the device's time zone); the decision date may not be after it. Returns the entry's
+    /// id.
     #[uniffi::method(default(today = None))]
     pub fn record_decision(&self, decision: NewDecision, today: Option<String>) -> Result<String> {
         let today = today_or(today)?;

@@ -104,7 +104,8 @@ impl Case {
         Ok(self.read(|c| c.patient())?.into())
     }
 
-    /// The patient's age on `today` (`YYYY-MM-DD`, default today): the given age, else from the birth year.
+    /// The patient's age on `today` (`YYYY-MM-DD`, the app's local date; default: today in the device's time
+    /// zone): the given age, else from the birth year.
     #[uniffi::method(default(today = None))]
     pub fn patient_age(&self, today: Option<String>) -> Result<Option<u64>> {
         let today = today_or(today)?;

@@ -4,7 +4,7 @@
 use casebook_core::model::progress::{Progress as CoreProgress, Step as CoreStep};
 
 use crate::case::Case;
-use crate::convert::{today_or, u64_of};
+use crate::convert::{now_or, today_or, u64_of};
 use crate::error::Result;
 
 /// One step of the guide.
@@ -45,11 +45,21 @@ impl From<CoreProgress> for CaseProgress {
 
 #[uniffi::export]
 impl Case {
-    /// Progress through the seven steps as of `today` (`YYYY-MM-DD`, the app's local date; default today
-    /// in UTC): what is done and, per step, what is next.
+    /// Progress through the seven steps as of the start of `today` (`YYYY-MM-DD`, the app's local date;
+    /// default: today in the device's time zone): what is done and, per step, what is next. A consultation
+    /// counts as attended from the day after its start, or once marked: see [`Case::progress_at`].
     #[uniffi::method(default(today = None))]
     pub fn progress(&self, today: Option<String>) -> Result<CaseProgress> {
         let today = today_or(today)?;
         Ok(self.read(|c| c.progress(today))?.into())
+    }
+
+    /// Progress through the seven steps as of `now` (`YYYY-MM-DDTHH:MM`, the app's local time; default: now
+    /// in the device's time zone): a consultation whose start time has passed counts as attended the same
+    /// day.
+    #[uniffi::method(default(now = None))]
+    pub fn progress_at(&self, now: Option<String>) -> Result<CaseProgress> {
+        let now = now_or(now)?;
+        Ok(self.read(|c| c.progress_at(now))?.into())
     }
 }

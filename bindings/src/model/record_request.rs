@@ -347,14 +347,15 @@ impl Case {
     }
 
     /// Every request with overdue, days waiting and material out, as of `today` (`YYYY-MM-DD`, the app's
-    /// local date; default today in UTC).
+    /// local date; default: today in the device's time zone).
     #[uniffi::method(default(today = None))]
     pub fn request_progress(&self, today: Option<String>) -> Result<Vec<RequestProgress>> {
         let today = today_or(today)?;
         Ok(self.read(|c| c.request_progress(today))?.into_iter().map(Into::into).collect())
     }
 
-    /// Requests past their legal due date, as of `today` (default today in UTC).
+    /// Requests past their legal due date, as of `today` (the app's local date; default: today in the
+    /// device's time zone).
     #[uniffi::method(default(today = None))]
     pub fn overdue_requests(&self, today: Option<String>) -> Result<Vec<RequestProgress>> {
         let today = today_or(today)?;
@@ -435,8 +436,8 @@ impl Case {
     }
 
     /// Retract an event logged by mistake: a retraction entry (who, when, why) is added and the event no
-    /// longer counts; nothing is deleted. `today` is the app's local date (default today in UTC). Returns
-    /// the retraction's id.
+    /// longer counts; nothing is deleted. `today` is the app's local date (default: today in the device's
+    /// time zone). Returns the retraction's id.
     #[uniffi::method(default(reason = None, by = None, today = None))]
     pub fn retract_request_event(
         &self,

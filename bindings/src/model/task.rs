@@ -1,10 +1,11 @@
 //! Tasks shared among the care team. (`CareTask`, not `Task`: Swift has a `Task` of its own.)
 
-use casebook_core::model::task::Task as CoreTask;
+use casebook_core::model::task::{Task as CoreTask, TaskChanges as CoreTaskChanges};
 
 use crate::case::Case;
 use crate::convert::date;
 use crate::error::Result;
+use crate::model::chronology::set_or_clear;
 
 /// A task.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -19,6 +20,27 @@ pub struct CareTask {
     pub due: Option<String>,
     /// Done.
     pub done: bool,
+}
+
+/// Corrections to a task (`None` leaves a field as it is; done or not is `setTaskDone`). Give only the
+/// fields that change, so that a sibling's correction of another field is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct CareTaskChanges {
+    /// New title (must not be empty).
+    #[uniffi(default = None)]
+    pub title: Option<String>,
+    /// New assignee (a caregiver id).
+    #[uniffi(default = None)]
+    pub assignee: Option<String>,
+    /// Unassign the task.
+    #[uniffi(default = false)]
+    pub clear_assignee: bool,
+    /// New due date, `YYYY-MM-DD`.
+    #[uniffi(default = None)]
+    pub due: Option<String>,
+    /// Clear the due date.
+    #[uniffi(default = false)]
+    pub clear_due: bool,
 }
 
 impl From<CoreTask> for CareTask {
@@ -47,6 +69,21 @@ impl Case {
     /// Assign a task to a caregiver, or unassign it with `None`.
     pub fn assign_task(&self, id: String, assignee: Option<String>) -> Result<()> {
         self.write(|c| c.assign_task(&id, assignee.as_deref()))
+    }
+
+    /// Correct a task (give only the fields that change). Refused, changing nothing: an empty title, an
+    /// assignee not on the care team, a bad date, no change at all, an unknown id.
+    pub fn edit_task(&self, id: String, changes: CareTaskChanges) -> Result<()> {
+        self.write(|c| {
+            c.edit_task(
+                &id,
+                CoreTaskChanges {
+                    title: changes.title.as_deref(),
+                    assignee: set_or_clear(changes.assignee.as_deref(), changes.clear_assignee),
+                    due: set_or_clear(changes.due.as_deref(), changes.clear_due),
+                },
+            )
+        })
     }
 
     /// Remove a task.

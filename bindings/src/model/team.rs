@@ -1,9 +1,12 @@
 //! The care team (caregivers) and the patient's preferences.
 
-use casebook_core::model::team::{Caregiver as CoreCaregiver, DetailLevel, Preferences as CorePreferences};
+use casebook_core::model::team::{
+    Caregiver as CoreCaregiver, CaregiverChanges as CoreCaregiverChanges, DetailLevel, Preferences as CorePreferences,
+};
 
 use crate::case::Case;
 use crate::error::Result;
+use crate::model::chronology::set_or_clear;
 
 /// How much detail the patient wants to hear.
 #[uniffi::remote(Enum)]
@@ -38,6 +41,20 @@ pub struct Preferences {
     pub agreed_to_second_opinion: bool,
 }
 
+/// Corrections to a caregiver (`None` leaves a field as it is).
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct CaregiverChanges {
+    /// New name (must not be empty).
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// New relationship to the patient.
+    #[uniffi(default = None)]
+    pub relationship: Option<String>,
+    /// Clear the relationship.
+    #[uniffi(default = false)]
+    pub clear_relationship: bool,
+}
+
 impl From<CoreCaregiver> for Caregiver {
     fn from(c: CoreCaregiver) -> Self {
         Self { id: c.id, name: c.name, relationship: c.relationship }
@@ -66,6 +83,20 @@ impl Case {
     #[uniffi::method(default(relationship = None))]
     pub fn add_caregiver(&self, name: String, relationship: Option<String>) -> Result<String> {
         self.write(|c| c.add_caregiver(&name, relationship.as_deref()))
+    }
+
+    /// Correct a caregiver's name or relationship (their id stays: notes, answers and tasks stay theirs).
+    /// Refused, changing nothing: an empty name, no change at all, an unknown id.
+    pub fn edit_caregiver(&self, id: String, changes: CaregiverChanges) -> Result<()> {
+        self.write(|c| {
+            c.edit_caregiver(
+                &id,
+                CoreCaregiverChanges {
+                    name: changes.name.as_deref(),
+                    relationship: set_or_clear(changes.relationship.as_deref(), changes.clear_relationship),
+                },
+            )
+        })
     }
 
     /// The patient's preferences.

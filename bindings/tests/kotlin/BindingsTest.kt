@@ -27,6 +27,7 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
+import org.casebook.ffi.AgendaKind
 import org.casebook.ffi.AppointmentKind
 import org.casebook.ffi.CaseChange
 import org.casebook.ffi.CaseObserver
@@ -220,6 +221,14 @@ fun main() {
         eq(o.next?.number?.toInt(), 1, "next step")
         eq(o.decision.daysLeft, 28L, "days left (diagnosis today + 28)")
         check(o.decision.isDefault) { "default decision date" }
+        // The agenda first: today's consultation (its time and the phone's zone), then the default decision
+        // date; the request is not sent yet, so it has no due date.
+        eq(o.agenda.map { it.kind }, listOf(AgendaKind.APPOINTMENT, AgendaKind.DECISION_DATE), "agenda")
+        eq(o.agenda[0].id, appt, "the appointment's id")
+        eq(o.agenda[0].time, "09:30", "its time")
+        eq(o.agenda[1].daysLeft, 28L, "days left to the decision")
+        check(o.agenda[1].isDefault && o.late == 0) { "default decision date, nothing late: ${o.agenda}" }
+        eq(ana.session.case(caseId).agenda(today), o.agenda, "Case.agenda")
         eq(o.sync, null, "not signed in: no sync status")
         vm.agreeToSecondOpinion().join()
         vm.overview.await("next step after agreeing is 2") { it?.next?.number?.toInt() == 2 }

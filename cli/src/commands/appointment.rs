@@ -2,24 +2,25 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context as _, Result};
-use casebook_core::dates::format_date;
+use anyhow::Result;
+use casebook_core::dates::{Zone, format_date};
 use casebook_core::model::appointment::{Appointment, AppointmentField, AppointmentKind, NewAppointment};
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use time::PrimitiveDateTime;
 
 use crate::commands::notes;
 use crate::context::Ctx;
 use crate::keyed::keyed;
-use crate::{lookup, output};
+use crate::{failure, lookup, output};
 
 /// Subcommands of `casebook appointment`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AppointmentCmd {
     /// Add an appointment.
     Add(AddArgs),
-    /// Set a field: kind, specialist (id), start (YYYY-MM-DDTHH:MM), place, summary_requested or
-    /// summary_received (YYYY-MM-DD).
+    /// Set a field: kind, specialist (id), start (YYYY-MM-DDTHH:MM, local time of the place), tz (the
+    /// place's time zone, e.g. America/New_York), place, summary_requested or summary_received (YYYY-MM-DD).
     Set {
         /// Appointment id (or unique prefix).
         id: String,
@@ -89,9 +90,12 @@ pub(crate) struct AddArgs {
     /// Specialist id (or unique prefix).
     #[arg(long)]
     specialist: Option<String>,
-    /// Start, local time.
+    /// Start, local time of the place.
     #[arg(long, value_name = "YYYY-MM-DDTHH:MM")]
     start: Option<String>,
+    /// Time zone of the place, an IANA name such as America/New_York (default: yours, see --tz).
+    #[arg(long, value_name = "ZONE")]
+    zone: Option<String>,
     /// Place.
     #[arg(long)]
     place: Option<String>,
@@ -104,12 +108,13 @@ pub(crate) struct AddArgs {
 pub(crate) fn run(ctx: &Ctx, cmd: AppointmentCmd) -> Result<()> {
     match cmd {
         AppointmentCmd::Add(a) => {
-            let id = ctx.edit(|o| {
+            let id = output::edit(ctx, |o| {
                 let specialist = a.specialist.as_deref().map(|s| lookup::specialist(&o.case, s)).transpose()?;
                 let id = o.case.add_appointment(NewAppointment {
                     kind: Some(a.kind),
                     specialist: specialist.as_deref(),
                     start: a.start.as_deref(),
+                    tz: a.zone.as_deref().or(ctx.zone_name()),
                     place: a.place.as_deref(),
                 })?;
                 for p in &a.attendees {
@@ -120,7 +125,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: AppointmentCmd) -> Result<()> {
             output::added(ctx, "appointment", &id)
         }
         AppointmentCmd::Set { id, field, value } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::appointment(&o.case, &id)?;
                 let value = match field {
                     AppointmentField::Specialist => lookup::specialist(&o.case, &value)?,
@@ -131,7 +136,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: AppointmentCmd) -> Result<()> {
             output::saved(ctx, &format!("Appointment {field} set."))
         }
         AppointmentCmd::Clear { id, field } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::appointment(&o.case, &id)?;
                 Ok(o.case.set_appointment(&id, field, None)?)
             })?;
@@ -145,12 +150,12 @@ pub(crate) fn run(ctx: &Ctx, cmd: AppointmentCmd) -> Result<()> {
                     return "No appointments yet: casebook appointment add --kind second_opinion --start YYYY-MM-DDTHH:MM"
                         .into();
                 }
-                list.iter().map(|a| describe(a, &specialists)).collect::<Vec<_>>().join("\n\n")
+                list.iter().map(|a| describe(ctx, a, &specialists)).collect::<Vec<_>>().join("\n\n")
             })
         }
         AppointmentCmd::Show { id } => show(ctx, &id),
         AppointmentCmd::Attend { id, person, remove } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::appointment(&o.case, &id)?;
                 Ok(o.case.set_attendee(&id, &person, !remove)?)
             })?;
@@ -162,7 +167,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: AppointmentCmd) -> Result<()> {
                 "no" => Some(false),
                 _ => None,
             };
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::appointment(&o.case, &id)?;
                 Ok(o.case.set_attended(&id, value)?)
             })?;
@@ -177,14 +182,14 @@ pub(crate) fn run(ctx: &Ctx, cmd: AppointmentCmd) -> Result<()> {
         }
         AppointmentCmd::Consent { id, person, date } => {
             let date = date.unwrap_or_else(|| format_date(ctx.today()));
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::appointment(&o.case, &id)?;
                 Ok(o.case.record_consent(&id, &person, &date)?)
             })?;
             output::saved(ctx, &format!("Recording consent recorded ({date})."))
         }
         AppointmentCmd::Remove { id } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::appointment(&o.case, &id)?;
                 Ok(o.case.remove_appointment(&id)?)
             })?;
@@ -207,20 +212,38 @@ fn show(ctx: &Ctx, id: &str) -> Result<()> {
         .appointments()
         .into_iter()
         .find(|a| a.id == id)
-        .with_context(|| format!("no appointment with id {id} in this case"))?;
+        .ok_or_else(|| failure::not_found(format!("no appointment with id {id} in this case")))?;
     let specialists = specialist_names(&open.case);
     let shown = Shown { appointment, notes: notes::named_notes(&mut open.case, &id)? };
-    output::emit(ctx, &shown, |s| format!("{}\n\n{}", describe(&s.appointment, &specialists), notes::human(&s.notes)))
+    output::emit(ctx, &shown, |s| {
+        format!("{}\n\n{}", describe(ctx, &s.appointment, &specialists), notes::human(&s.notes))
+    })
 }
 
 fn specialist_names(case: &casebook_core::Case) -> BTreeMap<String, String> {
     case.specialists().into_iter().map(|s| (s.id, s.name)).collect()
 }
 
-fn describe(a: &Appointment, specialists: &BTreeMap<String, String>) -> String {
-    let mut head = format!("{}  {}  {}", a.id, output::date_time(a.start), a.kind);
+/// A start time as the place's local time, with the place's zone when it is not the viewer's, and then the
+/// viewer's time too: `2026-12-07 09:30 America/New_York (06:30 your time)`.
+pub(crate) fn start_text(ctx: &Ctx, start: Option<PrimitiveDateTime>, tz: Option<&str>) -> String {
+    let shown = output::date_time(start);
+    let (Some(start), Some(tz)) = (start, tz) else { return shown };
+    if ctx.zone().name() == Some(tz) {
+        return shown;
+    }
+    let yours = Zone::named("tz", tz).and_then(|place| place.convert(start, ctx.zone()));
+    match yours {
+        Ok(y) if y.date() == start.date() => format!("{shown} {tz} ({:02}:{:02} your time)", y.hour(), y.minute()),
+        Ok(y) => format!("{shown} {tz} ({} your time)", output::date_time(Some(y))),
+        Err(_) => format!("{shown} {tz}"),
+    }
+}
+
+fn describe(ctx: &Ctx, a: &Appointment, specialists: &BTreeMap<String, String>) -> String {
+    let mut head = format!("{}  {}  {}", a.id, start_text(ctx, a.start, a.tz.as_deref()), a.kind);
     if let Some(s) = &a.specialist {
-        head.push_str(&format!(" with {}", specialists.get(s).unwrap_or(s)));
+        head.push_str(&format!(" with {}", specialists.get(s).map_or("a removed specialist", String::as_str)));
     }
     if let Some(p) = &a.place {
         head.push_str(&format!(" at {p}"));
@@ -230,14 +253,15 @@ fn describe(a: &Appointment, specialists: &BTreeMap<String, String>) -> String {
         Some(false) => head.push_str("  [not attended]"),
         None => {}
     }
-    let mut lines = vec![head];
+    // Names, place and zone come from the case: one line each, whatever they hold.
+    let mut lines = vec![output::line(&head)];
     if !a.attendees.is_empty() {
-        lines.push(format!("  Attending: {}", a.attendees.join(", ")));
+        lines.push(format!("  Attending: {}", output::line(&a.attendees.join(", "))));
     }
     if !a.recording_consent.is_empty() {
         let c: Vec<String> =
             a.recording_consent.iter().map(|c| format!("{} ({})", c.person, output::date(Some(c.date)))).collect();
-        lines.push(format!("  Recording consent: {}", c.join(", ")));
+        lines.push(format!("  Recording consent: {}", output::line(&c.join(", "))));
     }
     lines.push(format!(
         "  Written summary: requested {}, received {}",

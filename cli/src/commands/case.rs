@@ -1,10 +1,11 @@
 //! `casebook case`: create, list, show (the overview) and delete cases.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use casebook_core::CaseId;
 use casebook_core::model::critical::Verdict;
 use casebook_core::model::decision::DecisionWindow;
 use casebook_core::model::patient::Patient;
+use casebook_core::model::plausibility::Warning;
 use casebook_core::model::progress::Progress;
 use casebook_core::model::team::Caregiver;
 use clap::{Args, Subcommand};
@@ -12,14 +13,14 @@ use serde::Serialize;
 
 use crate::commands::{critical, decision, patient, progress};
 use crate::context::Ctx;
-use crate::output;
+use crate::{failure, output};
 
 /// Subcommands of `casebook case`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum CaseCmd {
     /// Create a case for a patient, with you as its first caregiver (creates the store if needed).
     Create(CreateArgs),
-    /// List the cases in the store.
+    /// List the cases in the store, by patient name.
     List,
     /// Overview: patient, decision date and days left, verdict, progress and counts.
     Show,
@@ -72,14 +73,18 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
 }
 
 fn list(ctx: &Ctx) -> Result<()> {
-    let cases = ctx.store()?.list_cases()?;
+    let mut cases = ctx.store()?.list_cases()?;
+    // By patient name, then id (cases that cannot be opened, without a name, last).
+    cases.sort_by_cached_key(|c| {
+        (c.display_name.is_none(), c.display_name.as_deref().map(str::to_lowercase), c.id.to_string())
+    });
     output::emit(ctx, &cases, |cases| {
         let rows: Vec<Vec<String>> = cases
             .iter()
             .map(|c| {
                 let name = match (&c.display_name, &c.error) {
                     (_, Some(e)) => format!("(cannot open: {e})"),
-                    (Some(n), None) => n.clone(),
+                    (Some(n), None) => output::line(n),
                     (None, None) => "(no name)".into(),
                 };
                 vec![c.id.to_string(), name]
@@ -124,6 +129,8 @@ struct Overview {
     progress: Progress,
     me: Option<Caregiver>,
     counts: Counts,
+    /// What looks like a typing mistake (see `Case::plausibility`).
+    warnings: Vec<Warning>,
 }
 
 fn show(ctx: &Ctx) -> Result<()> {
@@ -139,7 +146,7 @@ fn show(ctx: &Ctx) -> Result<()> {
         patient,
         decision: case.decision_window(today),
         verdict: case.verdict(),
-        progress: case.progress(today),
+        progress: case.progress_at(ctx.now()),
         me,
         counts: Counts {
             caregivers: case.care_team().len(),
@@ -158,6 +165,7 @@ fn show(ctx: &Ctx) -> Result<()> {
             cost_total_cents: case.cost_totals().total_cents,
             conflicts: case.conflicts().len(),
         },
+        warnings: case.plausibility(today),
     };
     output::emit(ctx, &overview, human_overview)
 }
@@ -172,7 +180,7 @@ fn human_overview(o: &Overview) -> String {
     out.push(critical::verdict_line(&o.verdict));
     out.push(format!("Progress: {}", progress::summary_line(&o.progress)));
     if let Some(me) = &o.me {
-        out.push(format!("You: {} ({})", me.name, me.id));
+        out.push(format!("You: {} ({})", output::line(&me.name), me.id));
     }
     out.push(String::new());
     out.push(format!("Care team: {}", c.caregivers));
@@ -189,6 +197,11 @@ fn human_overview(o: &Overview) -> String {
     if c.conflicts > 0 {
         out.push(format!("Conflicts to resolve: {} (casebook conflicts)", c.conflicts));
     }
+    if !o.warnings.is_empty() {
+        out.push(String::new());
+        out.push("Worth checking:".into());
+        out.extend(o.warnings.iter().map(|w| format!("  - {}", output::line(&w.message))));
+    }
     out.join("\n")
 }
 
@@ -196,7 +209,9 @@ fn delete(ctx: &Ctx, yes: bool) -> Result<()> {
     let store = ctx.store()?;
     let id = ctx.case_id(&store)?;
     if !yes {
-        bail!("this deletes case {id} and all its notes from this store: run again with --yes to confirm");
+        return Err(failure::usage(format!(
+            "this deletes case {id} and all its notes from this store: run again with --yes to confirm"
+        )));
     }
     store.delete_case(&id)?;
     output::saved(ctx, &format!("Deleted case {id} from this store."))

@@ -1,11 +1,11 @@
 //! `casebook conflicts` and `casebook resolve`: fields two caregivers set differently at the same time keep
 //! every value until someone picks one.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 
 use crate::context::Ctx;
-use crate::output;
+use crate::{failure, output};
 
 /// Arguments of `casebook resolve`.
 #[derive(Debug, Args)]
@@ -26,9 +26,9 @@ pub(crate) fn list(ctx: &Ctx) -> Result<()> {
         let mut out = vec![format!("{} field(s) were set differently at the same time; pick a value:", list.len())];
         for c in list {
             out.push(String::new());
-            out.push(c.path.clone());
-            out.extend(c.values.iter().enumerate().map(|(i, v)| format!("  {}. {v}", i + 1)));
-            out.push(format!("  → casebook resolve {} NUMBER", c.path));
+            out.push(output::line(&c.path));
+            out.extend(c.values.iter().enumerate().map(|(i, v)| format!("  {}. {}", i + 1, output::line(v))));
+            out.push(format!("  → casebook resolve {} NUMBER", output::line(&c.path)));
         }
         out.join("\n")
     })
@@ -37,21 +37,21 @@ pub(crate) fn list(ctx: &Ctx) -> Result<()> {
 /// Keep one value of a conflicting field.
 pub(crate) fn resolve(ctx: &Ctx, a: ResolveArgs) -> Result<()> {
     if a.choice == 0 {
-        bail!("values are numbered from 1");
+        return Err(failure::invalid("values are numbered from 1"));
     }
-    ctx.edit(|o| {
+    output::edit(ctx, |o| {
         // Check the number here so that the message counts from 1, as `casebook conflicts` does.
         if let Some(c) = o.case.conflicts().into_iter().find(|c| c.path == a.path)
             && a.choice > c.values.len()
         {
-            bail!(
+            return Err(failure::invalid(format!(
                 "invalid choice: {} has {} values; pick a number from 1 to {}",
                 a.path,
                 c.values.len(),
                 c.values.len()
-            );
+            )));
         }
         Ok(o.case.resolve_conflict(&a.path, a.choice - 1)?)
     })?;
-    output::saved(ctx, &format!("Kept value {} of {}.", a.choice, a.path))
+    output::saved(ctx, &format!("Kept value {} of {}.", a.choice, output::line(&a.path)))
 }

@@ -1,13 +1,14 @@
 //! `casebook cost`: costs of seeking opinions, with totals per category.
 
 use anyhow::Result;
-use casebook_core::model::cost::{Cost, CostCategory, CostTotals, parse_amount};
-use clap::Subcommand;
+use casebook_core::model::cost::{Cost, CostCategory, CostChanges, CostTotals, parse_amount};
+use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 
+use crate::commands::records::set_or_clear;
 use crate::context::Ctx;
 use crate::keyed::keyed;
-use crate::{lookup, output};
+use crate::{input, lookup, output};
 
 /// Subcommands of `casebook cost`.
 #[derive(Debug, Subcommand)]
@@ -22,10 +23,12 @@ pub(crate) enum CostCmd {
         /// Date (YYYY-MM-DD).
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<String>,
-        /// Description.
+        /// Description (`-` reads it from standard input).
         #[arg(long)]
         description: Option<String>,
     },
+    /// Correct a cost: give only the fields to change (a sibling's correction of another field is kept).
+    Edit(EditArgs),
     /// List costs with totals per category.
     List,
     /// Remove a cost.
@@ -33,6 +36,32 @@ pub(crate) enum CostCmd {
         /// Cost id (or unique prefix).
         id: String,
     },
+}
+
+/// Arguments of `cost edit`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("changes").required(true).multiple(true)))]
+pub(crate) struct EditArgs {
+    /// Cost id (or unique prefix).
+    id: String,
+    /// New category.
+    #[arg(long, group = "changes", value_parser = keyed::<CostCategory>())]
+    category: Option<CostCategory>,
+    /// New amount, e.g. 120 or 120.50.
+    #[arg(long, group = "changes")]
+    amount: Option<String>,
+    /// New date (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD", group = "changes", conflicts_with = "clear_date")]
+    date: Option<String>,
+    /// Clear the date.
+    #[arg(long, group = "changes")]
+    clear_date: bool,
+    /// New description (`-` reads it from standard input).
+    #[arg(long, group = "changes", conflicts_with = "clear_description")]
+    description: Option<String>,
+    /// Clear the description.
+    #[arg(long, group = "changes")]
+    clear_description: bool,
 }
 
 #[derive(Serialize)]
@@ -46,8 +75,27 @@ pub(crate) fn run(ctx: &Ctx, cmd: CostCmd) -> Result<()> {
     match cmd {
         CostCmd::Add { category, amount, date, description } => {
             let cents = parse_amount(&amount)?;
-            let id = ctx.edit(|o| Ok(o.case.add_cost(category, cents, date.as_deref(), description.as_deref())?))?;
+            let description = input::opt_text(description)?;
+            let id = output::edit(ctx, |o| {
+                Ok(o.case.add_cost(category, cents, date.as_deref(), description.as_deref())?)
+            })?;
             output::added(ctx, "cost", &id)
+        }
+        CostCmd::Edit(a) => {
+            let amount_cents = a.amount.as_deref().map(parse_amount).transpose()?;
+            let description = input::opt_text(a.description)?;
+            let id = output::edit(ctx, |o| {
+                let id = lookup::item("cost", &a.id, o.case.costs().into_iter().map(|c| c.id).collect())?;
+                let changes = CostChanges {
+                    category: a.category,
+                    amount_cents,
+                    date: set_or_clear(a.date.as_deref(), a.clear_date),
+                    description: set_or_clear(description.as_deref(), a.clear_description),
+                };
+                o.case.edit_cost(&id, changes)?;
+                Ok(id)
+            })?;
+            output::saved_id(ctx, &format!("Updated cost {id}."), &id)
         }
         CostCmd::List => {
             let open = ctx.open()?;
@@ -65,7 +113,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: CostCmd) -> Result<()> {
                             output::date(c.date),
                             c.category.to_string(),
                             output::money(c.amount_cents),
-                            output::opt(c.description.as_deref()).into(),
+                            output::opt(c.description.as_deref()),
                         ]
                     })
                     .collect();
@@ -78,7 +126,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: CostCmd) -> Result<()> {
             })
         }
         CostCmd::Remove { id } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::item("cost", &id, o.case.costs().into_iter().map(|c| c.id).collect())?;
                 Ok(o.case.remove_cost(&id)?)
             })?;

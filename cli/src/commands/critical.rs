@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::context::Ctx;
 use crate::keyed::keyed;
-use crate::output;
+use crate::{input, output};
 
 /// Subcommands of `casebook flag`.
 #[derive(Debug, Subcommand)]
@@ -17,7 +17,7 @@ pub(crate) enum FlagCmd {
         /// The situation.
         #[arg(value_parser = keyed::<Situation>())]
         situation: Situation,
-        /// Why it applies.
+        /// Why it applies (`-` reads it from standard input).
         #[arg(long)]
         note: Option<String>,
     },
@@ -35,11 +35,12 @@ pub(crate) enum FlagCmd {
 pub(crate) fn run(ctx: &Ctx, cmd: FlagCmd) -> Result<()> {
     match cmd {
         FlagCmd::Set { situation, note } => {
-            ctx.edit(|o| Ok(o.case.set_flag(situation, true, note.as_deref())?))?;
+            let note = input::opt_text(note)?;
+            output::edit(ctx, |o| Ok(o.case.set_flag(situation, true, note.as_deref())?))?;
             output::saved(ctx, &format!("Flagged: {}.", situation.label()))
         }
         FlagCmd::Clear { situation } => {
-            ctx.edit(|o| Ok(o.case.set_flag(situation, false, None)?))?;
+            output::edit(ctx, |o| Ok(o.case.set_flag(situation, false, None)?))?;
             output::saved(ctx, &format!("Cleared: {}.", situation.label()))
         }
         FlagCmd::List => list(ctx),
@@ -62,7 +63,7 @@ pub(crate) fn list(ctx: &Ctx) -> Result<()> {
             .iter()
             .map(|fl| {
                 let mark = if fl.flagged { "[x]" } else { "[ ]" };
-                let note = fl.note.as_deref().map(|n| format!(" — {n}")).unwrap_or_default();
+                let note = fl.note.as_deref().map(|n| format!(" — {}", output::line(n))).unwrap_or_default();
                 format!("{mark} {} ({}){note}", fl.situation.label(), fl.situation)
             })
             .collect();

@@ -2,14 +2,14 @@
 //! record: what the family decided, when, following which opinion, and who took part.
 
 use anyhow::Result;
-use casebook_core::Case;
 use casebook_core::dates::format_date;
 use casebook_core::model::decision::{DEFAULT_WINDOW_DAYS, DecisionEntry, DecisionRecord, DecisionWindow, NewDecision};
 use clap::Subcommand;
 use serde::Serialize;
 
 use crate::context::Ctx;
-use crate::{lookup, output};
+use crate::lookup::Names;
+use crate::{input, lookup, output};
 
 /// Subcommands of `casebook decision`.
 #[derive(Debug, Subcommand)]
@@ -25,7 +25,7 @@ pub(crate) enum DecisionCmd {
     Clear,
     /// Record what the family decided (a new entry: earlier ones stay in the log).
     Record {
-        /// What was decided.
+        /// What was decided (`-` reads it from standard input).
         text: String,
         /// When it was decided (YYYY-MM-DD; default: today).
         #[arg(long, value_name = "YYYY-MM-DD")]
@@ -65,22 +65,23 @@ pub(crate) fn run(ctx: &Ctx, cmd: DecisionCmd) -> Result<()> {
             };
             output::emit(ctx, &shown, |s| {
                 let mut out = vec![format!("Decision date: {}", window_line(&s.window))];
-                out.extend(decided_lines(&open.case, &record));
+                out.extend(decided_lines(&Names::of(&open.case), &record));
                 out.join("\n")
             })
         }
         DecisionCmd::Set { date } => {
-            ctx.edit(|o| Ok(o.case.set_decision_date(Some(&date))?))?;
+            output::edit(ctx, |o| Ok(o.case.set_decision_date(Some(&date))?))?;
             output::saved(ctx, "Decision date set.")
         }
         DecisionCmd::Clear => {
-            ctx.edit(|o| Ok(o.case.set_decision_date(None)?))?;
+            output::edit(ctx, |o| Ok(o.case.set_decision_date(None)?))?;
             output::saved(ctx, "Decision date cleared.")
         }
         DecisionCmd::Record { text, date, opinion, with } => {
             let today = ctx.today();
             let date = date.unwrap_or_else(|| format_date(today));
-            let id = ctx.edit(|o| {
+            let text = input::text(text)?;
+            let id = output::edit(ctx, |o| {
                 let opinion = opinion.as_deref().map(|x| lookup::opinion(&o.case, x)).transpose()?;
                 let participants =
                     with.iter().map(|p| lookup::caregiver(&o.case, p)).collect::<Result<Vec<String>>>()?;
@@ -105,9 +106,10 @@ pub(crate) fn run(ctx: &Ctx, cmd: DecisionCmd) -> Result<()> {
                 if r.entries.is_empty() {
                     return "No decision recorded yet: casebook decision record \"…\" --with CAREGIVER".into();
                 }
-                let mut out: Vec<String> = r.entries.iter().map(|e| entry_line(&open.case, e)).collect();
+                let names = Names::of(&open.case);
+                let mut out: Vec<String> = r.entries.iter().map(|e| entry_line(&names, e)).collect();
                 out.push(String::new());
-                out.extend(decided_lines(&open.case, r));
+                out.extend(decided_lines(&names, r));
                 out.join("\n")
             })
         }
@@ -115,33 +117,30 @@ pub(crate) fn run(ctx: &Ctx, cmd: DecisionCmd) -> Result<()> {
 }
 
 /// One entry: `2024-03-02  Chemoradiation (following opinion 2; with Ana, Luis) — recorded 2024-03-02 by Ana`.
-fn entry_line(case: &Case, e: &DecisionEntry) -> String {
-    let team = case.care_team();
-    let name = |id: &str| team.iter().find(|c| c.id == id).map_or("a former caregiver".to_string(), |c| c.name.clone());
+fn entry_line(names: &Names, e: &DecisionEntry) -> String {
     let mut extra = vec![];
     if let Some(o) = &e.opinion {
-        extra.push(match case.opinions().into_iter().find(|x| &x.id == o) {
-            Some(x) => format!("following opinion {}", x.rank),
-            None => "following an opinion since removed".into(),
-        });
+        extra.push(format!("following {}", names.opinion(o)));
     }
     if !e.participants.is_empty() {
-        extra.push(format!("with {}", e.participants.iter().map(|p| name(p)).collect::<Vec<_>>().join(", ")));
+        let mut with: Vec<String> = e.participants.iter().map(|p| names.caregiver(p)).collect();
+        with.sort_by_key(|n| n.to_lowercase());
+        extra.push(format!("with {}", with.join(", ")));
     }
     let extra = if extra.is_empty() { String::new() } else { format!(" ({})", extra.join("; ")) };
-    let by = e.recorded_by.as_deref().map(|b| format!(" by {}", name(b))).unwrap_or_default();
-    format!("{}  {}{extra} — recorded {}{by}", format_date(e.date), e.text, format_date(e.recorded_on))
+    let by = e.recorded_by.as_deref().map(|b| format!(" by {}", names.caregiver(b))).unwrap_or_default();
+    format!("{}  {}{extra} — recorded {}{by}", format_date(e.date), output::line(&e.text), format_date(e.recorded_on))
 }
 
 /// The decision that stands, and those recorded concurrently with it.
-fn decided_lines(case: &Case, r: &DecisionRecord) -> Vec<String> {
+fn decided_lines(names: &Names, r: &DecisionRecord) -> Vec<String> {
     let Some(latest) = &r.latest else {
         return vec!["Decided: nothing recorded yet (casebook decision record \"…\")".into()];
     };
-    let mut out = vec![format!("Decided: {}", entry_line(case, latest))];
+    let mut out = vec![format!("Decided: {}", entry_line(names, latest))];
     if !r.concurrent.is_empty() {
         out.push("Also recorded separately (agree which stands, then record it again):".into());
-        out.extend(r.concurrent.iter().map(|e| format!("  {}", entry_line(case, e))));
+        out.extend(r.concurrent.iter().map(|e| format!("  {}", entry_line(names, e))));
     }
     out
 }

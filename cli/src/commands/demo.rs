@@ -101,6 +101,7 @@ fn prepare(ana: &mut casebook_core::Case, today: time::Date) -> Result<(String, 
         kind: Some(AppointmentKind::SecondOpinion),
         specialist: Some(&sp),
         start: Some(&format!("{}T09:30", dates::format_date(today))),
+        tz: None,
         place: Some("Building B, floor -1 (no Wi-Fi)"),
     })?;
     ana.save()?;

@@ -12,7 +12,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::context::Ctx;
-use crate::output;
+use crate::{failure, output};
 
 /// Arguments of `casebook export`.
 #[derive(Debug, Args)]
@@ -71,7 +71,7 @@ pub(crate) fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
 
 /// Write a file completely or not at all (a temporary file beside it, then a rename).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().with_context(|| format!("{} is not a file name", path.display()))?;
+    let name = path.file_name().ok_or_else(|| failure::invalid(format!("{} is not a file name", path.display())))?;
     let mut tmp_name = name.to_os_string();
     tmp_name.push(".part");
     let tmp = path.with_file_name(tmp_name);
@@ -84,7 +84,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 pub(crate) fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
     let len = std::fs::metadata(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?.len();
     if len > MAX_EXCHANGE_BYTES as u64 {
-        anyhow::bail!("{} is larger than {} MiB: not an exchange file", a.file.display(), MAX_EXCHANGE_BYTES >> 20);
+        return Err(failure::invalid(format!(
+            "{} is larger than {} MiB: not an exchange file",
+            a.file.display(),
+            MAX_EXCHANGE_BYTES >> 20
+        )));
     }
     let bytes = std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
     let store = ctx.store_or_create()?;

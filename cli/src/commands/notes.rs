@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::commands::text::{append_line, replace_text};
 use crate::context::Ctx;
-use crate::{lookup, output};
+use crate::{input, lookup, output};
 
 /// Subcommands of `casebook notes`.
 #[derive(Debug, Subcommand)]
@@ -21,7 +21,7 @@ pub(crate) enum NotesCmd {
     Append {
         /// Appointment id (or unique prefix).
         appointment: String,
-        /// The text.
+        /// The text (`-` reads it from standard input).
         text: String,
     },
     /// Show everyone's notes of an appointment and the shared summary.
@@ -33,7 +33,7 @@ pub(crate) enum NotesCmd {
     Set {
         /// Appointment id (or unique prefix).
         appointment: String,
-        /// The new text.
+        /// The new text (`-` reads it from standard input).
         text: String,
     },
 }
@@ -45,7 +45,7 @@ pub(crate) enum SummaryCmd {
     Append {
         /// Appointment id (or unique prefix).
         appointment: String,
-        /// The text.
+        /// The text (`-` reads it from standard input).
         text: String,
     },
     /// Show the shared summary of an appointment.
@@ -57,7 +57,7 @@ pub(crate) enum SummaryCmd {
     Set {
         /// Appointment id (or unique prefix).
         appointment: String,
-        /// The new text.
+        /// The new text (`-` reads it from standard input).
         text: String,
     },
 }
@@ -87,13 +87,14 @@ pub(crate) fn named_notes(case: &mut Case, appointment: &str) -> Result<NamedNot
 /// Notes for people.
 pub(crate) fn human(n: &NamedNotes) -> String {
     let mut out = Vec::new();
-    let written: Vec<_> = n.notes.by_author.iter().filter(|a| !a.text.trim().is_empty()).collect();
+    let name = |id: &str| n.authors.get(id).map_or_else(|| "a former caregiver".to_string(), |s| output::line(s));
+    let mut written: Vec<_> = n.notes.by_author.iter().filter(|a| !a.text.trim().is_empty()).collect();
+    written.sort_by_cached_key(|a| (name(&a.author).to_lowercase(), a.author.clone()));
     if written.is_empty() {
         out.push("No notes yet: casebook notes append APPOINTMENT TEXT".to_string());
     }
     for a in written {
-        let name = n.authors.get(&a.author).map(String::as_str).unwrap_or("unknown caregiver");
-        out.push(format!("Notes by {name} ({}):\n{}", a.author, output::indent(&a.text, "  ")));
+        out.push(format!("Notes by {} ({}):\n{}", name(&a.author), a.author, output::indent(&a.text, "  ")));
     }
     if n.notes.summary.trim().is_empty() {
         out.push("Shared summary: —".into());
@@ -107,7 +108,8 @@ pub(crate) fn human(n: &NamedNotes) -> String {
 pub(crate) fn run_notes(ctx: &Ctx, cmd: NotesCmd) -> Result<()> {
     match cmd {
         NotesCmd::Append { appointment, text } => {
-            ctx.edit(|o| {
+            let text = input::text(text)?;
+            output::edit(ctx, |o| {
                 let appointment = lookup::appointment(&o.case, &appointment)?;
                 let author = ctx.author(o)?;
                 append_line(&mut o.case, &TextField::AppointmentNotes { appointment, author }, &text)
@@ -115,7 +117,8 @@ pub(crate) fn run_notes(ctx: &Ctx, cmd: NotesCmd) -> Result<()> {
             output::saved(ctx, "Notes saved.")
         }
         NotesCmd::Set { appointment, text } => {
-            ctx.edit(|o| {
+            let text = input::text(text)?;
+            output::edit(ctx, |o| {
                 let appointment = lookup::appointment(&o.case, &appointment)?;
                 let author = ctx.author(o)?;
                 replace_text(&mut o.case, &TextField::AppointmentNotes { appointment, author }, &text)
@@ -141,14 +144,16 @@ struct Summary {
 pub(crate) fn run_summary(ctx: &Ctx, cmd: SummaryCmd) -> Result<()> {
     match cmd {
         SummaryCmd::Append { appointment, text } => {
-            ctx.edit(|o| {
+            let text = input::text(text)?;
+            output::edit(ctx, |o| {
                 let appointment = lookup::appointment(&o.case, &appointment)?;
                 append_line(&mut o.case, &TextField::AppointmentSummary(appointment), &text)
             })?;
             output::saved(ctx, "Summary saved.")
         }
         SummaryCmd::Set { appointment, text } => {
-            ctx.edit(|o| {
+            let text = input::text(text)?;
+            output::edit(ctx, |o| {
                 let appointment = lookup::appointment(&o.case, &appointment)?;
                 replace_text(&mut o.case, &TextField::AppointmentSummary(appointment), &text)
             })?;
@@ -159,7 +164,7 @@ pub(crate) fn run_summary(ctx: &Ctx, cmd: SummaryCmd) -> Result<()> {
             let appointment = lookup::appointment(&open.case, &appointment)?;
             let summary = open.case.notes(&appointment)?.summary;
             output::emit(ctx, &Summary { appointment, summary }, |s| {
-                if s.summary.trim().is_empty() { "No shared summary yet.".into() } else { s.summary.clone() }
+                if s.summary.trim().is_empty() { "No shared summary yet.".into() } else { output::clean(&s.summary) }
             })
         }
     }

@@ -1,7 +1,5 @@
 //! `casebook opinion`: what each doctor concluded, and where the opinions differ.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use casebook_core::model::opinion::{Aspect, AspectComparison, Comparison, NewOpinion};
 use casebook_core::model::text::TextField;
@@ -9,7 +7,8 @@ use clap::{Args, Subcommand};
 
 use crate::commands::text::replace_text;
 use crate::context::Ctx;
-use crate::{lookup, output};
+use crate::lookup::Names;
+use crate::{input, lookup, output};
 
 /// Fields of an opinion that can be set after it is recorded.
 const FIELDS: [&str; 4] = ["diagnosis", "stage", "treatment", "trials"];
@@ -26,7 +25,7 @@ pub(crate) enum OpinionCmd {
         /// The field.
         #[arg(value_parser = FIELDS)]
         field: String,
-        /// The new value.
+        /// The new value (`-` reads it from standard input).
         value: String,
     },
     /// Clear diagnosis, stage, treatment or trials.
@@ -60,16 +59,16 @@ pub(crate) struct AddArgs {
     /// Date given (YYYY-MM-DD).
     #[arg(long, value_name = "YYYY-MM-DD")]
     date: Option<String>,
-    /// Diagnosis as stated.
+    /// Diagnosis as stated (`-` reads it from standard input).
     #[arg(long)]
     diagnosis: Option<String>,
     /// Stage as stated.
     #[arg(long)]
     stage: Option<String>,
-    /// Recommended treatment.
+    /// Recommended treatment (`-` reads it from standard input).
     #[arg(long)]
     treatment: Option<String>,
-    /// Clinical trials mentioned.
+    /// Clinical trials mentioned (`-` reads them from standard input).
     #[arg(long)]
     trials: Option<String>,
 }
@@ -78,21 +77,24 @@ pub(crate) struct AddArgs {
 pub(crate) fn run(ctx: &Ctx, cmd: OpinionCmd) -> Result<()> {
     match cmd {
         OpinionCmd::Add(a) => {
-            let id = ctx.edit(|o| {
+            let (diagnosis, stage) = (input::opt_text(a.diagnosis)?, a.stage);
+            let (treatment, trials) = (input::opt_text(a.treatment)?, input::opt_text(a.trials)?);
+            let id = output::edit(ctx, |o| {
                 let specialist = a.specialist.as_deref().map(|s| lookup::specialist(&o.case, s)).transpose()?;
                 Ok(o.case.add_opinion(NewOpinion {
                     rank: a.rank,
                     specialist: specialist.as_deref(),
                     date: a.date.as_deref(),
-                    diagnosis: a.diagnosis.as_deref(),
-                    stage: a.stage.as_deref(),
-                    treatment: a.treatment.as_deref(),
-                    trials: a.trials.as_deref(),
+                    diagnosis: diagnosis.as_deref(),
+                    stage: stage.as_deref(),
+                    treatment: treatment.as_deref(),
+                    trials: trials.as_deref(),
                 })?)
             })?;
             output::added(ctx, "opinion", &id)
         }
         OpinionCmd::Set { id, field, value } => {
+            let value = input::text(value)?;
             set(ctx, &id, &field, Some(&value))?;
             output::saved(ctx, &format!("Opinion {field} set."))
         }
@@ -102,8 +104,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: OpinionCmd) -> Result<()> {
         }
         OpinionCmd::List => {
             let open = ctx.open()?;
-            let specialists: BTreeMap<String, String> =
-                open.case.specialists().into_iter().map(|s| (s.id, s.name)).collect();
+            let names = Names::of(&open.case);
             output::emit(ctx, &open.case.opinions(), |list| {
                 if list.is_empty() {
                     return "No opinions recorded yet: casebook opinion add --rank 1 --diagnosis … --treatment …"
@@ -111,11 +112,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: OpinionCmd) -> Result<()> {
                 }
                 list.iter()
                     .map(|o| {
-                        let by = o
-                            .specialist
-                            .as_ref()
-                            .map(|s| format!(" — {}", specialists.get(s).unwrap_or(s)))
-                            .unwrap_or_default();
+                        let by =
+                            o.specialist.as_ref().map(|s| format!(" — {}", names.specialist(s))).unwrap_or_default();
                         [
                             format!("{}  Opinion {}{by} ({})", o.id, o.rank, output::date(o.date)),
                             format!("  Diagnosis: {}", output::opt(o.diagnosis.as_deref())),
@@ -134,7 +132,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: OpinionCmd) -> Result<()> {
             output::emit(ctx, &open.case.compare_opinions(), human_comparison)
         }
         OpinionCmd::Remove { id } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::opinion(&o.case, &id)?;
                 Ok(o.case.remove_opinion(&id)?)
             })?;
@@ -144,7 +142,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: OpinionCmd) -> Result<()> {
 }
 
 fn set(ctx: &Ctx, id: &str, field: &str, value: Option<&str>) -> Result<()> {
-    ctx.edit(|o| {
+    output::edit(ctx, |o| {
         let id = lookup::opinion(&o.case, id)?;
         if field == "treatment" {
             replace_text(&mut o.case, &TextField::OpinionTreatment(id), value.unwrap_or(""))
@@ -172,11 +170,11 @@ fn aspect_lines(c: &AspectComparison, heading: String) -> Vec<String> {
         let reads = if c.aspect != Aspect::Stage || v.reads_as.is_empty() || v.reads_as == v.value {
             String::new()
         } else {
-            format!("  [{}]", v.reads_as)
+            format!("  [{}]", output::line(&v.reads_as))
         };
-        out.push(format!("  opinion {}: {}{reads}", v.rank, v.value));
+        out.push(format!("  opinion {}: {}{reads}", v.rank, output::line(&v.value)));
     }
-    out.extend(c.notes.iter().map(|n| format!("  note: {n}")));
+    out.extend(c.notes.iter().map(|n| format!("  note: {}", output::line(n))));
     out
 }
 
@@ -205,7 +203,7 @@ fn human_comparison(c: &Comparison) -> String {
         }
     } else {
         for a in c.agreements.iter().filter(|a| !a.notes.is_empty()) {
-            out.extend(a.notes.iter().map(|n| format!("{}: note: {n}", aspect_name(a.aspect))));
+            out.extend(a.notes.iter().map(|n| format!("{}: note: {}", aspect_name(a.aspect), output::line(n))));
         }
     }
     if c.suggest_third_opinion {

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::commands::text::replace_text;
 use crate::context::Ctx;
-use crate::output;
+use crate::{input, output};
 
 /// The field name of the proposed treatment (a shared text, not a plain field).
 const PROPOSED_TREATMENT: &str = "proposed_treatment";
@@ -30,7 +30,7 @@ pub(crate) enum PatientCmd {
         /// The field.
         #[arg(value_parser = fields())]
         field: String,
-        /// The new value.
+        /// The new value (`-` reads it from standard input).
         value: String,
     },
     /// Clear a field.
@@ -45,13 +45,13 @@ pub(crate) enum PatientCmd {
 pub(crate) fn run(ctx: &Ctx, cmd: PatientCmd) -> Result<()> {
     match cmd {
         PatientCmd::Show => show(ctx),
-        PatientCmd::Set { field, value } => set(ctx, &field, Some(&value)),
+        PatientCmd::Set { field, value } => set(ctx, &field, Some(&input::text(value)?)),
         PatientCmd::Clear { field } => set(ctx, &field, None),
     }
 }
 
 fn set(ctx: &Ctx, field: &str, value: Option<&str>) -> Result<()> {
-    ctx.edit(|o| {
+    output::edit(ctx, |o| {
         if field == PROPOSED_TREATMENT {
             replace_text(&mut o.case, &TextField::ProposedTreatment, value.unwrap_or(""))
         } else {
@@ -107,9 +107,10 @@ fn show(ctx: &Ctx) -> Result<()> {
 
 /// One line on the diagnosis, for the overview.
 pub(crate) fn diagnosis_line(p: &Patient, age: Option<u64>) -> String {
-    let mut parts: Vec<String> = [&p.cancer_type, &p.histology].into_iter().flatten().cloned().collect();
+    let mut parts: Vec<String> =
+        [&p.cancer_type, &p.histology].into_iter().flatten().map(|s| output::line(s)).collect();
     if let Some(s) = &p.stage {
-        parts.push(format!("stage {s}"));
+        parts.push(format!("stage {}", output::line(s)));
     }
     if let Some(d) = p.diagnosis_date {
         parts.push(format!("diagnosed {}", output::date(Some(d))));

@@ -1,6 +1,6 @@
 //! `casebook prefs`: the patient's preferences — how much detail, their wishes, their agreement.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use casebook_core::model::team::DetailLevel;
 use casebook_core::model::text::TextField;
 use clap::{ArgAction, Args, Subcommand};
@@ -8,7 +8,7 @@ use clap::{ArgAction, Args, Subcommand};
 use crate::commands::text::replace_text;
 use crate::context::Ctx;
 use crate::keyed::keyed;
-use crate::output;
+use crate::{failure, input, output};
 
 /// Subcommands of `casebook prefs`.
 #[derive(Debug, Subcommand)]
@@ -31,7 +31,8 @@ pub(crate) struct SetArgs {
     /// Whether the patient agreed to seek a second opinion (yes/no).
     #[arg(long, value_name = "yes|no", action = ArgAction::Set, value_parser = parse_yes_no)]
     agreed: Option<bool>,
-    /// The patient's wishes, in their words (replaces the shared text; only what differs is edited).
+    /// The patient's wishes, in their words (replaces the shared text; only what differs is edited; `-`
+    /// reads them from standard input).
     #[arg(long)]
     wishes: Option<String>,
 }
@@ -65,16 +66,19 @@ pub(crate) fn run(ctx: &Ctx, cmd: PrefsCmd) -> Result<()> {
         }
         PrefsCmd::Set(a) => {
             if a.detail_level.is_none() && !a.clear_detail_level && a.agreed.is_none() && a.wishes.is_none() {
-                bail!("nothing to set: pass --detail-level, --clear-detail-level, --agreed or --wishes");
+                return Err(failure::usage(
+                    "nothing to set: pass --detail-level, --clear-detail-level, --agreed or --wishes",
+                ));
             }
-            ctx.edit(|o| {
+            let wishes = input::opt_text(a.wishes)?;
+            output::edit(ctx, |o| {
                 if a.detail_level.is_some() || a.clear_detail_level {
                     o.case.set_detail_level(a.detail_level)?;
                 }
                 if let Some(agreed) = a.agreed {
                     o.case.set_agreed_to_second_opinion(agreed)?;
                 }
-                if let Some(w) = &a.wishes {
+                if let Some(w) = &wishes {
                     replace_text(&mut o.case, &TextField::Wishes, w)?;
                 }
                 Ok(())

@@ -1,23 +1,22 @@
 //! `casebook question`: questions to ask, in order, and the answers heard at appointments.
 
-use std::collections::BTreeMap;
-
-use anyhow::{Result, bail};
-use casebook_core::model::question::{Category, GUIDE_AUTHOR, Priority, Question};
+use anyhow::Result;
+use casebook_core::model::question::{Category, Priority, Question};
 use casebook_core::model::text::TextField;
 use clap::Subcommand;
 
 use crate::commands::text::replace_text;
 use crate::context::Ctx;
 use crate::keyed::keyed;
-use crate::{lookup, output};
+use crate::lookup::Names;
+use crate::{failure, input, lookup, output};
 
 /// Subcommands of `casebook question`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum QuestionCmd {
     /// Add a question at the end of the list (added by --as or you).
     Add {
-        /// The question.
+        /// The question (`-` reads it from standard input).
         text: String,
         /// Topic.
         #[arg(long, default_value = "other", value_parser = keyed::<Category>())]
@@ -46,7 +45,7 @@ pub(crate) enum QuestionCmd {
         /// Appointment where it was answered (id or unique prefix).
         #[arg(long)]
         appointment: String,
-        /// The answer.
+        /// The answer (`-` reads it from standard input).
         text: String,
     },
     /// Change a question's category or priority.
@@ -64,7 +63,7 @@ pub(crate) enum QuestionCmd {
     Edit {
         /// Question id (or unique prefix).
         id: String,
-        /// The new wording.
+        /// The new wording (`-` reads it from standard input).
         text: String,
     },
     /// Remove a question.
@@ -78,7 +77,8 @@ pub(crate) enum QuestionCmd {
 pub(crate) fn run(ctx: &Ctx, cmd: QuestionCmd) -> Result<()> {
     match cmd {
         QuestionCmd::Add { text, category, priority } => {
-            let id = ctx.edit(|o| {
+            let text = input::text(text)?;
+            let id = output::edit(ctx, |o| {
                 let by = ctx.author(o)?;
                 Ok(o.case.add_question(&text, category, priority, &by)?)
             })?;
@@ -87,16 +87,17 @@ pub(crate) fn run(ctx: &Ctx, cmd: QuestionCmd) -> Result<()> {
         QuestionCmd::List { unanswered } => list(ctx, unanswered),
         QuestionCmd::Move { id, position } => {
             if position == 0 {
-                bail!("positions start at 1");
+                return Err(failure::invalid("positions start at 1"));
             }
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::question(&o.case, &id)?;
                 Ok(o.case.move_question(&id, position - 1)?)
             })?;
             output::saved(ctx, &format!("Question moved to position {position}."))
         }
         QuestionCmd::Answer { id, appointment, text } => {
-            ctx.edit(|o| {
+            let text = input::text(text)?;
+            output::edit(ctx, |o| {
                 let id = lookup::question(&o.case, &id)?;
                 let appointment = lookup::appointment(&o.case, &appointment)?;
                 let author = ctx.author(o)?;
@@ -105,21 +106,22 @@ pub(crate) fn run(ctx: &Ctx, cmd: QuestionCmd) -> Result<()> {
             output::saved(ctx, "Answer saved.")
         }
         QuestionCmd::Set { id, category, priority } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::question(&o.case, &id)?;
                 Ok(o.case.set_question_meta(&id, category, priority)?)
             })?;
             output::saved(ctx, "Question updated.")
         }
         QuestionCmd::Edit { id, text } => {
-            ctx.edit(|o| {
+            let text = input::text(text)?;
+            output::edit(ctx, |o| {
                 let id = lookup::question(&o.case, &id)?;
                 replace_text(&mut o.case, &TextField::Question(id), &text)
             })?;
             output::saved(ctx, "Question reworded.")
         }
         QuestionCmd::Remove { id } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::question(&o.case, &id)?;
                 Ok(o.case.remove_question(&id)?)
             })?;
@@ -130,10 +132,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: QuestionCmd) -> Result<()> {
 
 fn list(ctx: &Ctx, unanswered: bool) -> Result<()> {
     let open = ctx.open()?;
-    let names: BTreeMap<String, String> = open.case.care_team().into_iter().map(|c| (c.id, c.name)).collect();
-    let name = |id: &str| -> String {
-        if id == GUIDE_AUTHOR { "the guide".into() } else { names.get(id).cloned().unwrap_or_else(|| id.to_string()) }
-    };
+    let names = Names::of(&open.case);
     let all = open.case.questions();
     // Positions are those of the whole list (what `question move` takes), also when filtered.
     let shown: Vec<(usize, &Question)> =
@@ -147,11 +146,22 @@ fn list(ctx: &Ctx, unanswered: bool) -> Result<()> {
             .iter()
             .map(|(position, q)| {
                 let mut lines = vec![
-                    format!("{position}. {}", q.text),
-                    format!("   {}  [{}, {} priority, added by {}]", q.id, q.category, q.priority, name(&q.added_by)),
+                    format!("{position}. {}", output::line(&q.text)),
+                    format!(
+                        "   {}  [{}, {} priority, added by {}]",
+                        q.id,
+                        q.category,
+                        q.priority,
+                        names.caregiver(&q.added_by)
+                    ),
                 ];
                 for a in &q.answers {
-                    lines.push(format!("   → {} (appointment {}): {}", name(&a.author), a.appointment, a.text));
+                    lines.push(format!(
+                        "   → {}, {}: {}",
+                        names.caregiver(&a.author),
+                        names.appointment(&a.appointment),
+                        output::line(&a.text)
+                    ));
                 }
                 lines.join("\n")
             })

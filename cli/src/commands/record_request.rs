@@ -1,9 +1,7 @@
 //! `casebook request` and `casebook overdue`: record requests, their event logs and derived status, and
 //! their corrections (edit a request, retract an event or a whole request: nothing is ever deleted).
 
-use std::collections::BTreeMap;
-
-use anyhow::{Result, bail};
+use anyhow::Result;
 use casebook_core::dates::format_date;
 use casebook_core::model::cost::parse_amount;
 use casebook_core::model::record_request::{
@@ -13,8 +11,10 @@ use casebook_core::model::record_request::{
 use clap::{Args, Subcommand};
 
 use crate::context::Ctx;
+use crate::failure::{self, Code};
 use crate::keyed::keyed;
-use crate::{lookup, output};
+use crate::lookup::Names;
+use crate::{input, lookup, output};
 
 /// Subcommands of `casebook request`.
 #[derive(Debug, Subcommand)]
@@ -46,7 +46,7 @@ pub(crate) enum RequestCmd {
         id: String,
         /// Event id (or unique prefix), as `request show` lists it.
         event: String,
-        /// Why (optional).
+        /// Why (optional; `-` reads it from standard input).
         #[arg(long)]
         reason: Option<String>,
     },
@@ -55,7 +55,7 @@ pub(crate) enum RequestCmd {
     Retract {
         /// Request id (or unique prefix).
         id: String,
-        /// Why (optional).
+        /// Why (optional; `-` reads it from standard input).
         #[arg(long)]
         reason: Option<String>,
     },
@@ -130,7 +130,7 @@ pub(crate) struct EventArgs {
     /// When (YYYY-MM-DD; default: today).
     #[arg(long, value_name = "YYYY-MM-DD")]
     date: Option<String>,
-    /// A note (e.g. the reason given for an extension).
+    /// A note (e.g. the reason given for an extension; `-` reads it from standard input).
     #[arg(long)]
     note: Option<String>,
     /// Fee asked, e.g. 25 or 25.50.
@@ -143,7 +143,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
     match cmd {
         RequestCmd::Add(a) => {
             let channel = a.channel.unwrap_or_else(|| Channel::default_for(&a.items));
-            let id = ctx.edit(|o| {
+            let id = output::edit(ctx, |o| {
                 let id = o.case.add_record_request(&a.custodian, &a.items, channel)?;
                 if let Some(d) = &a.return_by {
                     o.case.set_return_by(&id, Some(d))?;
@@ -155,7 +155,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
         RequestCmd::Event(a) => {
             let fee = a.fee.as_deref().map(parse_amount).transpose()?;
             let date = a.date.clone().unwrap_or_else(|| format_date(ctx.today()));
-            let event = ctx.edit(|o| {
+            let note = input::opt_text(a.note.clone())?;
+            let event = output::edit(ctx, |o| {
                 let id = request_id(o, &a.id)?;
                 let by = ctx.author_opt(o)?;
                 Ok(o.case.log_request_event(
@@ -163,7 +164,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
                     NewEvent {
                         kind: a.kind.to_string().as_str(),
                         date: &date,
-                        note: a.note.as_deref(),
+                        note: note.as_deref(),
                         fee_cents: fee,
                         by: by.as_deref(),
                     },
@@ -173,7 +174,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
             output::saved_id(ctx, &format!("Logged {} on {date} (event {event}).", a.kind), &event)
         }
         RequestCmd::ReturnBy { id, date, clear } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = request_id(o, &id)?;
                 Ok(o.case.set_return_by(&id, if clear { None } else { date.as_deref() })?)
             })?;
@@ -181,7 +182,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
         }
         RequestCmd::Edit(a) => {
             let return_by = if a.clear_return_by { Some(None) } else { a.return_by.as_deref().map(Some) };
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = request_id(o, &a.id)?;
                 let changes = RequestChanges {
                     custodian: a.custodian.as_deref(),
@@ -194,7 +195,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
             output::saved(ctx, "Request updated.")
         }
         RequestCmd::RetractEvent { id, event, reason } => {
-            let retraction = ctx.edit(|o| {
+            let reason = input::opt_text(reason)?;
+            let retraction = output::edit(ctx, |o| {
                 let id = request_id(o, &id)?;
                 let events = o.case.record_requests().into_iter().find(|r| r.id == id).map(|r| r.events);
                 let event = lookup::item(
@@ -209,7 +211,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
             output::saved_id(ctx, "Event retracted: it stays in the log, no longer counted.", &retraction)
         }
         RequestCmd::Retract { id, reason } => {
-            let retraction = ctx.edit(|o| {
+            let reason = input::opt_text(reason)?;
+            let retraction = output::edit(ctx, |o| {
                 let id = request_id(o, &id)?;
                 let by = ctx.author_opt(o)?;
                 let how = Retract { today: ctx.today(), by: by.as_deref(), reason: reason.as_deref() };
@@ -223,7 +226,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
         }
         RequestCmd::List { retracted: true } => {
             let open = ctx.open()?;
-            let names = names(&open.case);
+            let names = Names::of(&open.case);
             output::emit(ctx, &open.case.retracted_record_requests(), |list| {
                 if list.is_empty() {
                     return "No retracted record request.".into();
@@ -233,7 +236,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
         }
         RequestCmd::List { retracted: false } => {
             let open = ctx.open()?;
-            let names = names(&open.case);
+            let names = Names::of(&open.case);
             output::emit(ctx, &open.case.request_progress(ctx.today()), |list| {
                 if list.is_empty() {
                     return "No record requests yet: casebook request add --custodian FACILITY --item pathology_slides"
@@ -244,14 +247,17 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
         }
         RequestCmd::Show { id } => {
             let open = ctx.open()?;
-            let names = names(&open.case);
+            let names = Names::of(&open.case);
             let all = open.case.request_progress(ctx.today());
             let id = lookup::item("record request", &id, all.iter().map(|p| p.request.id.clone()).collect())?;
             let Some(p) = all.into_iter().find(|p| p.request.id == id) else {
                 if open.case.retracted_record_requests().iter().any(|r| r.id == id) {
-                    bail!("record request {id} was retracted (see `casebook request list --retracted`)");
+                    return Err(failure::refuse(
+                        Code::Retracted,
+                        format!("record request {id} was retracted (see `casebook request list --retracted`)"),
+                    ));
                 }
-                bail!("no record request with id {id} in this case");
+                return Err(failure::not_found(format!("no record request with id {id} in this case")));
             };
             output::emit(ctx, &p, |p| describe(p, &names, true))
         }
@@ -261,7 +267,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
 /// Record requests past their legal due date.
 pub(crate) fn overdue(ctx: &Ctx) -> Result<()> {
     let open = ctx.open()?;
-    let names = names(&open.case);
+    let names = Names::of(&open.case);
     output::emit(ctx, &open.case.overdue_requests(ctx.today()), |list| {
         if list.is_empty() {
             return "No request is past its legal due date.".into();
@@ -276,12 +282,7 @@ fn request_id(o: &crate::context::Open, input: &str) -> Result<String> {
     lookup::item("record request", input, o.case.record_requests().into_iter().map(|r| r.id).collect())
 }
 
-/// Caregiver names by id.
-fn names(case: &casebook_core::Case) -> BTreeMap<String, String> {
-    case.care_team().into_iter().map(|c| (c.id, c.name)).collect()
-}
-
-fn describe(p: &RequestProgress, names: &BTreeMap<String, String>, with_log: bool) -> String {
+fn describe(p: &RequestProgress, names: &Names, with_log: bool) -> String {
     let r = &p.request;
     let mut lines = vec![heading(r)];
     let mut status = vec![format!("Status: {}", status_label(r.status))];
@@ -322,7 +323,7 @@ fn describe(p: &RequestProgress, names: &BTreeMap<String, String>, with_log: boo
         lines.push(format!("  Fees asked: {}", output::money(r.fees_cents)));
     }
     for w in &r.warnings {
-        lines.push(format!("  Warning: {}", w.message));
+        lines.push(format!("  Warning: {}", output::line(&w.message)));
     }
     if with_log {
         lines.push("  Log:".into());
@@ -336,16 +337,16 @@ fn describe(p: &RequestProgress, names: &BTreeMap<String, String>, with_log: boo
 
 fn heading(r: &RecordRequest) -> String {
     let items: Vec<String> = r.items.iter().map(|i| i.to_string()).collect();
-    format!("{}  {} — {} ({})", r.id, r.custodian, items.join(", "), r.channel)
+    format!("{}  {} — {} ({})", r.id, output::line(&r.custodian), items.join(", "), r.channel)
 }
 
-fn log_lines(r: &RecordRequest, names: &BTreeMap<String, String>) -> Vec<String> {
-    let who = |b: &Option<String>| b.as_ref().map(|b| format!(" by {}", names.get(b).unwrap_or(b))).unwrap_or_default();
+fn log_lines(r: &RecordRequest, names: &Names) -> Vec<String> {
+    let who = |b: &Option<String>| b.as_ref().map(|b| format!(" by {}", names.caregiver(b))).unwrap_or_default();
     r.events
         .iter()
         .map(|e| {
             let fee = e.fee_cents.map(|f| format!(" (fee {})", output::money(f))).unwrap_or_default();
-            let note = e.note.as_deref().map(|n| format!(" — {n}")).unwrap_or_default();
+            let note = e.note.as_deref().map(|n| format!(" — {}", output::line(n))).unwrap_or_default();
             let mut line = format!("    {}  {} {}{}{fee}{note}", e.id, output::date(Some(e.date)), e.kind, who(&e.by));
             if !e.retractions.is_empty() {
                 line.push_str(&format!(" [{}]", retracted(&e.retractions, names)));
@@ -358,16 +359,16 @@ fn log_lines(r: &RecordRequest, names: &BTreeMap<String, String>) -> Vec<String>
 }
 
 /// `retracted on 2024-02-01 by Ana: wrong date` (every retraction, when siblings both retracted).
-fn retracted(list: &[Retraction], names: &BTreeMap<String, String>) -> String {
+fn retracted(list: &[Retraction], names: &Names) -> String {
     let one = |r: &Retraction| {
-        let by = r.by.as_ref().map(|b| format!(" by {}", names.get(b).unwrap_or(b))).unwrap_or_default();
-        let why = r.reason.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
+        let by = r.by.as_ref().map(|b| format!(" by {}", names.caregiver(b))).unwrap_or_default();
+        let why = r.reason.as_deref().map(|w| format!(": {}", output::line(w))).unwrap_or_default();
         format!("retracted on {}{by}{why}", output::date(Some(r.on)))
     };
     list.iter().map(one).collect::<Vec<_>>().join("; ")
 }
 
-fn describe_retracted(r: &RecordRequest, names: &BTreeMap<String, String>) -> String {
+fn describe_retracted(r: &RecordRequest, names: &Names) -> String {
     let mut lines = vec![heading(r), format!("  {}", retracted(&r.retractions, names))];
     if !r.events.is_empty() {
         lines.push("  Log:".into());

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use casebook_core::relay_api::Role;
 use casebook_core::sync::{CaseSyncStatus, RelayClient, SyncClient, SyncError, SyncState};
 use casebook_core::{RelayAccount, Store};
@@ -12,6 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::context::Ctx;
+use crate::failure::{self, Code};
 use crate::output;
 
 /// `casebook account …`.
@@ -143,7 +144,10 @@ pub(crate) fn account_cmd(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
         AccountCmd::Create { server, name } => {
             let store = ctx.store_or_create()?;
             if store.relay_account()?.is_some() {
-                bail!("this store already has a relay account (see `casebook account show`)");
+                return Err(failure::refuse(
+                    Code::Conflict,
+                    "this store already has a relay account (see `casebook account show`)",
+                ));
             }
             let credentials = RelayClient::new(&server)?.create_account(&name, Some("casebook cli"))?;
             let a = RelayAccount { server, display_name: name, credentials };
@@ -159,7 +163,13 @@ pub(crate) fn account_cmd(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
             let store = ctx.store()?;
             let a = account(&store)?;
             output::emit(ctx, &view(&a), |v| {
-                format!("{} on {}\naccount {}\ndevice  {}", v.display_name, v.server, v.account_id, v.device_id)
+                format!(
+                    "{} on {}\naccount {}\ndevice  {}",
+                    output::line(v.display_name),
+                    v.server,
+                    v.account_id,
+                    v.device_id
+                )
             })
         }
         AccountCmd::LinkCode => {
@@ -175,7 +185,10 @@ pub(crate) fn account_cmd(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
         AccountCmd::Link { server, code } => {
             let store = ctx.store_or_create()?;
             if store.relay_account()?.is_some() {
-                bail!("this store already has a relay account (see `casebook account show`)");
+                return Err(failure::refuse(
+                    Code::Conflict,
+                    "this store already has a relay account (see `casebook account show`)",
+                ));
             }
             let credentials = RelayClient::new(&server)?.link_device(&code, Some("casebook cli"))?;
             let me = RelayClient::with_token(&server, &credentials.token)?.me()?;
@@ -241,6 +254,7 @@ pub(crate) fn invite(ctx: &Ctx, cmd: InviteCmd) -> Result<()> {
                 .patient()
                 .display_name
                 .unwrap_or_default();
+            let patient = output::line(&patient);
             output::emit(ctx, &membership, |m| format!("Joined case {} ({patient}) as {:?}.", m.case_id, m.role))
         }
     }
@@ -339,7 +353,7 @@ pub(crate) fn sync(ctx: &Ctx, a: SyncArgs) -> Result<()> {
                 }
             }
             Err(e) => match e.downcast_ref::<SyncError>() {
-                Some(SyncError::Unauthorized) => bail!("sync stopped: {e}"),
+                Some(SyncError::Unauthorized) => return Err(e.context("sync stopped")),
                 _ => {
                     let now = format!("not synced ({e})");
                     if now != last {

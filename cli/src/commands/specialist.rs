@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use crate::commands::text::append_line;
 use crate::context::Ctx;
 use crate::keyed::keyed;
-use crate::{lookup, output};
+use crate::{input, lookup, output};
 
 /// Subcommands of `casebook specialist`.
 #[derive(Debug, Subcommand)]
@@ -38,10 +38,10 @@ pub(crate) enum SpecialistCmd {
     Note {
         /// Specialist id (or unique prefix).
         id: String,
-        /// The text.
+        /// The text (`-` reads it from standard input).
         text: String,
     },
-    /// List the specialists.
+    /// List the specialists, by name.
     List,
     /// Remove a specialist.
     Remove {
@@ -76,7 +76,7 @@ pub(crate) struct AddArgs {
 pub(crate) fn run(ctx: &Ctx, cmd: SpecialistCmd) -> Result<()> {
     match cmd {
         SpecialistCmd::Add(a) => {
-            let id = ctx.edit(|o| {
+            let id = output::edit(ctx, |o| {
                 let id = o.case.add_specialist(NewSpecialist {
                     name: &a.name,
                     subspecialty: a.subspecialty.as_deref(),
@@ -92,21 +92,22 @@ pub(crate) fn run(ctx: &Ctx, cmd: SpecialistCmd) -> Result<()> {
             output::added(ctx, "specialist", &id)
         }
         SpecialistCmd::Set { id, field, value } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::specialist(&o.case, &id)?;
                 Ok(o.case.set_specialist(&id, field, Some(&value))?)
             })?;
             output::saved(ctx, &format!("Specialist {field} set."))
         }
         SpecialistCmd::Clear { id, field } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::specialist(&o.case, &id)?;
                 Ok(o.case.set_specialist(&id, field, None)?)
             })?;
             output::saved(ctx, &format!("Specialist {field} cleared."))
         }
         SpecialistCmd::Note { id, text } => {
-            ctx.edit(|o| {
+            let text = input::text(text)?;
+            output::edit(ctx, |o| {
                 let id = lookup::specialist(&o.case, &id)?;
                 append_line(&mut o.case, &TextField::SpecialistNotes(id), &text)
             })?;
@@ -122,7 +123,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: SpecialistCmd) -> Result<()> {
                 list.iter()
                     .map(|s| {
                         let mut lines = vec![
-                            format!("{}  {} [{}]", s.id, s.name, s.status),
+                            format!("{}  {} [{}]", s.id, output::line(&s.name), s.status),
                             format!("  Subspecialty: {}", output::opt(s.subspecialty.as_deref())),
                             format!("  Institution: {} (NCI: {})", output::opt(s.institution.as_deref()), s.nci),
                             format!("  Contact: {}", output::opt(s.contact.as_deref())),
@@ -137,7 +138,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: SpecialistCmd) -> Result<()> {
             })
         }
         SpecialistCmd::Remove { id } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = lookup::specialist(&o.case, &id)?;
                 Ok(o.case.remove_specialist(&id)?)
             })?;

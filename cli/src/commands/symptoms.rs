@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::commands::text::{append_line, replace_text};
 use crate::context::Ctx;
-use crate::output;
+use crate::{input, output};
 
 /// Subcommands of `casebook symptoms`.
 #[derive(Debug, Subcommand)]
@@ -16,12 +16,12 @@ pub(crate) enum SymptomsCmd {
     Show,
     /// Append a line.
     Append {
-        /// The text.
+        /// The text (`-` reads it from standard input).
         text: String,
     },
     /// Replace the whole text (only what differs is edited).
     Set {
-        /// The new text.
+        /// The new text (`-` reads it from standard input).
         text: String,
     },
 }
@@ -40,16 +40,18 @@ pub(crate) fn run(ctx: &Ctx, cmd: SymptomsCmd) -> Result<()> {
                 if s.symptoms.trim().is_empty() {
                     "No symptoms or concerns written down yet: casebook symptoms append TEXT".into()
                 } else {
-                    s.symptoms.clone()
+                    output::clean(&s.symptoms)
                 }
             })
         }
         SymptomsCmd::Append { text } => {
-            ctx.edit(|o| append_line(&mut o.case, &TextField::Symptoms, &text))?;
+            let text = input::text(text)?;
+            output::edit(ctx, |o| append_line(&mut o.case, &TextField::Symptoms, &text))?;
             output::saved(ctx, "Symptoms saved.")
         }
         SymptomsCmd::Set { text } => {
-            ctx.edit(|o| replace_text(&mut o.case, &TextField::Symptoms, &text))?;
+            let text = input::text(text)?;
+            output::edit(ctx, |o| replace_text(&mut o.case, &TextField::Symptoms, &text))?;
             output::saved(ctx, "Symptoms saved.")
         }
     }

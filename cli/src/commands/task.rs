@@ -1,11 +1,12 @@
 //! `casebook task`: tasks shared among the care team.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
-use clap::Subcommand;
+use casebook_core::model::task::TaskChanges;
+use clap::{ArgGroup, Args, Subcommand};
 
+use crate::commands::records::set_or_clear;
 use crate::context::{Ctx, Open};
+use crate::lookup::Names;
 use crate::{lookup, output};
 
 /// Subcommands of `casebook task`.
@@ -41,6 +42,9 @@ pub(crate) enum TaskCmd {
         #[arg(long, conflicts_with = "caregiver")]
         clear: bool,
     },
+    /// Correct a task: give only the fields to change (a sibling's correction of another field is kept).
+    /// Done or not is `task done`.
+    Edit(EditArgs),
     /// List tasks: open ones first, by due date.
     List,
     /// Remove a task.
@@ -48,6 +52,29 @@ pub(crate) enum TaskCmd {
         /// Task id (or unique prefix).
         id: String,
     },
+}
+
+/// Arguments of `task edit`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("changes").required(true).multiple(true)))]
+pub(crate) struct EditArgs {
+    /// Task id (or unique prefix).
+    id: String,
+    /// New title.
+    #[arg(long, group = "changes")]
+    title: Option<String>,
+    /// Who does it (caregiver id, id prefix or name).
+    #[arg(long, group = "changes", conflicts_with = "clear_assignee")]
+    assignee: Option<String>,
+    /// Unassign it.
+    #[arg(long, group = "changes")]
+    clear_assignee: bool,
+    /// New due date (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD", group = "changes", conflicts_with = "clear_due")]
+    due: Option<String>,
+    /// Clear the due date.
+    #[arg(long, group = "changes")]
+    clear_due: bool,
 }
 
 fn task_id(o: &Open, input: &str) -> Result<String> {
@@ -58,21 +85,21 @@ fn task_id(o: &Open, input: &str) -> Result<String> {
 pub(crate) fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
     match cmd {
         TaskCmd::Add { title, assignee, due } => {
-            let id = ctx.edit(|o| {
+            let id = output::edit(ctx, |o| {
                 let assignee = assignee.as_deref().map(|a| lookup::caregiver(&o.case, a)).transpose()?;
                 Ok(o.case.add_task(&title, assignee.as_deref(), due.as_deref())?)
             })?;
             output::added(ctx, "task", &id)
         }
         TaskCmd::Done { id, undo } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = task_id(o, &id)?;
                 Ok(o.case.set_task_done(&id, !undo)?)
             })?;
             output::saved(ctx, if undo { "Task reopened." } else { "Task done." })
         }
         TaskCmd::Assign { id, caregiver, clear } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = task_id(o, &id)?;
                 let who = if clear {
                     None
@@ -83,9 +110,23 @@ pub(crate) fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
             })?;
             output::saved(ctx, if clear { "Task unassigned." } else { "Task assigned." })
         }
+        TaskCmd::Edit(a) => {
+            let id = output::edit(ctx, |o| {
+                let id = task_id(o, &a.id)?;
+                let assignee = a.assignee.as_deref().map(|c| lookup::caregiver(&o.case, c)).transpose()?;
+                let changes = TaskChanges {
+                    title: a.title.as_deref(),
+                    assignee: set_or_clear(assignee.as_deref(), a.clear_assignee),
+                    due: set_or_clear(a.due.as_deref(), a.clear_due),
+                };
+                o.case.edit_task(&id, changes)?;
+                Ok(id)
+            })?;
+            output::saved_id(ctx, &format!("Updated task {id}."), &id)
+        }
         TaskCmd::List => {
             let open = ctx.open()?;
-            let names: BTreeMap<String, String> = open.case.care_team().into_iter().map(|c| (c.id, c.name)).collect();
+            let names = Names::of(&open.case);
             let today = ctx.today();
             output::emit(ctx, &open.case.tasks(), |tasks| {
                 let rows: Vec<Vec<String>> = tasks
@@ -96,10 +137,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
                             if t.done { "[x]" } else { "[ ]" }.into(),
                             t.id.clone(),
                             format!("{}{}", output::date(t.due), if late { " (late)" } else { "" }),
-                            t.assignee
-                                .as_ref()
-                                .map(|a| names.get(a).unwrap_or(a).clone())
-                                .unwrap_or_else(|| "—".into()),
+                            t.assignee.as_deref().map_or_else(|| "—".into(), |a| names.caregiver(a)),
                             t.title.clone(),
                         ]
                     })
@@ -112,7 +150,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
             })
         }
         TaskCmd::Remove { id } => {
-            ctx.edit(|o| {
+            output::edit(ctx, |o| {
                 let id = task_id(o, &id)?;
                 Ok(o.case.remove_task(&id)?)
             })?;

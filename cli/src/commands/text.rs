@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use crate::context::{Ctx, Open};
-use crate::{lookup, output};
+use crate::{input, lookup, output};
 
 /// Help on how text fields are named.
 const FIELD_HELP: &str = "The text field: proposed_treatment, symptoms, wishes, question:ID, specialist:ID, \
@@ -26,14 +26,14 @@ pub(crate) enum TextCmd {
     Append {
         #[arg(help = FIELD_HELP)]
         field: String,
-        /// The text to append.
+        /// The text to append (`-` reads it from standard input).
         text: String,
     },
     /// Replace a field's whole text (only the part that differs is edited, so concurrent edits merge).
     Set {
         #[arg(help = FIELD_HELP)]
         field: String,
-        /// The new text.
+        /// The new text (`-` reads it from standard input).
         text: String,
     },
     /// Delete DELETE units at INDEX and insert TEXT there (positions in UTF-16 code units).
@@ -44,7 +44,7 @@ pub(crate) enum TextCmd {
         index: usize,
         /// How many UTF-16 code units to delete.
         delete: usize,
-        /// What to insert.
+        /// What to insert (`-` reads it from standard input).
         #[arg(default_value = "")]
         text: String,
     },
@@ -58,24 +58,27 @@ pub(crate) fn run(ctx: &Ctx, cmd: TextCmd) -> Result<()> {
             let f = resolve_field(ctx, &open, &field)?;
             let text = open.case.text(&f)?;
             let shown = Shown { field, len_utf16: open.case.text_len(&f)?, text };
-            output::emit(ctx, &shown, |s| s.text.clone())
+            output::emit(ctx, &shown, |s| output::clean(&s.text))
         }
         TextCmd::Append { field, text } => {
-            ctx.edit(|o| {
+            let text = input::text(text)?;
+            output::edit(ctx, |o| {
                 let f = resolve_field(ctx, o, &field)?;
                 Ok(o.case.append_text(&f, &text)?)
             })?;
             output::saved(ctx, "Text appended.")
         }
         TextCmd::Set { field, text } => {
-            ctx.edit(|o| {
+            let text = input::text(text)?;
+            output::edit(ctx, |o| {
                 let f = resolve_field(ctx, o, &field)?;
                 replace_text(&mut o.case, &f, &text)
             })?;
             output::saved(ctx, "Text saved.")
         }
         TextCmd::Splice { field, index, delete, text } => {
-            ctx.edit(|o| {
+            let text = input::text(text)?;
+            output::edit(ctx, |o| {
                 let f = resolve_field(ctx, o, &field)?;
                 Ok(o.case.splice_text(&f, index, delete, &text)?)
             })?;

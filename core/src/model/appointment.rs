@@ -2,6 +2,10 @@
 //!
 //! Notes live in the appointment's own Automerge document, opened only when needed, so a year of
 //! consultations does not slow down opening the case.
+//!
+//! The start is the local time of the place where the appointment happens; its time zone (an IANA name,
+//! e.g. `America/New_York`) is kept beside it as an optional `tz` key, an additive change: older readers
+//! ignore it and read the start as before.
 
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ROOT, ReadDoc};
@@ -10,7 +14,7 @@ use time::{Date, PrimitiveDateTime};
 use super::{Keyed, check_caregiver, item, items, new_item, optional, remove_item};
 use crate::am;
 use crate::case::Case;
-use crate::dates::{format_date, format_date_time, parse_date, parse_date_time, stored_date};
+use crate::dates::{Zone, format_date, format_date_time, parse_date, parse_date_time, stored_date, stored_zone};
 use crate::error::{Error, Result};
 use crate::ids::DocId;
 
@@ -50,8 +54,11 @@ pub struct Appointment {
     pub kind: AppointmentKind,
     /// Specialist id, if linked.
     pub specialist: Option<String>,
-    /// Start (local time).
+    /// Start (local time of the place).
     pub start: Option<PrimitiveDateTime>,
+    /// Time zone of the place (IANA name, e.g. `America/New_York`), if known: show it with the start when it
+    /// differs from the viewer's.
+    pub tz: Option<String>,
     /// Place.
     pub place: Option<String>,
     /// Who attends (names as written).
@@ -101,8 +108,10 @@ pub struct NewAppointment<'a> {
     pub kind: Option<AppointmentKind>,
     /// Specialist id.
     pub specialist: Option<&'a str>,
-    /// Start, YYYY-MM-DDTHH:MM.
+    /// Start, YYYY-MM-DDTHH:MM (local time of the place).
     pub start: Option<&'a str>,
+    /// Time zone of the place, an IANA name (e.g. `America/New_York`); apps default it to the device's.
+    pub tz: Option<&'a str>,
     /// Place.
     pub place: Option<&'a str>,
 }
@@ -116,6 +125,8 @@ keyed_enum! {
         Specialist => "specialist",
         /// Start.
         Start => "start",
+        /// Time zone of the place (IANA name).
+        Tz => "tz",
         /// Place.
         Place => "place",
         /// Date a written summary was requested.
@@ -130,6 +141,7 @@ impl Case {
     pub fn add_appointment(&mut self, a: NewAppointment<'_>) -> Result<String> {
         let kind = a.kind.ok_or(Error::InvalidInput { field: "kind", reason: "required".into() })?;
         let start = a.start.map(|s| parse_date_time("start", s)).transpose()?;
+        let tz = optional(a.tz).map(|z| Zone::named("tz", &z)).transpose()?;
         let place = optional(a.place);
         let notes_id = DocId::random();
         self.edit(|doc| {
@@ -140,6 +152,7 @@ impl Case {
             doc.put(&o, "kind", kind.key())?;
             am::put_opt_str(doc, &o, "specialist", a.specialist)?;
             am::put_opt_str(doc, &o, "start", start.map(format_date_time).as_deref())?;
+            am::put_opt_str(doc, &o, "tz", tz.as_ref().and_then(Zone::name))?;
             am::put_opt_str(doc, &o, "place", place.as_deref())?;
             doc.put_object(&o, "attendees", ObjType::Map)?;
             doc.put_object(&o, "recording_consent", ObjType::Map)?;
@@ -148,13 +161,15 @@ impl Case {
         })
     }
 
-    /// Set an appointment field (validated: kind, known specialist id, date-time, dates).
+    /// Set an appointment field (validated: kind, known specialist id, date-time, dates, a time zone this
+    /// device knows).
     pub fn set_appointment(&mut self, id: &str, field: AppointmentField, value: Option<&str>) -> Result<()> {
         let value = optional(value);
         let stored = match (field, value.as_deref()) {
             (_, None) => None,
             (AppointmentField::Kind, Some(v)) => Some(AppointmentKind::parse("kind", v)?.key().to_string()),
             (AppointmentField::Start, Some(v)) => Some(format_date_time(parse_date_time("start", v)?)),
+            (AppointmentField::Tz, Some(v)) => Zone::named("tz", v)?.name().map(str::to_string),
             (AppointmentField::SummaryRequested | AppointmentField::SummaryReceived, Some(v)) => {
                 Some(format_date(parse_date(field.key_static(), v)?))
             }
@@ -251,6 +266,7 @@ impl Case {
                         .unwrap_or(AppointmentKind::Other),
                     specialist: am::get_str(doc, &o, "specialist"),
                     start: am::get_str(doc, &o, "start").and_then(|s| parse_date_time("start", &s).ok()),
+                    tz: stored_zone(am::get_str(doc, &o, "tz")),
                     place: am::get_str(doc, &o, "place"),
                     attendees,
                     recording_consent,

@@ -1,14 +1,18 @@
 //! Organised documentation (step 4): records chronology, medication list, family cancer history.
 //! Symptoms and concerns are a collaborative text ([`TextField::Symptoms`](super::text::TextField)).
 
+use automerge::ReadDoc;
 use automerge::transaction::Transactable;
 use time::Date;
 
-use super::{Keyed, items, new_item, optional, remove_item, required};
+use super::{Keyed, item, items, new_item, nothing_to_change, optional, remove_item, required};
 use crate::am;
 use crate::case::Case;
 use crate::dates::{format_date, parse_date, stored_date};
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// The oldest age at diagnosis accepted.
+const MAX_AGE: u64 = 130;
 
 keyed_enum! {
     /// Kind of a document in the chronology.
@@ -85,6 +89,53 @@ pub struct FamilyHistoryEntry {
     pub age_at_diagnosis: Option<u64>,
 }
 
+/// Corrections to a document of the chronology (`None` leaves a field as it is). Each field is stored on
+/// its own: two caregivers correcting different fields offline both keep their correction.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentChanges<'a> {
+    /// `Some(Some(date))` sets the date of the document (YYYY-MM-DD), `Some(None)` clears it.
+    pub date: Option<Option<&'a str>>,
+    /// New kind.
+    pub kind: Option<DocumentKind>,
+    /// `Some(Some(facility))` sets the facility of origin, `Some(None)` (or a blank text) clears it.
+    pub facility: Option<Option<&'a str>>,
+    /// New description (must not be empty).
+    pub description: Option<&'a str>,
+    /// Where it is kept now.
+    pub location: Option<Location>,
+}
+
+/// Corrections to a medication (`None` leaves a field as it is).
+#[derive(Debug, Clone, Default)]
+pub struct MedicationChanges<'a> {
+    /// New name (must not be empty).
+    pub name: Option<&'a str>,
+    /// `Some(Some(dose))` sets the dose and schedule, `Some(None)` (or a blank text) clears it.
+    pub dose: Option<Option<&'a str>>,
+}
+
+/// Corrections to an entry of the family history (`None` leaves a field as it is).
+#[derive(Debug, Clone, Default)]
+pub struct FamilyHistoryChanges<'a> {
+    /// New relative (must not be empty).
+    pub relative: Option<&'a str>,
+    /// New cancer (must not be empty).
+    pub cancer: Option<&'a str>,
+    /// `Some(Some(age))` sets the age at diagnosis (0–130), `Some(None)` clears it.
+    pub age_at_diagnosis: Option<Option<u64>>,
+}
+
+/// Refuse an age at diagnosis no one reaches.
+fn check_age(age: Option<u64>) -> Result<()> {
+    if age.is_some_and(|a| a > MAX_AGE) {
+        return Err(Error::InvalidInput {
+            field: "age_at_diagnosis",
+            reason: format!("must be between 0 and {MAX_AGE}"),
+        });
+    }
+    Ok(())
+}
+
 impl Case {
     /// Add a document to the chronology.
     pub fn add_document(
@@ -105,6 +156,41 @@ impl Case {
             doc.put(&o, "description", description)?;
             doc.put(&o, "location", location.key())?;
             Ok(id)
+        })
+    }
+
+    /// Correct a document of the chronology: date, kind, facility, description, where it is kept. Refused,
+    /// changing nothing: an empty description, a date that does not parse, no change at all, an unknown id.
+    pub fn edit_document(&mut self, id: &str, changes: DocumentChanges<'_>) -> Result<()> {
+        let date = changes.date.map(|d| d.map(|d| parse_date("date", d)).transpose()).transpose()?;
+        let description = changes.description.map(|d| required("description", d)).transpose()?;
+        let facility = changes.facility.map(optional);
+        if date.is_none()
+            && changes.kind.is_none()
+            && facility.is_none()
+            && description.is_none()
+            && changes.location.is_none()
+        {
+            return Err(nothing_to_change());
+        }
+        self.edit(|doc| {
+            let o = item(doc, "documents", id, "document")?;
+            if let Some(d) = date {
+                am::put_opt_str(doc, &o, "date", d.map(format_date).as_deref())?;
+            }
+            if let Some(k) = changes.kind {
+                doc.put(&o, "kind", k.key())?;
+            }
+            if let Some(f) = facility {
+                am::put_opt_str(doc, &o, "facility", f.as_deref())?;
+            }
+            if let Some(d) = description {
+                doc.put(&o, "description", d)?;
+            }
+            if let Some(l) = changes.location {
+                doc.put(&o, "location", l.key())?;
+            }
+            Ok(())
         })
     }
 
@@ -146,22 +232,44 @@ impl Case {
         })
     }
 
+    /// Correct a medication: name, dose. Refused, changing nothing: an empty name, no change at all, an
+    /// unknown id.
+    pub fn edit_medication(&mut self, id: &str, changes: MedicationChanges<'_>) -> Result<()> {
+        let name = changes.name.map(|n| required("name", n)).transpose()?;
+        let dose = changes.dose.map(optional);
+        if name.is_none() && dose.is_none() {
+            return Err(nothing_to_change());
+        }
+        self.edit(|doc| {
+            let o = item(doc, "medications", id, "medication")?;
+            if let Some(n) = name {
+                doc.put(&o, "name", n)?;
+            }
+            if let Some(d) = dose {
+                am::put_opt_str(doc, &o, "dose", d.as_deref())?;
+            }
+            Ok(())
+        })
+    }
+
     /// Remove a medication.
     pub fn remove_medication(&mut self, id: &str) -> Result<()> {
         self.edit(|doc| remove_item(doc, "medications", id, "medication"))
     }
 
-    /// The medication list.
+    /// The medication list, by name (then id).
     pub fn medications(&self) -> Vec<Medication> {
         let doc = &self.main.doc;
-        items(doc, "medications")
+        let mut v: Vec<Medication> = items(doc, "medications")
             .into_iter()
             .map(|(id, o)| Medication {
                 id,
                 name: am::get_str(doc, &o, "name").unwrap_or_default(),
                 dose: am::get_str(doc, &o, "dose"),
             })
-            .collect()
+            .collect();
+        v.sort_by_cached_key(|m| (m.name.to_lowercase(), m.id.clone()));
+        v
     }
 
     /// Add a relative's cancer to the family history.
@@ -173,12 +281,7 @@ impl Case {
     ) -> Result<String> {
         let relative = required("relative", relative)?;
         let cancer = required("cancer", cancer)?;
-        if age_at_diagnosis.is_some_and(|a| a > 130) {
-            return Err(crate::Error::InvalidInput {
-                field: "age_at_diagnosis",
-                reason: "must be between 0 and 130".into(),
-            });
-        }
+        check_age(age_at_diagnosis)?;
         self.edit(|doc| {
             let (id, o) = new_item(doc, "family_history")?;
             doc.put(&o, "relative", relative)?;
@@ -190,15 +293,43 @@ impl Case {
         })
     }
 
+    /// Correct an entry of the family history: relative, cancer, age at diagnosis. Refused, changing
+    /// nothing: an empty relative or cancer, an age over 130, no change at all, an unknown id.
+    pub fn edit_family_history(&mut self, id: &str, changes: FamilyHistoryChanges<'_>) -> Result<()> {
+        let relative = changes.relative.map(|r| required("relative", r)).transpose()?;
+        let cancer = changes.cancer.map(|c| required("cancer", c)).transpose()?;
+        if let Some(age) = changes.age_at_diagnosis {
+            check_age(age)?;
+        }
+        if relative.is_none() && cancer.is_none() && changes.age_at_diagnosis.is_none() {
+            return Err(nothing_to_change());
+        }
+        self.edit(|doc| {
+            let o = item(doc, "family_history", id, "family history entry")?;
+            if let Some(r) = relative {
+                doc.put(&o, "relative", r)?;
+            }
+            if let Some(c) = cancer {
+                doc.put(&o, "cancer", c)?;
+            }
+            match changes.age_at_diagnosis {
+                Some(Some(a)) => doc.put(&o, "age_at_diagnosis", a)?,
+                Some(None) if doc.get(&o, "age_at_diagnosis")?.is_some() => doc.delete(&o, "age_at_diagnosis")?,
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+
     /// Remove a family history entry.
     pub fn remove_family_history(&mut self, id: &str) -> Result<()> {
         self.edit(|doc| remove_item(doc, "family_history", id, "family history entry"))
     }
 
-    /// The family cancer history.
+    /// The family cancer history, by relative, then cancer (then id).
     pub fn family_history(&self) -> Vec<FamilyHistoryEntry> {
         let doc = &self.main.doc;
-        items(doc, "family_history")
+        let mut v: Vec<FamilyHistoryEntry> = items(doc, "family_history")
             .into_iter()
             .map(|(id, o)| FamilyHistoryEntry {
                 id,
@@ -206,7 +337,9 @@ impl Case {
                 cancer: am::get_str(doc, &o, "cancer").unwrap_or_default(),
                 age_at_diagnosis: am::get_u64(doc, &o, "age_at_diagnosis"),
             })
-            .collect()
+            .collect();
+        v.sort_by_cached_key(|h| (h.relative.to_lowercase(), h.cancer.to_lowercase(), h.id.clone()));
+        v
     }
 
     /// Symptoms and concerns (collaborative text).

@@ -3,7 +3,7 @@
 use automerge::transaction::Transactable;
 use time::Date;
 
-use super::{Keyed, items, optional, remove_item};
+use super::{Keyed, item, items, nothing_to_change, optional, remove_item};
 use crate::am;
 use crate::case::Case;
 use crate::dates::{format_date, parse_date, stored_date};
@@ -49,6 +49,23 @@ pub struct CostTotals {
     pub total_cents: u64,
 }
 
+/// The largest amount accepted, in cents (one billion).
+pub const MAX_AMOUNT_CENTS: u64 = 100_000_000_000;
+
+/// Corrections to a cost (`None` leaves a field as it is). Each field is stored on its own: two caregivers
+/// correcting different fields offline both keep their correction.
+#[derive(Debug, Clone, Default)]
+pub struct CostChanges<'a> {
+    /// New category.
+    pub category: Option<CostCategory>,
+    /// New amount in cents (at most [`MAX_AMOUNT_CENTS`]; [`parse_amount`] reads a typed amount).
+    pub amount_cents: Option<u64>,
+    /// `Some(Some(date))` sets the date (YYYY-MM-DD), `Some(None)` clears it.
+    pub date: Option<Option<&'a str>>,
+    /// `Some(Some(text))` sets the description, `Some(None)` (or a blank text) clears it.
+    pub description: Option<Option<&'a str>>,
+}
+
 /// Parse an amount like "120", "120.5" or "120.50" into cents.
 pub fn parse_amount(s: &str) -> Result<u64> {
     let bad = || Error::InvalidInput {
@@ -66,11 +83,19 @@ pub fn parse_amount(s: &str) -> Result<u64> {
     }
     let whole: u64 = whole.parse().map_err(|_| bad())?;
     let cents: u64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
-    whole.checked_mul(100).and_then(|w| w.checked_add(cents)).filter(|&c| c <= 100_000_000_000).ok_or_else(bad)
+    whole.checked_mul(100).and_then(|w| w.checked_add(cents)).filter(|&c| c <= MAX_AMOUNT_CENTS).ok_or_else(bad)
+}
+
+/// Refuse an amount over [`MAX_AMOUNT_CENTS`].
+fn check_amount(cents: u64) -> Result<()> {
+    if cents > MAX_AMOUNT_CENTS {
+        return Err(Error::InvalidInput { field: "amount", reason: "more than 1000000000.00".into() });
+    }
+    Ok(())
 }
 
 impl Case {
-    /// Record a cost.
+    /// Record a cost (an amount over [`MAX_AMOUNT_CENTS`] is refused).
     pub fn add_cost(
         &mut self,
         category: CostCategory,
@@ -78,6 +103,7 @@ impl Case {
         date: Option<&str>,
         description: Option<&str>,
     ) -> Result<String> {
+        check_amount(amount_cents)?;
         let date = date.map(|d| parse_date("date", d)).transpose()?;
         self.edit(|doc| {
             let (id, o) = super::new_item(doc, "costs")?;
@@ -89,15 +115,42 @@ impl Case {
         })
     }
 
+    /// Correct a cost: category, amount, date, description. Refused, changing nothing: an amount over
+    /// [`MAX_AMOUNT_CENTS`], a date that does not parse, no change at all, an unknown id.
+    pub fn edit_cost(&mut self, id: &str, changes: CostChanges<'_>) -> Result<()> {
+        changes.amount_cents.map(check_amount).transpose()?;
+        let date = changes.date.map(|d| d.map(|d| parse_date("date", d)).transpose()).transpose()?;
+        let description = changes.description.map(optional);
+        if changes.category.is_none() && changes.amount_cents.is_none() && date.is_none() && description.is_none() {
+            return Err(nothing_to_change());
+        }
+        self.edit(|doc| {
+            let o = item(doc, "costs", id, "cost")?;
+            if let Some(c) = changes.category {
+                doc.put(&o, "category", c.key())?;
+            }
+            if let Some(a) = changes.amount_cents {
+                doc.put(&o, "amount_cents", a)?;
+            }
+            if let Some(d) = date {
+                am::put_opt_str(doc, &o, "date", d.map(format_date).as_deref())?;
+            }
+            if let Some(d) = description {
+                am::put_opt_str(doc, &o, "description", d.as_deref())?;
+            }
+            Ok(())
+        })
+    }
+
     /// Remove a cost.
     pub fn remove_cost(&mut self, id: &str) -> Result<()> {
         self.edit(|doc| remove_item(doc, "costs", id, "cost"))
     }
 
-    /// Every cost.
+    /// Every cost, oldest first (undated last, then by id).
     pub fn costs(&self) -> Vec<Cost> {
         let doc = &self.main.doc;
-        items(doc, "costs")
+        let mut v: Vec<Cost> = items(doc, "costs")
             .into_iter()
             .map(|(id, o)| Cost {
                 category: am::get_str(doc, &o, "category")
@@ -108,7 +161,9 @@ impl Case {
                 description: am::get_str(doc, &o, "description"),
                 id,
             })
-            .collect()
+            .collect();
+        v.sort_by(|a, b| (a.date.is_none(), a.date, &a.id).cmp(&(b.date.is_none(), b.date, &b.id)));
+        v
     }
 
     /// Totals per category and overall.

@@ -129,8 +129,14 @@ impl Case {
     }
 
     /// Set (or with `None`, clear) a patient field. Values are validated: age 0–130, birth year
-    /// 1900–2100, dates as YYYY-MM-DD, yes/no for treatment started.
+    /// 1900–2100, dates as YYYY-MM-DD, yes/no for treatment started. A blank value clears a field, except
+    /// the patient's name, which is refused blank (clear it with `None`).
     pub fn set_patient(&mut self, field: PatientField, value: Option<&str>) -> Result<()> {
+        if field == PatientField::DisplayName
+            && let Some(v) = value
+        {
+            super::required("display_name", v)?;
+        }
         let value = optional(value);
         self.edit(|doc| {
             let p = am::root_map(doc, "patient")?;

@@ -117,10 +117,11 @@ pub(crate) fn seed_guide_questions(case: &mut Case, created: &str) -> Result<()>
 }
 
 impl Case {
-    /// Add a question at the end of the list. `by` is a caregiver id.
+    /// Add a question at the end of the list. `by` is a caregiver id. Its creation date is the device's local
+    /// date (its time zone, else UTC).
     pub fn add_question(&mut self, text: &str, category: Category, priority: Priority, by: &str) -> Result<String> {
         let text = required("question", text)?;
-        let created = crate::dates::format_date(crate::dates::today());
+        let created = crate::dates::format_date(crate::dates::Zone::system_or_utc().today());
         self.edit(|doc| {
             check_caregiver(doc, by)?;
             insert_question(doc, &text, category, priority, by, &created)

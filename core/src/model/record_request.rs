@@ -506,6 +506,18 @@ impl RecordRequest {
             self.events.iter().filter(|e| e.counted).filter_map(|e| e.fee_cents).fold(0, u64::saturating_add);
     }
 
+    /// The order requests are listed in: those still awaited first, then the settled ones; within each, by
+    /// the day the written request went out (not sent yet last), then custodian, then id.
+    pub fn list_order(&self) -> (bool, bool, Option<Date>, String, String) {
+        (
+            self.is_settled(),
+            self.requested_on.is_none(),
+            self.requested_on,
+            self.custodian.to_lowercase(),
+            self.id.clone(),
+        )
+    }
+
     /// Whether the request is settled (nothing more will come).
     pub fn is_settled(&self) -> bool {
         matches!(self.status, RequestStatus::Received | RequestStatus::Denied | RequestStatus::Returned)
@@ -854,9 +866,9 @@ impl Case {
         })
     }
 
-    /// Every record request (retracted ones left out) with its status as the log stands. Events dated in the
-    /// future still count here: [`Case::request_progress`] gives the view as of a day, which sets them aside
-    /// and flags them.
+    /// Every record request (retracted ones left out) with its status as the log stands, in the order of
+    /// [`RecordRequest::list_order`]. Events dated in the future still count here:
+    /// [`Case::request_progress`] gives the view as of a day, which sets them aside and flags them.
     pub fn record_requests(&self) -> Vec<RecordRequest> {
         self.all_record_requests().into_iter().filter(|r| r.retractions.is_empty()).collect()
     }
@@ -868,12 +880,18 @@ impl Case {
 
     fn all_record_requests(&self) -> Vec<RecordRequest> {
         let doc = &self.main.doc;
-        items(doc, "record_requests").into_iter().map(|(id, o)| load(doc, id, &o)).collect()
+        let mut v: Vec<RecordRequest> =
+            items(doc, "record_requests").into_iter().map(|(id, o)| load(doc, id, &o)).collect();
+        v.sort_by_cached_key(RecordRequest::list_order);
+        v
     }
 
-    /// Every request with overdue, waiting days, material out and late return, as of `today`.
+    /// Every request with overdue, waiting days, material out and late return, as of `today`, in the order
+    /// of [`RecordRequest::list_order`] as of that day.
     pub fn request_progress(&self, today: Date) -> Vec<RequestProgress> {
-        self.record_requests().into_iter().map(|r| r.progress(today)).collect()
+        let mut v: Vec<RequestProgress> = self.record_requests().into_iter().map(|r| r.progress(today)).collect();
+        v.sort_by_cached_key(|p| p.request.list_order());
+        v
     }
 
     /// Requests past their legal due date, as of `today`.

@@ -128,10 +128,10 @@ impl Case {
         self.edit(|doc| remove_item(doc, "specialists", id, "specialist"))
     }
 
-    /// Every specialist.
+    /// Every specialist, by name (then id).
     pub fn specialists(&self) -> Vec<Specialist> {
         let doc = &self.main.doc;
-        items(doc, "specialists")
+        let mut v: Vec<Specialist> = items(doc, "specialists")
             .into_iter()
             .map(|(id, o)| Specialist {
                 id,
@@ -147,6 +147,8 @@ impl Case {
                     .unwrap_or(SpecialistStatus::Researching),
                 notes: am::get_text(doc, &o, "notes"),
             })
-            .collect()
+            .collect();
+        v.sort_by_cached_key(|s| (s.name.to_lowercase(), s.id.clone()));
+        v
     }
 }

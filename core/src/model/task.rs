@@ -3,7 +3,7 @@
 use automerge::transaction::Transactable;
 use time::Date;
 
-use super::{check_caregiver, item, items, remove_item, required};
+use super::{check_caregiver, item, items, nothing_to_change, remove_item, required};
 use crate::am;
 use crate::case::Case;
 use crate::dates::{format_date, parse_date, stored_date};
@@ -22,6 +22,19 @@ pub struct Task {
     pub due: Option<Date>,
     /// Done.
     pub done: bool,
+}
+
+/// Corrections to a task (`None` leaves a field as it is; done or not is [`Case::set_task_done`]). Each
+/// field is stored on its own: two caregivers correcting different fields offline both keep their
+/// correction.
+#[derive(Debug, Clone, Default)]
+pub struct TaskChanges<'a> {
+    /// New title (must not be empty).
+    pub title: Option<&'a str>,
+    /// `Some(Some(caregiver id))` assigns the task, `Some(None)` unassigns it.
+    pub assignee: Option<Option<&'a str>>,
+    /// `Some(Some(date))` sets the due date (YYYY-MM-DD), `Some(None)` clears it.
+    pub due: Option<Option<&'a str>>,
 }
 
 impl Case {
@@ -59,6 +72,32 @@ impl Case {
             }
             let o = item(doc, "tasks", id, "task")?;
             am::put_opt_str(doc, &o, "assignee", assignee)
+        })
+    }
+
+    /// Correct a task: title, assignee, due date. Refused, changing nothing: an empty title, an assignee
+    /// who is not on the care team, a date that does not parse, no change at all, an unknown id.
+    pub fn edit_task(&mut self, id: &str, changes: TaskChanges<'_>) -> Result<()> {
+        let title = changes.title.map(|t| required("title", t)).transpose()?;
+        let due = changes.due.map(|d| d.map(|d| parse_date("due", d)).transpose()).transpose()?;
+        if title.is_none() && changes.assignee.is_none() && due.is_none() {
+            return Err(nothing_to_change());
+        }
+        self.edit(|doc| {
+            let o = item(doc, "tasks", id, "task")?;
+            if let Some(Some(a)) = changes.assignee {
+                check_caregiver(doc, a)?;
+            }
+            if let Some(t) = title {
+                doc.put(&o, "title", t)?;
+            }
+            if let Some(a) = changes.assignee {
+                am::put_opt_str(doc, &o, "assignee", a)?;
+            }
+            if let Some(d) = due {
+                am::put_opt_str(doc, &o, "due", d.map(format_date).as_deref())?;
+            }
+            Ok(())
         })
     }
 

@@ -2,7 +2,7 @@
 
 use automerge::transaction::Transactable;
 
-use super::{Keyed, items, new_item, optional, required};
+use super::{Keyed, item, items, new_item, nothing_to_change, optional, required};
 use crate::am;
 use crate::case::Case;
 use crate::error::Result;
@@ -16,6 +16,17 @@ pub struct Caregiver {
     pub name: String,
     /// Relationship to the patient (e.g. "daughter").
     pub relationship: Option<String>,
+}
+
+/// Corrections to a caregiver (`None` leaves a field as it is). Each field is stored on its own: two
+/// caregivers correcting different fields offline both keep their correction.
+#[derive(Debug, Clone, Default)]
+pub struct CaregiverChanges<'a> {
+    /// New name (must not be empty).
+    pub name: Option<&'a str>,
+    /// `Some(Some(relationship))` sets the relationship to the patient, `Some(None)` (or a blank text)
+    /// clears it.
+    pub relationship: Option<Option<&'a str>>,
 }
 
 keyed_enum! {
@@ -53,17 +64,39 @@ impl Case {
         })
     }
 
-    /// The care team.
+    /// Correct a caregiver: name, relationship. The id stays, so notes, questions, answers, tasks and events
+    /// they wrote stay theirs. Refused, changing nothing: an empty name, no change at all, an unknown id.
+    pub fn edit_caregiver(&mut self, id: &str, changes: CaregiverChanges<'_>) -> Result<()> {
+        let name = changes.name.map(|n| required("name", n)).transpose()?;
+        let relationship = changes.relationship.map(optional);
+        if name.is_none() && relationship.is_none() {
+            return Err(nothing_to_change());
+        }
+        self.edit(|doc| {
+            let o = item(doc, "care_team", id, "caregiver")?;
+            if let Some(n) = name {
+                doc.put(&o, "name", n)?;
+            }
+            if let Some(r) = relationship {
+                am::put_opt_str(doc, &o, "relationship", r.as_deref())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The care team, by name (then id).
     pub fn care_team(&self) -> Vec<Caregiver> {
         let doc = &self.main.doc;
-        items(doc, "care_team")
+        let mut v: Vec<Caregiver> = items(doc, "care_team")
             .into_iter()
             .map(|(id, o)| Caregiver {
                 id,
                 name: am::get_str(doc, &o, "name").unwrap_or_default(),
                 relationship: am::get_str(doc, &o, "relationship"),
             })
-            .collect()
+            .collect();
+        v.sort_by_cached_key(|c| (c.name.to_lowercase(), c.id.clone()));
+        v
     }
 
     /// The caregiver with this id, if any.

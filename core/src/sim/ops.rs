@@ -149,6 +149,7 @@ pub(crate) fn views(c: &mut Case) -> crate::Result<serde_json::Value> {
         "tasks": v(serde_json::to_value(c.tasks())),
         "costs": v(serde_json::to_value(c.cost_totals())),
         "progress": v(serde_json::to_value(c.progress(today))),
+        "agenda": v(serde_json::to_value(c.agenda(today))),
         "conflicts": v(serde_json::to_value(c.conflicts())),
         "symptoms": c.symptoms(),
     }))

@@ -89,10 +89,14 @@ final class CasesListModel: ObservableObject {
     }
 }
 
-/// The case overview: the seven steps and what is next, decision window, verdict, appointments.
+/// The case overview: the agenda first, then the seven steps and what is next, decision window, verdict,
+/// appointments.
 @MainActor
 final class CaseOverviewModel: CaseModel {
     @Published var patientName = ""
+    /// What comes next, in time order (appointments with their place's zone, the decision date — default or
+    /// agreed —, records due, slides to return, tasks); done things left out, late ones flagged.
+    @Published var agenda: [AgendaEntry] = []
     @Published var decision: DecisionWindow?
     @Published var verdict: Verdict?
     @Published var steps: [Step] = []
@@ -106,6 +110,8 @@ final class CaseOverviewModel: CaseModel {
     @Published private(set) var removedFromRelay = false
 
     var next: Step? { steps.first { !$0.done } }
+    /// How many agenda entries are late (records: overdue).
+    var late: Int { agenda.filter { $0.late }.count }
 
     override init(session: CasebookSession, caseId: String) {
         super.init(session: session, caseId: caseId)
@@ -123,6 +129,7 @@ final class CaseOverviewModel: CaseModel {
             let c = try session.openCase(caseId)
             let today = localToday()
             patientName = try c.patient().displayName ?? "(unnamed)"
+            agenda = try c.agenda(today: today)
             decision = try c.decisionWindow(today: today)
             verdict = try c.verdict()
             steps = try c.progress(today: today).steps
@@ -154,6 +161,29 @@ final class CaseOverviewModel: CaseModel {
         } catch {
             self.error = errorMessage(error)
         }
+    }
+}
+
+extension AgendaEntry {
+    /// "2026-12-07 09:30 (America/New_York)": the place's zone only when it is not the phone's.
+    var when: String {
+        let zone = tz.flatMap { $0 == TimeZone.current.identifier ? nil : " (\($0))" } ?? ""
+        return [date, time].compactMap { $0 }.joined(separator: " ") + zone
+    }
+
+    /// OVERDUE (records past their legal due date), LATE, or the days left; the default decision date says so.
+    var badge: String {
+        let status: String
+        if late {
+            status = kind == .recordsDue ? "OVERDUE" : "LATE"
+        } else {
+            switch daysLeft {
+            case 0: status = "today"
+            case 1: status = "tomorrow"
+            default: status = "in \(daysLeft) days"
+            }
+        }
+        return kind == .decisionDate && isDefault ? status + " · default date" : status
     }
 }
 

@@ -2,7 +2,8 @@ import SwiftUI
 import CasebookFFI
 
 
-/// The case at a glance: what is next, decision window, verdict, the seven steps, appointments.
+/// The case at a glance: the agenda first, then what is next, decision window, verdict, the seven steps,
+/// appointments.
 struct CaseOverviewView: View {
     @StateObject private var model: CaseOverviewModel
     let session: CasebookSession
@@ -17,6 +18,17 @@ struct CaseOverviewView: View {
 
     var body: some View {
         List {
+            Section(model.late > 0 ? "Coming up (\(model.late) late)" : "Coming up") {
+                if model.agenda.isEmpty {
+                    Text("Nothing on the agenda: no upcoming appointment, due date or open task.")
+                }
+                ForEach(Array(model.agenda.enumerated()), id: \.offset) { _, e in
+                    VStack(alignment: .leading, spacing: 2) {
+                        Text(e.title)
+                        Text("\(e.when) · \(e.badge)").font(.caption).foregroundStyle(e.late ? Color.red : Color.secondary)
+                    }
+                }
+            }
             Section {
                 if let step = model.next {
                     VStack(alignment: .leading, spacing: 4) {

@@ -11,6 +11,8 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.combine
 import kotlinx.coroutines.flow.SharingStarted
 import kotlinx.coroutines.flow.stateIn
+import org.casebook.ffi.AgendaEntry
+import org.casebook.ffi.AgendaKind
 import org.casebook.ffi.Appointment
 import org.casebook.ffi.AppointmentKind
 import org.casebook.ffi.CaseSyncStatus
@@ -25,6 +27,14 @@ import org.casebook.ffi.Verdict
 data class Overview(
     val caseId: String,
     val patientName: String,
+    /**
+     * What comes next, in time order, shown first: appointments (time local to the place, with its zone),
+     * the decision date (`isDefault`: diagnosis + 28 days), records due, slides to return, tasks. Done
+     * things are left out; past ones still open are `late`.
+     */
+    val agenda: List<AgendaEntry>,
+    /** How many agenda entries are late (records: overdue). */
+    val late: Int,
     val decision: DecisionWindow,
     val verdict: Verdict,
     /** The guide's seven steps, each done or with what is next. */
@@ -41,8 +51,9 @@ data class Overview(
 )
 
 /**
- * The case overview: the seven steps and what is next, the decision window, the verdict, appointments.
- * [today] gives the phone's local date as `YYYY-MM-DD` (days left and overdue badges depend on it).
+ * The case overview: the agenda first, then the seven steps and what is next, the decision window, the
+ * verdict, appointments. [today] gives the phone's local date as `YYYY-MM-DD` (`LocalDate.now()`, in the
+ * phone's time zone, not UTC: days left, late and overdue badges depend on it).
  */
 class CaseOverviewViewModel(
     session: CasebookSession,
@@ -69,9 +80,12 @@ class CaseOverviewViewModel(
         val case = session.case(caseId)
         val day = today()
         val progress = case.progress(day)
+        val agenda = case.agenda(day)
         content.value = Overview(
             caseId = caseId,
             patientName = case.patient().displayName ?: "(unnamed)",
+            agenda = agenda,
+            late = agenda.count { it.late },
             decision = case.decisionWindow(day),
             verdict = case.verdict(),
             steps = progress.steps,
@@ -105,3 +119,23 @@ class CaseOverviewViewModel(
         }.onFailure { fail(it) }.getOrNull()
     }
 }
+
+/**
+ * One line of the agenda for the screen: "2026-12-07 09:30 (America/New_York) · Second-opinion consultation
+ * with Dr Chen", the place's zone shown only when it is not the phone's ([phoneZone], e.g.
+ * `ZoneId.systemDefault().id`).
+ */
+fun AgendaEntry.line(phoneZone: String?): String {
+    val zone = tz?.takeIf { it != phoneZone }?.let { " ($it)" } ?: ""
+    val at = listOfNotNull(date, time).joinToString(" ") + zone
+    return "$at · $title"
+}
+
+/** The badge of an agenda entry: OVERDUE (records past their legal due date), LATE, or the days left. */
+fun AgendaEntry.badge(): String = when {
+    late && kind == AgendaKind.RECORDS_DUE -> "OVERDUE"
+    late -> "LATE"
+    daysLeft == 0L -> "today"
+    daysLeft == 1L -> "tomorrow"
+    else -> "in $daysLeft days"
+} + if (kind == AgendaKind.DECISION_DATE && isDefault) " · default date" else ""

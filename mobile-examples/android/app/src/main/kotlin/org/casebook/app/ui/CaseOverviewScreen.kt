@@ -28,18 +28,24 @@ import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.saveable.rememberSaveable
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.graphics.Color
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import java.time.LocalDate
+import java.time.ZoneId
 import kotlinx.coroutines.launch
 import org.casebook.app.CasebookApplication
+import org.casebook.ffi.AgendaKind
 import org.casebook.ffi.AppointmentKind
 import org.casebook.viewmodel.CaseOverviewViewModel
+import org.casebook.viewmodel.badge
+import org.casebook.viewmodel.line
 import org.casebook.viewmodel.label
 
 /**
- * The case at a glance: what is next, the decision window, the verdict, the seven steps, appointments,
- * and the way to the record requests and the questions.
+ * The case at a glance: the agenda first (what comes next, what is late), then what is next in the guide,
+ * the decision window, the verdict, the seven steps, appointments, and the way to the record requests and
+ * the questions.
  */
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
@@ -60,9 +66,22 @@ fun CaseOverviewScreen(
     // when it is shown again.
     RefreshWhenShownAgain { vm.refresh() }
     val o = overview ?: return
+    val phoneZone = ZoneId.systemDefault().id
 
     Scaffold(topBar = { TopAppBar(title = { Text(o.patientName) }) }) { padding ->
         LazyColumn(Modifier.padding(padding).padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+            item {
+                Text(if (o.late > 0) "Coming up (${o.late} late)" else "Coming up", style = MaterialTheme.typography.titleMedium)
+                if (o.agenda.isEmpty()) Text("Nothing on the agenda: no upcoming appointment, due date or open task.")
+            }
+            items(o.agenda, key = { "${it.kind}-${it.id}" }) { e ->
+                val appointment = e.id?.takeIf { e.kind == AgendaKind.APPOINTMENT }
+                ListItem(
+                    headlineContent = { Text(e.line(phoneZone)) },
+                    supportingContent = { Text(e.badge(), color = if (e.late) MaterialTheme.colorScheme.error else Color.Unspecified) },
+                    modifier = appointment?.let { id -> Modifier.clickable { openAppointment(id) } } ?: Modifier,
+                )
+            }
             item {
                 o.next?.let { step ->
                     Card(Modifier.fillMaxWidth()) {

@@ -1,0 +1,446 @@
+//! Corrections: every document, medication, family history entry, cost, task and caregiver can be edited
+//! after it was added. Bad corrections are refused and change nothing; two siblings correcting different
+//! fields of the same item offline both keep their correction whatever the order of the merge; the same
+//! field corrected on both sides is a conflict shown until someone picks a value.
+
+use casebook_core::model::chronology::{
+    DocumentChanges, DocumentKind, FamilyHistoryChanges, Location, MedicationChanges,
+};
+use casebook_core::model::cost::{CostCategory, CostChanges, MAX_AMOUNT_CENTS};
+use casebook_core::model::task::TaskChanges;
+use casebook_core::model::team::CaregiverChanges;
+use casebook_core::{Case, Error, Store};
+use time::macros::date;
+
+fn new_case() -> (Store, Case, String) {
+    let store = Store::in_memory();
+    let (case, me) = store.create_case("Mum", "Ana", Some("daughter")).unwrap();
+    (store, case, me)
+}
+
+/// Asserts that a refused correction left nothing to save.
+fn assert_unchanged(case: &mut Case) {
+    assert!(!case.has_unsaved_changes(), "a refused correction must change nothing");
+}
+
+fn assert_invalid<T: std::fmt::Debug>(r: Result<T, Error>, field: &str) {
+    match r {
+        Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+        other => panic!("expected invalid {field}, got {other:?}"),
+    }
+}
+
+fn assert_unknown<T: std::fmt::Debug>(r: Result<T, Error>, kind: &str) {
+    match r {
+        Err(Error::UnknownId { kind: k, .. }) => assert_eq!(k, kind),
+        other => panic!("expected unknown {kind}, got {other:?}"),
+    }
+}
+
+/// One item of every kind, on a case with two caregivers (Ana and Luis).
+struct Items {
+    document: String,
+    medication: String,
+    history: String,
+    cost: String,
+    task: String,
+    luis: String,
+}
+
+fn add_items(case: &mut Case) -> Items {
+    let luis = case.add_caregiver("Luis", Some("son")).unwrap();
+    Items {
+        document: case
+            .add_document(
+                Some("2026-01-15"),
+                DocumentKind::Other,
+                Some("City Lab"),
+                "Biopsy reprot",
+                Location::Physical,
+            )
+            .unwrap(),
+        medication: case.add_medication("Metformn", Some("500 mg")).unwrap(),
+        history: case.add_family_history("mother", "breast", Some(52)).unwrap(),
+        cost: case.add_cost(CostCategory::Other, 12_000, Some("2026-02-01"), Some("Train")).unwrap(),
+        task: case.add_task("Call the lab", None, Some("2026-02-10")).unwrap(),
+        luis,
+    }
+}
+
+#[test]
+fn every_kind_of_entry_is_corrected_in_place() {
+    let (_s, mut case, ana) = new_case();
+    let it = add_items(&mut case);
+
+    case.edit_document(
+        &it.document,
+        DocumentChanges {
+            date: Some(Some("2026-01-16")),
+            kind: Some(DocumentKind::PathologyReport),
+            facility: Some(None),
+            description: Some("  Biopsy report "),
+            location: Some(Location::Both),
+        },
+    )
+    .unwrap();
+    let d = &case.documents()[0];
+    assert_eq!(d.date, Some(date!(2026 - 01 - 16)));
+    assert_eq!(d.kind, DocumentKind::PathologyReport);
+    assert_eq!(d.facility, None);
+    assert_eq!(d.description, "Biopsy report");
+    assert_eq!(d.location, Location::Both);
+    case.edit_document(&it.document, DocumentChanges { date: Some(None), ..Default::default() }).unwrap();
+    assert_eq!(case.documents()[0].date, None);
+
+    case.edit_medication(&it.medication, MedicationChanges { name: Some("Metformin"), ..Default::default() }).unwrap();
+    assert_eq!(case.medications()[0].name, "Metformin");
+    assert_eq!(case.medications()[0].dose.as_deref(), Some("500 mg"), "a field not named is left as it is");
+    case.edit_medication(&it.medication, MedicationChanges { dose: Some(Some("   ")), ..Default::default() }).unwrap();
+    assert_eq!(case.medications()[0].dose, None, "a blank optional text clears it");
+
+    case.edit_family_history(
+        &it.history,
+        FamilyHistoryChanges {
+            relative: Some("maternal aunt"),
+            cancer: Some("breast cancer"),
+            age_at_diagnosis: Some(Some(48)),
+        },
+    )
+    .unwrap();
+    let h = &case.family_history()[0];
+    assert_eq!(
+        (h.relative.as_str(), h.cancer.as_str(), h.age_at_diagnosis),
+        ("maternal aunt", "breast cancer", Some(48))
+    );
+    case.edit_family_history(&it.history, FamilyHistoryChanges { age_at_diagnosis: Some(None), ..Default::default() })
+        .unwrap();
+    assert_eq!(case.family_history()[0].age_at_diagnosis, None);
+
+    case.edit_cost(
+        &it.cost,
+        CostChanges {
+            category: Some(CostCategory::Travel),
+            amount_cents: Some(12_050),
+            date: Some(Some("2026-02-02")),
+            description: Some(Some("Train to the cancer centre")),
+        },
+    )
+    .unwrap();
+    let c = &case.costs()[0];
+    assert_eq!((c.category, c.amount_cents, c.date), (CostCategory::Travel, 12_050, Some(date!(2026 - 02 - 02))));
+    assert_eq!(c.description.as_deref(), Some("Train to the cancer centre"));
+    assert_eq!(case.cost_totals().total_cents, 12_050, "totals follow the correction");
+    case.edit_cost(&it.cost, CostChanges { date: Some(None), description: Some(None), ..Default::default() }).unwrap();
+    let c = &case.costs()[0];
+    assert_eq!((c.date, c.description.as_deref()), (None, None));
+
+    case.edit_task(
+        &it.task,
+        TaskChanges { title: Some("Call the lab about the slides"), assignee: Some(Some(&it.luis)), due: Some(None) },
+    )
+    .unwrap();
+    let t = &case.tasks()[0];
+    assert_eq!(t.title, "Call the lab about the slides");
+    assert_eq!(t.assignee.as_deref(), Some(it.luis.as_str()));
+    assert_eq!(t.due, None);
+    assert!(!t.done, "done is left as it is");
+    case.edit_task(&it.task, TaskChanges { assignee: Some(None), due: Some(Some("2026-02-12")), ..Default::default() })
+        .unwrap();
+    let t = &case.tasks()[0];
+    assert_eq!((t.assignee.as_deref(), t.due), (None, Some(date!(2026 - 02 - 12))));
+
+    case.edit_caregiver(&ana, CaregiverChanges { name: Some("Ana María"), relationship: Some(None) }).unwrap();
+    let a = case.caregiver(&ana).unwrap();
+    assert_eq!((a.name.as_str(), a.relationship.as_deref()), ("Ana María", None));
+    case.edit_caregiver(&it.luis, CaregiverChanges { relationship: Some(Some("grandson")), ..Default::default() })
+        .unwrap();
+    assert_eq!(case.caregiver(&it.luis).unwrap().relationship.as_deref(), Some("grandson"));
+
+    assert!(case.conflicts().is_empty());
+    case.save().unwrap();
+
+    // A field restated with the value it has is not written: a form sent back whole never makes a conflict
+    // with a sibling's correction of that field.
+    case.edit_caregiver(&it.luis, CaregiverChanges { name: Some("Luis"), relationship: Some(Some("grandson")) })
+        .unwrap();
+    assert_unchanged(&mut case);
+}
+
+#[test]
+fn bad_corrections_are_refused_and_change_nothing() {
+    let (_s, mut case, ana) = new_case();
+    let it = add_items(&mut case);
+    case.save().unwrap();
+    let before = (case.documents(), case.medications(), case.family_history(), case.costs(), case.tasks());
+    let team = case.care_team();
+
+    // Nothing to change.
+    assert_invalid(case.edit_document(&it.document, DocumentChanges::default()), "changes");
+    assert_invalid(case.edit_medication(&it.medication, MedicationChanges::default()), "changes");
+    assert_invalid(case.edit_family_history(&it.history, FamilyHistoryChanges::default()), "changes");
+    assert_invalid(case.edit_cost(&it.cost, CostChanges::default()), "changes");
+    assert_invalid(case.edit_task(&it.task, TaskChanges::default()), "changes");
+    assert_invalid(case.edit_caregiver(&ana, CaregiverChanges::default()), "changes");
+    assert_unchanged(&mut case);
+
+    // Empty required texts (spaces, line breaks, invisible characters), bad dates, amounts and ages; a valid
+    // field next to a bad one is not written either.
+    let blank = " \n\u{200B} ";
+    assert_invalid(
+        case.edit_document(
+            &it.document,
+            DocumentChanges { description: Some(blank), kind: Some(DocumentKind::LabResult), ..Default::default() },
+        ),
+        "description",
+    );
+    assert_invalid(
+        case.edit_document(
+            &it.document,
+            DocumentChanges { date: Some(Some("2026-02-30")), location: Some(Location::Digital), ..Default::default() },
+        ),
+        "date",
+    );
+    assert_invalid(
+        case.edit_medication(&it.medication, MedicationChanges { name: Some(""), dose: Some(Some("1 mg")) }),
+        "name",
+    );
+    assert_invalid(
+        case.edit_family_history(&it.history, FamilyHistoryChanges { relative: Some(blank), ..Default::default() }),
+        "relative",
+    );
+    assert_invalid(
+        case.edit_family_history(&it.history, FamilyHistoryChanges { cancer: Some("\t"), ..Default::default() }),
+        "cancer",
+    );
+    assert_invalid(
+        case.edit_family_history(
+            &it.history,
+            FamilyHistoryChanges { age_at_diagnosis: Some(Some(400)), relative: Some("aunt"), ..Default::default() },
+        ),
+        "age_at_diagnosis",
+    );
+    assert_invalid(
+        case.edit_cost(&it.cost, CostChanges { amount_cents: Some(MAX_AMOUNT_CENTS + 1), ..Default::default() }),
+        "amount",
+    );
+    assert_invalid(
+        case.edit_cost(&it.cost, CostChanges { date: Some(Some("1/2/2026")), ..Default::default() }),
+        "date",
+    );
+    assert_invalid(case.edit_task(&it.task, TaskChanges { title: Some("  "), ..Default::default() }), "title");
+    assert_invalid(case.edit_task(&it.task, TaskChanges { due: Some(Some("tomorrow")), ..Default::default() }), "due");
+    assert_invalid(case.edit_caregiver(&ana, CaregiverChanges { name: Some(blank), ..Default::default() }), "name");
+    assert_unchanged(&mut case);
+
+    // Unknown ids (also an assignee who is not on the care team).
+    assert_unknown(
+        case.edit_document("nope", DocumentChanges { kind: Some(DocumentKind::LabResult), ..Default::default() }),
+        "document",
+    );
+    assert_unknown(
+        case.edit_medication("nope", MedicationChanges { name: Some("x"), ..Default::default() }),
+        "medication",
+    );
+    assert_unknown(
+        case.edit_family_history("nope", FamilyHistoryChanges { cancer: Some("x"), ..Default::default() }),
+        "family history entry",
+    );
+    assert_unknown(case.edit_cost("nope", CostChanges { amount_cents: Some(1), ..Default::default() }), "cost");
+    assert_unknown(case.edit_task("nope", TaskChanges { title: Some("x"), ..Default::default() }), "task");
+    assert_unknown(
+        case.edit_task(
+            &it.task,
+            TaskChanges { title: Some("x"), assignee: Some(Some("nobody")), ..Default::default() },
+        ),
+        "caregiver",
+    );
+    assert_unknown(
+        case.edit_caregiver("nope", CaregiverChanges { name: Some("x"), ..Default::default() }),
+        "caregiver",
+    );
+    // A removed item can no longer be corrected.
+    case.remove_medication(&it.medication).unwrap();
+    case.save().unwrap();
+    assert_unknown(
+        case.edit_medication(&it.medication, MedicationChanges { name: Some("x"), ..Default::default() }),
+        "medication",
+    );
+    assert_unchanged(&mut case);
+
+    assert_eq!(
+        (case.documents(), case.family_history(), case.costs(), case.tasks(), case.care_team()),
+        (before.0, before.2, before.3, before.4, team)
+    );
+}
+
+/// Two replicas of one case holding the same items.
+fn two_replicas() -> (Store, Case, Store, Case, Items, String) {
+    let a = Store::in_memory();
+    let (mut ca, ana) = a.create_case("Mum", "Ana", Some("daughter")).unwrap();
+    let it = add_items(&mut ca);
+    ca.save().unwrap();
+    let b = Store::in_memory();
+    b.import_changes(&a.export_changes(ca.id(), None).unwrap()).unwrap();
+    let cb = b.open_case(ca.id()).unwrap();
+    (a, ca, b, cb, it, ana)
+}
+
+/// Send everything each replica has to the other (`a_first`: A's changes reach B first) and reopen both.
+fn exchange(a: &Store, ca: &mut Case, b: &Store, cb: &mut Case, a_first: bool) {
+    ca.save().unwrap();
+    cb.save().unwrap();
+    let id = ca.id().clone();
+    let (fa, fb) = (a.export_changes(&id, None).unwrap(), b.export_changes(&id, None).unwrap());
+    if a_first {
+        b.import_changes(&fa).unwrap();
+        a.import_changes(&fb).unwrap();
+    } else {
+        a.import_changes(&fb).unwrap();
+        b.import_changes(&fa).unwrap();
+    }
+    *ca = a.open_case(&id).unwrap();
+    *cb = b.open_case(&id).unwrap();
+}
+
+/// Every list a correction can change, to compare replicas.
+fn lists(c: &Case) -> String {
+    format!("{:?}", (c.documents(), c.medications(), c.family_history(), c.costs(), c.tasks(), c.care_team()))
+}
+
+#[test]
+fn siblings_correcting_different_fields_offline_both_keep_their_correction_in_either_order() {
+    for a_first in [true, false] {
+        let (a, mut ca, b, mut cb, it, ana) = two_replicas();
+
+        // Ana (replica A) and Luis (replica B) correct different fields of the same items, offline.
+        ca.edit_document(&it.document, DocumentChanges { description: Some("Biopsy report"), ..Default::default() })
+            .unwrap();
+        cb.edit_document(
+            &it.document,
+            DocumentChanges { kind: Some(DocumentKind::PathologyReport), date: Some(None), ..Default::default() },
+        )
+        .unwrap();
+        ca.edit_medication(&it.medication, MedicationChanges { name: Some("Metformin"), ..Default::default() })
+            .unwrap();
+        cb.edit_medication(
+            &it.medication,
+            MedicationChanges { dose: Some(Some("500 mg twice daily")), ..Default::default() },
+        )
+        .unwrap();
+        ca.edit_family_history(
+            &it.history,
+            FamilyHistoryChanges { cancer: Some("breast cancer"), ..Default::default() },
+        )
+        .unwrap();
+        cb.edit_family_history(
+            &it.history,
+            FamilyHistoryChanges { age_at_diagnosis: Some(Some(50)), ..Default::default() },
+        )
+        .unwrap();
+        ca.edit_cost(&it.cost, CostChanges { amount_cents: Some(12_050), ..Default::default() }).unwrap();
+        cb.edit_cost(
+            &it.cost,
+            CostChanges { category: Some(CostCategory::Travel), description: Some(None), ..Default::default() },
+        )
+        .unwrap();
+        ca.edit_task(&it.task, TaskChanges { title: Some("Call the lab about the slides"), ..Default::default() })
+            .unwrap();
+        cb.edit_task(&it.task, TaskChanges { assignee: Some(Some(&it.luis)), ..Default::default() }).unwrap();
+        cb.set_task_done(&it.task, true).unwrap();
+        ca.edit_caregiver(&ana, CaregiverChanges { name: Some("Ana María"), ..Default::default() }).unwrap();
+        cb.edit_caregiver(&ana, CaregiverChanges { relationship: Some(Some("eldest daughter")), ..Default::default() })
+            .unwrap();
+
+        exchange(&a, &mut ca, &b, &mut cb, a_first);
+        assert_eq!(lists(&ca), lists(&cb), "both replicas show the same case (a_first: {a_first})");
+        assert!(ca.conflicts().is_empty(), "different fields never conflict: {:?}", ca.conflicts());
+
+        let d = &ca.documents()[0];
+        assert_eq!((d.description.as_str(), d.kind, d.date), ("Biopsy report", DocumentKind::PathologyReport, None));
+        let m = &ca.medications()[0];
+        assert_eq!((m.name.as_str(), m.dose.as_deref()), ("Metformin", Some("500 mg twice daily")));
+        let h = &ca.family_history()[0];
+        assert_eq!((h.cancer.as_str(), h.age_at_diagnosis), ("breast cancer", Some(50)));
+        let c = &ca.costs()[0];
+        assert_eq!((c.amount_cents, c.category, c.description.as_deref()), (12_050, CostCategory::Travel, None));
+        let t = &ca.tasks()[0];
+        assert_eq!(
+            (t.title.as_str(), t.assignee.as_deref(), t.done),
+            ("Call the lab about the slides", Some(it.luis.as_str()), true)
+        );
+        let me = ca.caregiver(&ana).unwrap();
+        assert_eq!((me.name.as_str(), me.relationship.as_deref()), ("Ana María", Some("eldest daughter")));
+    }
+}
+
+#[test]
+fn the_same_field_corrected_on_both_sides_is_a_conflict_until_someone_picks() {
+    for a_first in [true, false] {
+        let (a, mut ca, b, mut cb, it, ana) = two_replicas();
+        ca.edit_medication(
+            &it.medication,
+            MedicationChanges { dose: Some(Some("500 mg daily")), ..Default::default() },
+        )
+        .unwrap();
+        cb.edit_medication(&it.medication, MedicationChanges { dose: Some(Some("850 mg")), ..Default::default() })
+            .unwrap();
+        ca.edit_cost(&it.cost, CostChanges { amount_cents: Some(12_050), ..Default::default() }).unwrap();
+        cb.edit_cost(&it.cost, CostChanges { amount_cents: Some(21_050), ..Default::default() }).unwrap();
+        ca.edit_document(&it.document, DocumentChanges { kind: Some(DocumentKind::LabResult), ..Default::default() })
+            .unwrap();
+        cb.edit_document(
+            &it.document,
+            DocumentChanges { kind: Some(DocumentKind::PathologyReport), ..Default::default() },
+        )
+        .unwrap();
+        ca.edit_family_history(
+            &it.history,
+            FamilyHistoryChanges { age_at_diagnosis: Some(Some(50)), ..Default::default() },
+        )
+        .unwrap();
+        cb.edit_family_history(
+            &it.history,
+            FamilyHistoryChanges { age_at_diagnosis: Some(Some(55)), ..Default::default() },
+        )
+        .unwrap();
+        ca.edit_task(&it.task, TaskChanges { due: Some(Some("2026-02-11")), ..Default::default() }).unwrap();
+        cb.edit_task(&it.task, TaskChanges { due: Some(Some("2026-02-12")), ..Default::default() }).unwrap();
+        ca.edit_caregiver(&ana, CaregiverChanges { name: Some("Ana María"), ..Default::default() }).unwrap();
+        cb.edit_caregiver(&ana, CaregiverChanges { name: Some("Anita"), ..Default::default() }).unwrap();
+
+        exchange(&a, &mut ca, &b, &mut cb, a_first);
+        assert_eq!(lists(&ca), lists(&cb), "both replicas show the same winner (a_first: {a_first})");
+        let conflicts = ca.conflicts();
+        assert_eq!(conflicts, cb.conflicts(), "both replicas show the same conflicts");
+        let values = |path: String| -> Vec<String> {
+            let mut v = conflicts.iter().find(|c| c.path == path).unwrap_or_else(|| panic!("{path}")).values.clone();
+            v.sort();
+            v
+        };
+        assert_eq!(values(format!("medications/{}/dose", it.medication)), ["500 mg daily", "850 mg"]);
+        assert_eq!(values(format!("costs/{}/amount_cents", it.cost)), ["12050", "21050"]);
+        assert_eq!(values(format!("documents/{}/kind", it.document)), ["lab_result", "pathology_report"]);
+        assert_eq!(values(format!("family_history/{}/age_at_diagnosis", it.history)), ["50", "55"]);
+        assert_eq!(values(format!("tasks/{}/due", it.task)), ["2026-02-11", "2026-02-12"]);
+        assert_eq!(values(format!("care_team/{ana}/name")), ["Ana María", "Anita"]);
+        assert_eq!(conflicts.len(), 6, "{conflicts:?}");
+
+        // Picking a value resolves a conflict; correcting the field again resolves it too.
+        let dose = format!("medications/{}/dose", it.medication);
+        let pick =
+            conflicts.iter().find(|c| c.path == dose).unwrap().values.iter().position(|v| v == "850 mg").unwrap();
+        ca.resolve_conflict(&dose, pick).unwrap();
+        assert_eq!(ca.medications()[0].dose.as_deref(), Some("850 mg"));
+        ca.edit_cost(&it.cost, CostChanges { amount_cents: Some(21_050), ..Default::default() }).unwrap();
+        assert_eq!(ca.costs()[0].amount_cents, 21_050);
+        let left: Vec<String> = ca.conflicts().into_iter().map(|c| c.path).collect();
+        assert_eq!(left.len(), 4, "{left:?}");
+        assert!(!left.contains(&dose));
+
+        // The resolutions travel.
+        exchange(&a, &mut ca, &b, &mut cb, a_first);
+        assert_eq!(cb.conflicts().len(), 4);
+        assert_eq!(cb.medications()[0].dose.as_deref(), Some("850 mg"));
+        assert_eq!(cb.costs()[0].amount_cents, 21_050);
+    }
+}
