@@ -176,7 +176,7 @@ mod tests {
         let _ = case.notes(appt).unwrap();
         let _ = case.progress(Some("2026-01-01".into())).unwrap();
         assert!(matches!(case.splice_text(field, 2, 0, "x".into()), Err(CasebookError::InvalidInput { .. })));
-        assert!(matches!(case.remove_task("nope".into()), Err(CasebookError::NotFound { .. })));
+        assert!(matches!(case.retract_task("nope".into(), None, None, None), Err(CasebookError::NotFound { .. })));
         let events = seen.0.lock().unwrap().clone();
         assert_eq!(events.len(), 2, "one per successful write: {events:?}");
         assert!(events.iter().all(|(id, o)| *id == case.id() && *o == ChangeOrigin::Local));

@@ -16,6 +16,7 @@ pub mod patient;
 pub mod progress;
 pub mod question;
 pub mod record_request;
+pub mod retraction;
 pub mod specialist;
 pub mod task;
 pub mod team;

@@ -156,6 +156,8 @@ pub(crate) enum Command {
     Agenda,
     /// Progress through the guide's seven steps.
     Progress,
+    /// What was retracted (items removed by mistake, retracted record requests): by whom, when and why.
+    Retracted,
     /// Fields that two caregivers set differently at the same time.
     Conflicts,
     /// Keep one value of a conflicting field.

@@ -20,6 +20,7 @@ pub(crate) mod question;
 pub(crate) mod record_request;
 pub(crate) mod records;
 pub(crate) mod relay;
+pub(crate) mod retracted;
 pub(crate) mod specialist;
 pub(crate) mod store;
 pub(crate) mod symptoms;
@@ -67,6 +68,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Cost(c) => cost::run(&ctx, c),
         Command::Agenda => agenda::show(&ctx),
         Command::Progress => progress::show(&ctx),
+        Command::Retracted => retracted::list(&ctx),
         Command::Conflicts => conflict::list(&ctx),
         Command::Resolve(a) => conflict::resolve(&ctx, a),
         Command::Export(a) => exchange::export(&ctx, a),

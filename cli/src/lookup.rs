@@ -73,13 +73,15 @@ pub(crate) fn opinion(case: &Case, input: &str) -> Result<String> {
 }
 
 /// What ids of other items stand for, for listings that mention them: caregivers, specialists,
-/// appointments and opinions by name (single-line, see [`output::line`](crate::output::line)). An id whose
-/// item was removed reads as "a former caregiver", "a removed specialist", …, never as a raw id.
+/// appointments and opinions by name (single-line, see [`output::line`](crate::output::line)). A retracted
+/// item reads as its name followed by "(retracted)"; an id the case does not hold (an item removed by an
+/// older version) as "a former caregiver", "a removed specialist", …: never as a raw id.
 pub(crate) struct Names {
     caregivers: BTreeMap<String, String>,
     specialists: BTreeMap<String, String>,
     appointments: BTreeMap<String, String>,
     opinions: BTreeMap<String, u64>,
+    retracted: BTreeMap<String, String>,
 }
 
 impl Names {
@@ -102,6 +104,11 @@ impl Names {
                 })
                 .collect(),
             opinions: case.opinions().into_iter().map(|o| (o.id, o.rank)).collect(),
+            retracted: case
+                .retracted_items()
+                .into_iter()
+                .map(|r| (r.id, format!("{} (retracted)", line(&r.name))))
+                .collect(),
         }
     }
 
@@ -115,17 +122,29 @@ impl Names {
 
     /// A specialist's name.
     pub(crate) fn specialist(&self, id: &str) -> String {
-        self.specialists.get(id).cloned().unwrap_or_else(|| "a removed specialist".into())
+        self.specialists
+            .get(id)
+            .or_else(|| self.retracted.get(id))
+            .cloned()
+            .unwrap_or_else(|| "a removed specialist".into())
     }
 
     /// An appointment: `second-opinion appointment of 2024-02-28 10:30`.
     pub(crate) fn appointment(&self, id: &str) -> String {
-        self.appointments.get(id).cloned().unwrap_or_else(|| "an appointment since removed".into())
+        self.appointments
+            .get(id)
+            .or_else(|| self.retracted.get(id))
+            .cloned()
+            .unwrap_or_else(|| "an appointment since removed".into())
     }
 
     /// An opinion: `opinion 2`.
     pub(crate) fn opinion(&self, id: &str) -> String {
-        self.opinions.get(id).map_or_else(|| "an opinion since removed".into(), |rank| format!("opinion {rank}"))
+        match (self.opinions.get(id), self.retracted.get(id)) {
+            (Some(rank), _) => format!("opinion {rank}"),
+            (None, Some(retracted)) => retracted.clone(),
+            (None, None) => "an opinion since removed".into(),
+        }
     }
 }
 

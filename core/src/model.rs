@@ -34,6 +34,7 @@ pub mod plausibility;
 pub mod progress;
 pub mod question;
 pub mod record_request;
+pub mod retraction;
 pub mod specialist;
 pub mod task;
 pub mod team;
@@ -54,26 +55,33 @@ pub(crate) fn new_item(doc: &mut AutoCommit, section: &str) -> Result<(String, O
     Ok((id, obj))
 }
 
-/// The item `id` of a section, or an unknown-id error naming `kind`.
+/// The item `id` of a section that is not retracted: an unknown-id error naming `kind`, or a retracted
+/// error (a retracted item can no longer be changed).
 pub(crate) fn item(doc: &AutoCommit, section: &str, id: &str, kind: &'static str) -> Result<ObjId> {
+    let o = any_item(doc, section, id, kind)?;
+    if retraction::is_retracted(doc, &o) {
+        return Err(Error::Retracted { kind, id: id.to_string() });
+    }
+    Ok(o)
+}
+
+/// The item `id` of a section, retracted or not, or an unknown-id error naming `kind`.
+pub(crate) fn any_item(doc: &AutoCommit, section: &str, id: &str, kind: &'static str) -> Result<ObjId> {
     let sec = am::root_map(doc, section)?;
     am::child(doc, &sec, id, kind)
 }
 
-/// Every item of a section, as (id, object), in id order.
+/// Every item of a section that is not retracted, as (id, object), in id order.
 pub(crate) fn items(doc: &AutoCommit, section: &str) -> Vec<(String, ObjId)> {
+    all_items(doc, section).into_iter().filter(|(_, o)| !retraction::is_retracted(doc, o)).collect()
+}
+
+/// Every item of a section, retracted ones included, as (id, object), in id order.
+pub(crate) fn all_items(doc: &AutoCommit, section: &str) -> Vec<(String, ObjId)> {
     let Ok(sec) = am::root_map(doc, section) else {
         return Vec::new();
     };
     am::keys(doc, &sec).into_iter().filter_map(|k| am::get_obj(doc, &sec, &k).map(|o| (k, o))).collect()
-}
-
-/// Delete item `id` from a section.
-pub(crate) fn remove_item(doc: &mut AutoCommit, section: &str, id: &str, kind: &'static str) -> Result<()> {
-    item(doc, section, id, kind)?;
-    let sec = am::root_map(doc, section)?;
-    doc.delete(&sec, id)?;
-    Ok(())
 }
 
 /// Refuse an empty required text: nothing, or only spaces, line breaks, control characters and invisible

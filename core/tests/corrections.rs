@@ -7,6 +7,7 @@ use casebook_core::model::chronology::{
     DocumentChanges, DocumentKind, FamilyHistoryChanges, Location, MedicationChanges,
 };
 use casebook_core::model::cost::{CostCategory, CostChanges, MAX_AMOUNT_CENTS};
+use casebook_core::model::retraction::{ItemKind, Retract};
 use casebook_core::model::task::TaskChanges;
 use casebook_core::model::team::CaregiverChanges;
 use casebook_core::{Case, Error, Store};
@@ -27,6 +28,13 @@ fn assert_invalid<T: std::fmt::Debug>(r: Result<T, Error>, field: &str) {
     match r {
         Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
         other => panic!("expected invalid {field}, got {other:?}"),
+    }
+}
+
+fn assert_retracted<T: std::fmt::Debug>(r: Result<T, Error>, kind: &str) {
+    match r {
+        Err(Error::Retracted { kind: k, .. }) => assert_eq!(k, kind),
+        other => panic!("expected retracted {kind}, got {other:?}"),
     }
 }
 
@@ -258,10 +266,10 @@ fn bad_corrections_are_refused_and_change_nothing() {
         case.edit_caregiver("nope", CaregiverChanges { name: Some("x"), ..Default::default() }),
         "caregiver",
     );
-    // A removed item can no longer be corrected.
-    case.remove_medication(&it.medication).unwrap();
+    // A retracted item can no longer be corrected.
+    case.retract_medication(&it.medication, Retract { today: date!(2026 - 03 - 01), by: None, reason: None }).unwrap();
     case.save().unwrap();
-    assert_unknown(
+    assert_retracted(
         case.edit_medication(&it.medication, MedicationChanges { name: Some("x"), ..Default::default() }),
         "medication",
     );
@@ -442,5 +450,217 @@ fn the_same_field_corrected_on_both_sides_is_a_conflict_until_someone_picks() {
         assert_eq!(cb.conflicts().len(), 4);
         assert_eq!(cb.medications()[0].dose.as_deref(), Some("850 mg"));
         assert_eq!(cb.costs()[0].amount_cents, 21_050);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Retractions: nothing is deleted; a retraction is an entry of its own (who, when, why).
+
+const TODAY: time::Date = date!(2026 - 03 - 01);
+
+fn by<'a>(who: &'a str, reason: &'a str) -> Retract<'a> {
+    Retract { today: TODAY, by: Some(who), reason: Some(reason) }
+}
+
+fn assert_retracted_err<T: std::fmt::Debug>(r: Result<T, Error>) {
+    assert!(matches!(r, Err(Error::Retracted { .. })), "expected a retracted error, got {r:?}");
+}
+
+/// Every derived view, to compare before and after.
+fn derived(c: &Case) -> String {
+    format!("{:?}", (c.progress(TODAY), c.agenda(TODAY), c.plausibility(TODAY), c.compare_opinions(), c.verdict()))
+}
+
+/// Every derived view and every list, to compare replicas.
+fn views(c: &Case) -> String {
+    format!("{}{}", derived(c), lists(c))
+}
+
+#[test]
+fn every_kind_of_item_is_retracted_not_deleted_and_leaves_every_list() {
+    let (store, mut case, ana) = new_case();
+    let before = derived(&case);
+    let it = add_items(&mut case);
+    let specialist = case
+        .add_specialist(casebook_core::model::specialist::NewSpecialist { name: "Dr. Okafor", ..Default::default() })
+        .unwrap();
+    let question = case
+        .add_question(
+            "Is surgery an option?",
+            casebook_core::model::question::Category::Treatment,
+            casebook_core::model::question::Priority::High,
+            &ana,
+        )
+        .unwrap();
+    let appointment = case
+        .add_appointment(casebook_core::model::appointment::NewAppointment {
+            kind: Some(casebook_core::model::appointment::AppointmentKind::SecondOpinion),
+            specialist: Some(&specialist),
+            start: Some("2026-03-10T10:00"),
+            ..Default::default()
+        })
+        .unwrap();
+    let opinion = case
+        .add_opinion(casebook_core::model::opinion::NewOpinion {
+            rank: 1,
+            specialist: Some(&specialist),
+            date: Some("2026-04-01"),
+            diagnosis: Some("NSCLC"),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_ne!(derived(&case), before);
+
+    let questions = case.questions().len();
+    let all = [
+        (ItemKind::Specialist, specialist.clone()),
+        (ItemKind::Document, it.document.clone()),
+        (ItemKind::Medication, it.medication.clone()),
+        (ItemKind::FamilyHistory, it.history.clone()),
+        (ItemKind::Question, question.clone()),
+        (ItemKind::Appointment, appointment.clone()),
+        (ItemKind::Opinion, opinion.clone()),
+        (ItemKind::Task, it.task.clone()),
+        (ItemKind::Cost, it.cost.clone()),
+    ];
+    // The named operations and the generic one write the same entry.
+    case.retract_specialist(&specialist, by(&it.luis, "wrong doctor")).unwrap();
+    case.retract_document(&it.document, by(&it.luis, "wrong doctor")).unwrap();
+    case.retract_medication(&it.medication, by(&it.luis, "wrong doctor")).unwrap();
+    case.retract_family_history(&it.history, by(&it.luis, "wrong doctor")).unwrap();
+    case.retract_question(&question, by(&it.luis, "wrong doctor")).unwrap();
+    case.retract_appointment(&appointment, by(&it.luis, "wrong doctor")).unwrap();
+    case.retract_opinion(&opinion, by(&it.luis, "wrong doctor")).unwrap();
+    case.retract_task(&it.task, by(&it.luis, "wrong doctor")).unwrap();
+    case.retract_item(ItemKind::Cost, &it.cost, by(&it.luis, "wrong doctor")).unwrap();
+    case.save().unwrap();
+    let mut case = store.open_case(case.id()).unwrap();
+
+    // Gone from every list and every derived view: as if never added.
+    assert_eq!(derived(&case), before);
+    assert_eq!(
+        lists(&case),
+        format!("{:?}", (vec![(); 0], vec![(); 0], vec![(); 0], vec![(); 0], vec![(); 0], case.care_team()))
+    );
+    assert!(case.specialists().is_empty() && case.appointments().is_empty() && case.opinions().is_empty());
+    assert_eq!(case.questions().len(), questions - 1);
+
+    // Still there, with who, when and why.
+    let retracted = case.retracted_items();
+    assert_eq!(retracted.len(), all.len(), "{retracted:?}");
+    for (kind, id) in &all {
+        let r = retracted.iter().find(|r| &r.id == id).unwrap_or_else(|| panic!("{kind} {id} not listed"));
+        assert_eq!(r.kind, *kind);
+        assert_eq!(r.retractions.len(), 1);
+        let e = &r.retractions[0];
+        assert_eq!((e.on, e.by.as_deref(), e.reason.as_deref()), (TODAY, Some(it.luis.as_str()), Some("wrong doctor")));
+        assert!(!r.name.contains(id.as_str()) && !r.name.trim().is_empty(), "{r:?}");
+    }
+    let name = |id: &str| retracted.iter().find(|r| r.id == id).unwrap().name.clone();
+    assert_eq!(name(&specialist), "Dr. Okafor");
+    assert_eq!(name(&it.medication), "Metformn");
+    assert_eq!(name(&it.task), "Call the lab");
+    assert_eq!(name(&appointment), "second-opinion appointment of 2026-03-10T10:00");
+
+    // A retracted item can no longer be changed, retracted again, nor referred to; its notes can no longer be
+    // written.
+    assert_retracted_err(case.retract_task(&it.task, by(&ana, "again")));
+    assert_retracted_err(case.edit_task(&it.task, TaskChanges { title: Some("x"), ..Default::default() }));
+    assert_retracted_err(case.set_task_done(&it.task, true));
+    assert_retracted_err(case.edit_cost(&it.cost, CostChanges { amount_cents: Some(1), ..Default::default() }));
+    assert_retracted_err(case.set_opinion(&opinion, "stage", Some("IIIA")));
+    assert_retracted_err(case.add_answer(&question, &appointment, &ana, "yes"));
+    assert_retracted_err(case.set_attended(&appointment, Some(true)));
+    let notes = casebook_core::model::text::TextField::AppointmentNotes {
+        appointment: appointment.clone(),
+        author: ana.clone(),
+    };
+    assert_retracted_err(case.append_text(&notes, "hello"));
+    assert_retracted_err(case.add_opinion(casebook_core::model::opinion::NewOpinion {
+        rank: 2,
+        specialist: Some(&specialist),
+        ..Default::default()
+    }));
+    assert_unchanged(&mut case);
+    assert!(case.notes(&appointment).is_ok(), "the notes stay readable");
+    case.save().unwrap();
+
+    // Refused, changing nothing: an unknown item, an author who is not on the care team.
+    assert_unknown(case.retract_task("nope", by(&ana, "x")), "task");
+    assert_unknown(case.retract_medication("nope", by(&ana, "x")), "medication");
+    let d = case.add_document(None, DocumentKind::Other, None, "Letter", Location::Both).unwrap();
+    case.save().unwrap();
+    assert_unknown(case.retract_document(&d, by("stranger", "x")), "caregiver");
+    assert_unchanged(&mut case);
+    // Without an author or a reason.
+    case.retract_document(&d, Retract { today: TODAY, by: None, reason: Some("  ") }).unwrap();
+    let r = case.retracted_items().into_iter().find(|r| r.id == d).unwrap();
+    assert_eq!((r.retractions[0].by.clone(), r.retractions[0].reason.clone()), (None, None));
+}
+
+#[test]
+fn a_retracted_opinion_no_longer_counts_in_the_comparison() {
+    use casebook_core::model::opinion::NewOpinion;
+    let (_s, mut case, ana) = new_case();
+    let first = case.add_opinion(NewOpinion { rank: 1, stage: Some("IIIA"), ..Default::default() }).unwrap();
+    let second = case.add_opinion(NewOpinion { rank: 2, stage: Some("IV"), ..Default::default() }).unwrap();
+    assert!(case.compare_opinions().suggest_third_opinion);
+    let third = case.add_opinion(NewOpinion { rank: 3, stage: Some("IIIA"), ..Default::default() }).unwrap();
+    assert!(!case.compare_opinions().suggest_third_opinion, "a third opinion settles the suggestion");
+    // A third opinion entered by mistake no longer settles it…
+    case.retract_opinion(&third, by(&ana, "entered on the wrong case")).unwrap();
+    assert!(case.compare_opinions().suggest_third_opinion);
+    // … and a retracted second opinion no longer triggers it.
+    case.retract_opinion(&second, by(&ana, "typo")).unwrap();
+    let c = case.compare_opinions();
+    assert!(!c.suggest_third_opinion && c.opinions == 1, "{c:?}");
+    assert_eq!(case.opinions().into_iter().map(|o| o.id).collect::<Vec<_>>(), vec![first]);
+}
+
+#[test]
+fn a_retraction_and_a_concurrent_edit_both_survive_in_either_order() {
+    for a_first in [true, false] {
+        let (a, mut ca, b, mut cb, it, ana) = two_replicas();
+        // Ana retracts the medication on A while Luis, offline on B, corrects its name.
+        ca.retract_medication(&it.medication, by(&ana, "not hers")).unwrap();
+        cb.edit_medication(&it.medication, MedicationChanges { name: Some("Metformin"), ..Default::default() })
+            .unwrap();
+        exchange(&a, &mut ca, &b, &mut cb, a_first);
+
+        for c in [&ca, &cb] {
+            assert!(c.medications().is_empty(), "the item stays retracted");
+            let r = c.retracted_items();
+            assert_eq!(r.len(), 1);
+            assert_eq!(r[0].name, "Metformin", "the edit is kept, visible among the retracted items");
+            assert_eq!(r[0].retractions[0].by.as_deref(), Some(ana.as_str()));
+        }
+        assert_eq!(ca.retracted_items(), cb.retracted_items());
+        assert_eq!(views(&ca), views(&cb));
+        assert!(ca.conflicts().is_empty(), "{:?}", ca.conflicts());
+    }
+}
+
+#[test]
+fn two_siblings_retracting_the_same_item_offline_keep_both_entries() {
+    for a_first in [true, false] {
+        let (a, mut ca, b, mut cb, it, ana) = two_replicas();
+        ca.retract_task(&it.task, by(&ana, "done elsewhere")).unwrap();
+        cb.retract_task(&it.task, Retract { today: date!(2026 - 03 - 02), by: Some(&it.luis), reason: None }).unwrap();
+        exchange(&a, &mut ca, &b, &mut cb, a_first);
+        for c in [&ca, &cb] {
+            assert!(c.tasks().is_empty());
+            let r = c.retracted_items();
+            assert_eq!(r.len(), 1);
+            let who: Vec<_> = r[0].retractions.iter().map(|e| (e.on, e.by.clone(), e.reason.clone())).collect();
+            assert_eq!(
+                who,
+                vec![
+                    (TODAY, Some(ana.clone()), Some("done elsewhere".to_string())),
+                    (date!(2026 - 03 - 02), Some(it.luis.clone()), None)
+                ]
+            );
+        }
+        assert_eq!(ca.retracted_items(), cb.retracted_items());
+        assert!(ca.conflicts().is_empty() && cb.conflicts().is_empty());
     }
 }

@@ -9,6 +9,7 @@ use casebook_core::model::patient::PatientField;
 use casebook_core::model::progress::Progress;
 use casebook_core::model::question::{Category, GUIDE_QUESTIONS, Priority};
 use casebook_core::model::record_request::{Channel, NewEvent, RecordItem, RequestStatus};
+use casebook_core::model::retraction::Retract;
 use casebook_core::model::specialist::{NciDesignation, NewSpecialist, SpecialistField, SpecialistStatus};
 use casebook_core::model::team::DetailLevel;
 use casebook_core::model::text::TextField;
@@ -157,9 +158,12 @@ fn specialists_add_set_validate_remove() {
     assert!(matches!(case.set_specialist("nope", SpecialistField::Name, Some("x")), Err(Error::UnknownId { .. })));
     assert!(case.add_specialist(NewSpecialist { name: "  ", ..Default::default() }).is_err());
     assert_unchanged(&mut case);
-    case.remove_specialist(&id).unwrap();
+    case.retract_specialist(&id, RETRACT).unwrap();
     assert!(case.specialists().is_empty());
 }
+
+/// A retraction by nobody in particular, without a reason.
+const RETRACT: Retract<'static> = Retract { today: date!(2026 - 12 - 31), by: None, reason: None };
 
 /// The day events are logged on in these tests (after every event they log).
 const LOGGED_ON: time::Date = date!(2026 - 12 - 31);
@@ -284,14 +288,14 @@ fn chronology_medications_history_and_symptoms() {
     let d3 = case.add_document(None, DocumentKind::Other, None, "Letter", Location::Both).unwrap();
     let order: Vec<_> = case.documents().into_iter().map(|d| d.id).collect();
     assert_eq!(order, vec![d1, d2, d3.clone()]);
-    case.remove_document(&d3).unwrap();
+    case.retract_document(&d3, RETRACT).unwrap();
     let m = case.add_medication("Metformin", Some("500 mg twice daily")).unwrap();
     assert_eq!(case.medications()[0].dose.as_deref(), Some("500 mg twice daily"));
-    case.remove_medication(&m).unwrap();
+    case.retract_medication(&m, RETRACT).unwrap();
     let h = case.add_family_history("mother", "breast cancer", Some(52)).unwrap();
     assert_eq!(case.family_history()[0].age_at_diagnosis, Some(52));
     assert!(case.add_family_history("aunt", "ovarian", Some(400)).is_err());
-    case.remove_family_history(&h).unwrap();
+    case.retract_family_history(&h, RETRACT).unwrap();
     case.append_text(&TextField::Symptoms, "Cough for 3 months; ").unwrap();
     case.append_text(&TextField::Symptoms, "tired after walking.").unwrap();
     assert_eq!(case.symptoms(), "Cough for 3 months; tired after walking.");
@@ -322,7 +326,7 @@ fn questions_order_answers_and_authors() {
     assert_eq!(got.answers[0].appointment, appt);
     case.splice_text(&TextField::Question(q.clone()), 0, 2, "Would").unwrap();
     assert!(case.questions().iter().any(|x| x.text == "Would surgery an option?"));
-    case.remove_question(&q).unwrap();
+    case.retract_question(&q, RETRACT).unwrap();
     assert_eq!(case.questions().len(), 6);
 }
 
@@ -408,7 +412,7 @@ fn opinions_compare_and_suggest_a_third() {
     assert!(case.compare_opinions().differences.is_empty());
     assert!(case.add_opinion(NewOpinion { rank: 0, ..Default::default() }).is_err());
     assert!(case.set_opinion(&second, "colour", Some("x")).is_err());
-    case.remove_opinion(&second).unwrap();
+    case.retract_opinion(&second, RETRACT).unwrap();
     assert_eq!(case.opinions().len(), 1);
 }
 
@@ -432,7 +436,7 @@ fn preferences_tasks_and_costs() {
     let tasks = case.tasks();
     assert_eq!(tasks[0].id, t2, "open tasks first");
     assert!(tasks[1].done);
-    case.remove_task(&t1).unwrap();
+    case.retract_task(&t1, RETRACT).unwrap();
 
     case.add_cost(CostCategory::Consultation, parse_amount("450").unwrap(), Some("2026-03-02"), None).unwrap();
     case.add_cost(CostCategory::Travel, parse_amount("120.5").unwrap(), None, Some("train")).unwrap();
@@ -440,7 +444,7 @@ fn preferences_tasks_and_costs() {
     let t = case.cost_totals();
     assert_eq!(t.total_cents, 45_000 + 12_050 + 999);
     assert_eq!(t.by_category, vec![(CostCategory::Consultation, 45_000), (CostCategory::Travel, 13_049)]);
-    case.remove_cost(&c).unwrap();
+    case.retract_cost(&c, RETRACT).unwrap();
     assert_eq!(case.cost_totals().total_cents, 57_050);
     for bad in ["", "1.234", "-5", "1,5", "abc", "99999999999999999999"] {
         assert!(parse_amount(bad).is_err(), "{bad}");

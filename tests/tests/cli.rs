@@ -1628,11 +1628,65 @@ fn listings_name_what_they_refer_to_in_a_meaningful_order() {
     let appointments = cb.json(&["appointment", "list"]);
     assert_eq!(appointments[1]["id"], appt.as_str());
 
-    // An item removed leaves no raw id behind.
+    // A retracted item leaves no raw id behind: it is named, marked retracted.
     cb.ok(&["specialist", "remove", &sp]);
     let listed = cb.ok(&["appointment", "list"]);
-    assert!(listed.contains("with a removed specialist") && !listed.contains(&sp), "{listed}");
+    assert!(listed.contains("with Dr. Okafor (retracted)") && !listed.contains(&sp), "{listed}");
     cb.ok(&["appointment", "remove", &appt]);
     let questions = cb.ok(&["question", "list"]);
-    assert!(questions.contains("→ Luis, an appointment since removed: Yes, stage IIIA"), "{questions}");
+    assert!(
+        questions.contains("→ Luis, second-opinion appointment of 2024-02-28T10:30 (retracted): Yes, stage IIIA"),
+        "{questions}"
+    );
+    assert!(!questions.contains(&appt), "no raw appointment id: {questions}");
+}
+
+#[test]
+fn retracting_an_item_keeps_it_listed_as_retracted_with_who_when_and_why() {
+    let (cb, _case, ana) = Cb::with_case();
+    cb.add(&["caregiver", "add", "Luis"]);
+    assert_eq!(cb.ok(&["retracted"]), "Nothing was retracted.\n");
+    assert_eq!(cb.json(&["retracted"]), serde_json::json!([]));
+    let task = cb.add(&["task", "add", "Call the lab", "--due", "2024-03-05"]);
+    let o1 = cb.add(&["opinion", "add", "--rank", "1", "--stage", "IIIA"]);
+    let o2 = cb.add(&["opinion", "add", "--rank", "2", "--stage", "IV"]);
+    assert!(cb.ok(&["agenda"]).contains("Call the lab"));
+    assert_eq!(cb.json(&["opinion", "compare"])["suggest_third_opinion"], true);
+
+    // `remove` retracts: the message says so, with the author of --as and the reason.
+    let out = cb.ok(&["--as", "Luis", "task", "remove", &task[..6], "--reason", "done by phone"]);
+    assert!(out.starts_with(&format!("Retracted task {task}")), "{out}");
+    let v = cb.json(&["opinion", "retract", &o2, "--reason", "wrong patient"]);
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["id"].as_str().is_some_and(|id| !id.is_empty()), "the retraction's id: {v}");
+
+    // Gone from the lists and the derived views.
+    assert_eq!(cb.json(&["task", "list"]), serde_json::json!([]));
+    assert!(!cb.ok(&["agenda"]).contains("Call the lab"));
+    let ids: Vec<_> = cb.json(&["opinion", "list"]).as_array().unwrap().iter().map(|o| o["id"].clone()).collect();
+    assert_eq!(ids, vec![serde_json::json!(o1)]);
+    assert_eq!(cb.json(&["opinion", "compare"])["suggest_third_opinion"], false);
+
+    // Listed as retracted: by whom, when, why.
+    let listed = cb.ok(&["retracted"]);
+    assert!(listed.contains("task  Call the lab"), "{listed}");
+    assert!(listed.contains("retracted on 2024-03-01 by Luis: done by phone"), "{listed}");
+    assert!(listed.contains("opinion 2") && listed.contains("by Ana: wrong patient"), "{listed}");
+    let v = cb.json(&["retracted"]);
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{v}");
+    let t = list.iter().find(|r| r["id"] == task.as_str()).unwrap();
+    assert_eq!(t["kind"], "task");
+    assert_eq!(t["name"], "Call the lab");
+    assert_eq!(t["retractions"][0]["on"], "2024-03-01");
+    assert_eq!(t["retractions"][0]["reason"], "done by phone");
+    let o = list.iter().find(|r| r["id"] == o2.as_str()).unwrap();
+    assert_eq!(o["kind"], "opinion");
+    assert_eq!(o["retractions"][0]["by"], ana.as_str());
+
+    // A retracted item can no longer be changed: exit status 4, code `retracted`.
+    let (status, v) = cb.fail_json(&["task", "done", &task]);
+    assert_eq!((status, v["error"]["code"].as_str()), (4, Some("retracted")), "{v}");
+    let (status, v) = cb.fail_json(&["cost", "remove", "0000nope"]);
+    assert_eq!((status, v["error"]["code"].as_str()), (3, Some("not_found")), "{v}");
 }

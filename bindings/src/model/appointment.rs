@@ -6,6 +6,8 @@ use casebook_core::model::appointment::{
     AuthorNotes as CoreAuthorNotes, Consent as CoreConsent, NewAppointment as CoreNew,
 };
 
+use casebook_core::model::retraction::Retract;
+
 use crate::case::Case;
 use crate::convert::{date, date_time, device_zone};
 use crate::error::Result;
@@ -199,9 +201,19 @@ impl Case {
         self.write(|c| c.record_consent(&id, &person, &date))
     }
 
-    /// Remove an appointment.
-    pub fn remove_appointment(&self, id: String) -> Result<()> {
-        self.write(|c| c.remove_appointment(&id))
+    /// Retract an appointment entered by mistake: a retraction entry (who, when, why) is written on it; it leaves
+    /// the lists but nothing is deleted (see `retracted_items`). `today` is the app's local date (default:
+    /// today in the device's time zone). Returns the retraction's id.
+    #[uniffi::method(default(reason = None, by = None, today = None))]
+    pub fn retract_appointment(
+        &self,
+        id: String,
+        reason: Option<String>,
+        by: Option<String>,
+        today: Option<String>,
+    ) -> Result<String> {
+        let today = crate::convert::today_or(today)?;
+        self.write(|c| c.retract_appointment(&id, Retract { today, by: by.as_deref(), reason: reason.as_deref() }))
     }
 
     /// The notes of an appointment: each caregiver's, and the shared summary. Edit them with

@@ -6,6 +6,8 @@ use casebook_core::model::chronology::{
     Medication as CoreMedication, MedicationChanges as CoreMedicationChanges,
 };
 
+use casebook_core::model::retraction::Retract;
+
 use crate::case::Case;
 use crate::convert::date;
 use crate::error::Result;
@@ -207,9 +209,19 @@ impl Case {
         })
     }
 
-    /// Remove a document from the chronology.
-    pub fn remove_document(&self, id: String) -> Result<()> {
-        self.write(|c| c.remove_document(&id))
+    /// Retract a document of the chronology entered by mistake: a retraction entry (who, when, why) is written on it; it leaves
+    /// the lists but nothing is deleted (see `retracted_items`). `today` is the app's local date (default:
+    /// today in the device's time zone). Returns the retraction's id.
+    #[uniffi::method(default(reason = None, by = None, today = None))]
+    pub fn retract_document(
+        &self,
+        id: String,
+        reason: Option<String>,
+        by: Option<String>,
+        today: Option<String>,
+    ) -> Result<String> {
+        let today = crate::convert::today_or(today)?;
+        self.write(|c| c.retract_document(&id, Retract { today, by: by.as_deref(), reason: reason.as_deref() }))
     }
 
     /// The medication list.
@@ -236,9 +248,19 @@ impl Case {
         })
     }
 
-    /// Remove a medication.
-    pub fn remove_medication(&self, id: String) -> Result<()> {
-        self.write(|c| c.remove_medication(&id))
+    /// Retract a medication entered by mistake: a retraction entry (who, when, why) is written on it; it leaves
+    /// the lists but nothing is deleted (see `retracted_items`). `today` is the app's local date (default:
+    /// today in the device's time zone). Returns the retraction's id.
+    #[uniffi::method(default(reason = None, by = None, today = None))]
+    pub fn retract_medication(
+        &self,
+        id: String,
+        reason: Option<String>,
+        by: Option<String>,
+        today: Option<String>,
+    ) -> Result<String> {
+        let today = crate::convert::today_or(today)?;
+        self.write(|c| c.retract_medication(&id, Retract { today, by: by.as_deref(), reason: reason.as_deref() }))
     }
 
     /// The family cancer history.
@@ -271,9 +293,19 @@ impl Case {
         })
     }
 
-    /// Remove a family history entry.
-    pub fn remove_family_history(&self, id: String) -> Result<()> {
-        self.write(|c| c.remove_family_history(&id))
+    /// Retract a family history entry entered by mistake: a retraction entry (who, when, why) is written on it; it leaves
+    /// the lists but nothing is deleted (see `retracted_items`). `today` is the app's local date (default:
+    /// today in the device's time zone). Returns the retraction's id.
+    #[uniffi::method(default(reason = None, by = None, today = None))]
+    pub fn retract_family_history(
+        &self,
+        id: String,
+        reason: Option<String>,
+        by: Option<String>,
+        today: Option<String>,
+    ) -> Result<String> {
+        let today = crate::convert::today_or(today)?;
+        self.write(|c| c.retract_family_history(&id, Retract { today, by: by.as_deref(), reason: reason.as_deref() }))
     }
 
     /// Symptoms and concerns (collaborative text: edit with `SharedText.Symptoms`).

@@ -4,6 +4,8 @@ use casebook_core::model::cost::{
     Cost as CoreCost, CostCategory, CostChanges as CoreCostChanges, CostTotals as CoreTotals,
 };
 
+use casebook_core::model::retraction::Retract;
+
 use crate::case::Case;
 use crate::convert::date;
 use crate::error::Result;
@@ -146,9 +148,19 @@ impl Case {
         })
     }
 
-    /// Remove a cost.
-    pub fn remove_cost(&self, id: String) -> Result<()> {
-        self.write(|c| c.remove_cost(&id))
+    /// Retract a cost entered by mistake: a retraction entry (who, when, why) is written on it; it leaves
+    /// the lists but nothing is deleted (see `retracted_items`). `today` is the app's local date (default:
+    /// today in the device's time zone). Returns the retraction's id.
+    #[uniffi::method(default(reason = None, by = None, today = None))]
+    pub fn retract_cost(
+        &self,
+        id: String,
+        reason: Option<String>,
+        by: Option<String>,
+        today: Option<String>,
+    ) -> Result<String> {
+        let today = crate::convert::today_or(today)?;
+        self.write(|c| c.retract_cost(&id, Retract { today, by: by.as_deref(), reason: reason.as_deref() }))
     }
 
     /// Totals per category and overall.

@@ -6,6 +6,8 @@ use casebook_core::model::opinion::{
     Opinion as CoreOpinion, OpinionValue as CoreValue,
 };
 
+use casebook_core::model::retraction::Retract;
+
 use crate::case::Case;
 use crate::convert::{date, u64_of};
 use crate::error::Result;
@@ -215,9 +217,19 @@ impl Case {
         self.write(|c| c.set_opinion(&id, field.key(), value.as_deref()))
     }
 
-    /// Remove an opinion.
-    pub fn remove_opinion(&self, id: String) -> Result<()> {
-        self.write(|c| c.remove_opinion(&id))
+    /// Retract an opinion entered by mistake: a retraction entry (who, when, why) is written on it; it leaves
+    /// the lists but nothing is deleted (see `retracted_items`). `today` is the app's local date (default:
+    /// today in the device's time zone). Returns the retraction's id.
+    #[uniffi::method(default(reason = None, by = None, today = None))]
+    pub fn retract_opinion(
+        &self,
+        id: String,
+        reason: Option<String>,
+        by: Option<String>,
+        today: Option<String>,
+    ) -> Result<String> {
+        let today = crate::convert::today_or(today)?;
+        self.write(|c| c.retract_opinion(&id, Retract { today, by: by.as_deref(), reason: reason.as_deref() }))
     }
 
     /// Compare the opinions by meaning: where diagnosis, stage or recommendation agree, differ, or are

@@ -4,6 +4,8 @@ use casebook_core::model::question::{
     Answer as CoreAnswer, Category, GUIDE_AUTHOR, Priority, Question as CoreQuestion,
 };
 
+use casebook_core::model::retraction::Retract;
+
 use crate::case::Case;
 use crate::convert::index;
 use crate::error::Result;
@@ -115,9 +117,19 @@ impl Case {
         self.write(|c| c.move_question(&id, index(to)))
     }
 
-    /// Remove a question.
-    pub fn remove_question(&self, id: String) -> Result<()> {
-        self.write(|c| c.remove_question(&id))
+    /// Retract a question entered by mistake: a retraction entry (who, when, why) is written on it; it leaves
+    /// the lists but nothing is deleted (see `retracted_items`). `today` is the app's local date (default:
+    /// today in the device's time zone). Returns the retraction's id.
+    #[uniffi::method(default(reason = None, by = None, today = None))]
+    pub fn retract_question(
+        &self,
+        id: String,
+        reason: Option<String>,
+        by: Option<String>,
+        today: Option<String>,
+    ) -> Result<String> {
+        let today = crate::convert::today_or(today)?;
+        self.write(|c| c.retract_question(&id, Retract { today, by: by.as_deref(), reason: reason.as_deref() }))
     }
 
     /// Record an answer heard at `appointment`, written down by caregiver `author`.

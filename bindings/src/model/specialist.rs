@@ -4,6 +4,8 @@ use casebook_core::model::specialist::{
     NciDesignation, NewSpecialist as CoreNew, Specialist as CoreSpecialist, SpecialistField, SpecialistStatus,
 };
 
+use casebook_core::model::retraction::Retract;
+
 use crate::case::Case;
 use crate::error::Result;
 
@@ -139,8 +141,18 @@ impl Case {
         self.write(|c| c.set_specialist(&id, SpecialistField::Status, Some(status.key())))
     }
 
-    /// Remove a specialist.
-    pub fn remove_specialist(&self, id: String) -> Result<()> {
-        self.write(|c| c.remove_specialist(&id))
+    /// Retract a specialist entered by mistake: a retraction entry (who, when, why) is written on it; it leaves
+    /// the lists but nothing is deleted (see `retracted_items`). `today` is the app's local date (default:
+    /// today in the device's time zone). Returns the retraction's id.
+    #[uniffi::method(default(reason = None, by = None, today = None))]
+    pub fn retract_specialist(
+        &self,
+        id: String,
+        reason: Option<String>,
+        by: Option<String>,
+        today: Option<String>,
+    ) -> Result<String> {
+        let today = crate::convert::today_or(today)?;
+        self.write(|c| c.retract_specialist(&id, Retract { today, by: by.as_deref(), reason: reason.as_deref() }))
     }
 }

@@ -2,6 +2,8 @@
 
 use casebook_core::model::task::{Task as CoreTask, TaskChanges as CoreTaskChanges};
 
+use casebook_core::model::retraction::Retract;
+
 use crate::case::Case;
 use crate::convert::date;
 use crate::error::Result;
@@ -86,8 +88,18 @@ impl Case {
         })
     }
 
-    /// Remove a task.
-    pub fn remove_task(&self, id: String) -> Result<()> {
-        self.write(|c| c.remove_task(&id))
+    /// Retract a task entered by mistake: a retraction entry (who, when, why) is written on it; it leaves
+    /// the lists but nothing is deleted (see `retracted_items`). `today` is the app's local date (default:
+    /// today in the device's time zone). Returns the retraction's id.
+    #[uniffi::method(default(reason = None, by = None, today = None))]
+    pub fn retract_task(
+        &self,
+        id: String,
+        reason: Option<String>,
+        by: Option<String>,
+        today: Option<String>,
+    ) -> Result<String> {
+        let today = crate::convert::today_or(today)?;
+        self.write(|c| c.retract_task(&id, Retract { today, by: by.as_deref(), reason: reason.as_deref() }))
     }
 }

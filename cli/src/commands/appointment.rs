@@ -10,9 +10,11 @@ use serde::Serialize;
 use time::PrimitiveDateTime;
 
 use crate::commands::notes;
+use crate::commands::retracted;
 use crate::context::Ctx;
 use crate::keyed::keyed;
 use crate::{failure, lookup, output};
+use casebook_core::model::retraction::ItemKind;
 
 /// Subcommands of `casebook appointment`.
 #[derive(Debug, Subcommand)]
@@ -74,10 +76,15 @@ pub(crate) enum AppointmentCmd {
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<String>,
     },
-    /// Remove an appointment.
+    /// Retract an appointment entered by mistake: nothing is deleted; it leaves the lists and stays, with who
+    /// retracted it, when and why, in `casebook retracted`.
+    #[command(visible_alias = "retract")]
     Remove {
         /// Appointment id (or unique prefix).
         id: String,
+        /// Why (optional; `-` reads it from standard input).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -188,12 +195,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: AppointmentCmd) -> Result<()> {
             })?;
             output::saved(ctx, &format!("Recording consent recorded ({date})."))
         }
-        AppointmentCmd::Remove { id } => {
-            output::edit(ctx, |o| {
-                let id = lookup::appointment(&o.case, &id)?;
-                Ok(o.case.remove_appointment(&id)?)
-            })?;
-            output::saved(ctx, "Appointment removed.")
+        AppointmentCmd::Remove { id, reason } => {
+            retracted::retract(ctx, ItemKind::Appointment, reason, |c| lookup::appointment(c, &id))
         }
     }
 }
@@ -220,8 +223,14 @@ fn show(ctx: &Ctx, id: &str) -> Result<()> {
     })
 }
 
+/// Specialists by id: live ones by name, retracted ones as `name (retracted)`.
 fn specialist_names(case: &casebook_core::Case) -> BTreeMap<String, String> {
-    case.specialists().into_iter().map(|s| (s.id, s.name)).collect()
+    let retracted = case
+        .retracted_items()
+        .into_iter()
+        .filter(|r| r.kind == ItemKind::Specialist)
+        .map(|r| (r.id, format!("{} (retracted)", r.name)));
+    case.specialists().into_iter().map(|s| (s.id, s.name)).chain(retracted).collect()
 }
 
 /// A start time as the place's local time, with the place's zone when it is not the viewer's, and then the

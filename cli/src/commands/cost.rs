@@ -6,9 +6,11 @@ use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 
 use crate::commands::records::set_or_clear;
+use crate::commands::retracted;
 use crate::context::Ctx;
 use crate::keyed::keyed;
 use crate::{input, lookup, output};
+use casebook_core::model::retraction::ItemKind;
 
 /// Subcommands of `casebook cost`.
 #[derive(Debug, Subcommand)]
@@ -31,10 +33,15 @@ pub(crate) enum CostCmd {
     Edit(EditArgs),
     /// List costs with totals per category.
     List,
-    /// Remove a cost.
+    /// Retract a cost entered by mistake: nothing is deleted; it leaves the lists and stays, with who
+    /// retracted it, when and why, in `casebook retracted`.
+    #[command(visible_alias = "retract")]
     Remove {
         /// Cost id (or unique prefix).
         id: String,
+        /// Why (optional; `-` reads it from standard input).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -125,12 +132,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: CostCmd) -> Result<()> {
                 out.join("\n")
             })
         }
-        CostCmd::Remove { id } => {
-            output::edit(ctx, |o| {
-                let id = lookup::item("cost", &id, o.case.costs().into_iter().map(|c| c.id).collect())?;
-                Ok(o.case.remove_cost(&id)?)
-            })?;
-            output::saved(ctx, "Cost removed.")
-        }
+        CostCmd::Remove { id, reason } => retracted::retract(ctx, ItemKind::Cost, reason, |c| {
+            lookup::item("cost", &id, c.costs().into_iter().map(|c| c.id).collect())
+        }),
     }
 }

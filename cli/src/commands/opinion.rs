@@ -5,10 +5,12 @@ use casebook_core::model::opinion::{Aspect, AspectComparison, Comparison, NewOpi
 use casebook_core::model::text::TextField;
 use clap::{Args, Subcommand};
 
+use crate::commands::retracted;
 use crate::commands::text::replace_text;
 use crate::context::Ctx;
 use crate::lookup::Names;
 use crate::{input, lookup, output};
+use casebook_core::model::retraction::ItemKind;
 
 /// Fields of an opinion that can be set after it is recorded.
 const FIELDS: [&str; 4] = ["diagnosis", "stage", "treatment", "trials"];
@@ -40,10 +42,15 @@ pub(crate) enum OpinionCmd {
     List,
     /// Where the opinions differ, and whether a third opinion is suggested.
     Compare,
-    /// Remove an opinion.
+    /// Retract an opinion entered by mistake: nothing is deleted; it leaves the lists and stays, with who
+    /// retracted it, when and why, in `casebook retracted`.
+    #[command(visible_alias = "retract")]
     Remove {
         /// Opinion id (or unique prefix).
         id: String,
+        /// Why (optional; `-` reads it from standard input).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -131,12 +138,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: OpinionCmd) -> Result<()> {
             let open = ctx.open()?;
             output::emit(ctx, &open.case.compare_opinions(), human_comparison)
         }
-        OpinionCmd::Remove { id } => {
-            output::edit(ctx, |o| {
-                let id = lookup::opinion(&o.case, &id)?;
-                Ok(o.case.remove_opinion(&id)?)
-            })?;
-            output::saved(ctx, "Opinion removed.")
+        OpinionCmd::Remove { id, reason } => {
+            retracted::retract(ctx, ItemKind::Opinion, reason, |c| lookup::opinion(c, &id))
         }
     }
 }

@@ -5,11 +5,13 @@ use casebook_core::model::question::{Category, Priority, Question};
 use casebook_core::model::text::TextField;
 use clap::Subcommand;
 
+use crate::commands::retracted;
 use crate::commands::text::replace_text;
 use crate::context::Ctx;
 use crate::keyed::keyed;
 use crate::lookup::Names;
 use crate::{failure, input, lookup, output};
+use casebook_core::model::retraction::ItemKind;
 
 /// Subcommands of `casebook question`.
 #[derive(Debug, Subcommand)]
@@ -66,10 +68,15 @@ pub(crate) enum QuestionCmd {
         /// The new wording (`-` reads it from standard input).
         text: String,
     },
-    /// Remove a question.
+    /// Retract a question entered by mistake: nothing is deleted; it leaves the lists and stays, with who
+    /// retracted it, when and why, in `casebook retracted`.
+    #[command(visible_alias = "retract")]
     Remove {
         /// Question id (or unique prefix).
         id: String,
+        /// Why (optional; `-` reads it from standard input).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -120,12 +127,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: QuestionCmd) -> Result<()> {
             })?;
             output::saved(ctx, "Question reworded.")
         }
-        QuestionCmd::Remove { id } => {
-            output::edit(ctx, |o| {
-                let id = lookup::question(&o.case, &id)?;
-                Ok(o.case.remove_question(&id)?)
-            })?;
-            output::saved(ctx, "Question removed.")
+        QuestionCmd::Remove { id, reason } => {
+            retracted::retract(ctx, ItemKind::Question, reason, |c| lookup::question(c, &id))
         }
     }
 }

@@ -359,7 +359,7 @@ fn log_lines(r: &RecordRequest, names: &Names) -> Vec<String> {
 }
 
 /// `retracted on 2024-02-01 by Ana: wrong date` (every retraction, when siblings both retracted).
-fn retracted(list: &[Retraction], names: &Names) -> String {
+pub(crate) fn retracted(list: &[Retraction], names: &Names) -> String {
     let one = |r: &Retraction| {
         let by = r.by.as_ref().map(|b| format!(" by {}", names.caregiver(b))).unwrap_or_default();
         let why = r.reason.as_deref().map(|w| format!(": {}", output::line(w))).unwrap_or_default();

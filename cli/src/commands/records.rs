@@ -6,9 +6,11 @@ use casebook_core::model::chronology::{
 };
 use clap::{ArgGroup, Args, Subcommand};
 
+use crate::commands::retracted;
 use crate::context::Ctx;
 use crate::keyed::keyed;
 use crate::{input, lookup, output};
+use casebook_core::model::retraction::ItemKind;
 
 /// Subcommands of `casebook document`.
 #[derive(Debug, Subcommand)]
@@ -34,10 +36,15 @@ pub(crate) enum DocumentCmd {
     Edit(DocumentEditArgs),
     /// The chronology, oldest first.
     List,
-    /// Remove a document.
+    /// Retract a document entered by mistake: nothing is deleted; it leaves the lists and stays, with who
+    /// retracted it, when and why, in `casebook retracted`.
+    #[command(visible_alias = "retract")]
     Remove {
         /// Document id (or unique prefix).
         id: String,
+        /// Why (optional; `-` reads it from standard input).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -57,10 +64,15 @@ pub(crate) enum MedicationCmd {
     Edit(MedicationEditArgs),
     /// The medication list.
     List,
-    /// Remove a medication.
+    /// Retract a medication entered by mistake: nothing is deleted; it leaves the lists and stays, with who
+    /// retracted it, when and why, in `casebook retracted`.
+    #[command(visible_alias = "retract")]
     Remove {
         /// Medication id (or unique prefix).
         id: String,
+        /// Why (optional; `-` reads it from standard input).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -81,10 +93,15 @@ pub(crate) enum HistoryCmd {
     Edit(HistoryEditArgs),
     /// The family cancer history.
     List,
-    /// Remove an entry.
+    /// Retract an entry entered by mistake: nothing is deleted; it leaves the lists and stays, with who
+    /// retracted it, when and why, in `casebook retracted`.
+    #[command(visible_alias = "retract")]
     Remove {
         /// Entry id (or unique prefix).
         id: String,
+        /// Why (optional; `-` reads it from standard input).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -208,13 +225,9 @@ pub(crate) fn run_documents(ctx: &Ctx, cmd: DocumentCmd) -> Result<()> {
                 )
             })
         }
-        DocumentCmd::Remove { id } => {
-            output::edit(ctx, |o| {
-                let id = lookup::item("document", &id, o.case.documents().into_iter().map(|d| d.id).collect())?;
-                Ok(o.case.remove_document(&id)?)
-            })?;
-            output::saved(ctx, "Document removed.")
-        }
+        DocumentCmd::Remove { id, reason } => retracted::retract(ctx, ItemKind::Document, reason, |c| {
+            lookup::item("document", &id, c.documents().into_iter().map(|d| d.id).collect())
+        }),
     }
 }
 
@@ -243,13 +256,9 @@ pub(crate) fn run_medications(ctx: &Ctx, cmd: MedicationCmd) -> Result<()> {
                 output::table_or("No medications listed yet.", &["ID", "NAME", "DOSE"], &rows)
             })
         }
-        MedicationCmd::Remove { id } => {
-            output::edit(ctx, |o| {
-                let id = lookup::item("medication", &id, o.case.medications().into_iter().map(|d| d.id).collect())?;
-                Ok(o.case.remove_medication(&id)?)
-            })?;
-            output::saved(ctx, "Medication removed.")
-        }
+        MedicationCmd::Remove { id, reason } => retracted::retract(ctx, ItemKind::Medication, reason, |c| {
+            lookup::item("medication", &id, c.medications().into_iter().map(|d| d.id).collect())
+        }),
     }
 }
 
@@ -298,16 +307,8 @@ pub(crate) fn run_history(ctx: &Ctx, cmd: HistoryCmd) -> Result<()> {
                 )
             })
         }
-        HistoryCmd::Remove { id } => {
-            output::edit(ctx, |o| {
-                let id = lookup::item(
-                    "family history entry",
-                    &id,
-                    o.case.family_history().into_iter().map(|d| d.id).collect(),
-                )?;
-                Ok(o.case.remove_family_history(&id)?)
-            })?;
-            output::saved(ctx, "Family history entry removed.")
-        }
+        HistoryCmd::Remove { id, reason } => retracted::retract(ctx, ItemKind::FamilyHistory, reason, |c| {
+            lookup::item("family history entry", &id, c.family_history().into_iter().map(|d| d.id).collect())
+        }),
     }
 }

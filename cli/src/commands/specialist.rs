@@ -5,10 +5,12 @@ use casebook_core::model::specialist::{NciDesignation, NewSpecialist, Specialist
 use casebook_core::model::text::TextField;
 use clap::{Args, Subcommand};
 
+use crate::commands::retracted;
 use crate::commands::text::append_line;
 use crate::context::Ctx;
 use crate::keyed::keyed;
 use crate::{input, lookup, output};
+use casebook_core::model::retraction::ItemKind;
 
 /// Subcommands of `casebook specialist`.
 #[derive(Debug, Subcommand)]
@@ -43,10 +45,15 @@ pub(crate) enum SpecialistCmd {
     },
     /// List the specialists, by name.
     List,
-    /// Remove a specialist.
+    /// Retract a specialist entered by mistake: nothing is deleted; it leaves the lists and stays, with who
+    /// retracted it, when and why, in `casebook retracted`.
+    #[command(visible_alias = "retract")]
     Remove {
         /// Specialist id (or unique prefix).
         id: String,
+        /// Why (optional; `-` reads it from standard input).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -137,12 +144,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: SpecialistCmd) -> Result<()> {
                     .join("\n\n")
             })
         }
-        SpecialistCmd::Remove { id } => {
-            output::edit(ctx, |o| {
-                let id = lookup::specialist(&o.case, &id)?;
-                Ok(o.case.remove_specialist(&id)?)
-            })?;
-            output::saved(ctx, "Specialist removed.")
+        SpecialistCmd::Remove { id, reason } => {
+            retracted::retract(ctx, ItemKind::Specialist, reason, |c| lookup::specialist(c, &id))
         }
     }
 }

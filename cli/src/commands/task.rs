@@ -5,9 +5,11 @@ use casebook_core::model::task::TaskChanges;
 use clap::{ArgGroup, Args, Subcommand};
 
 use crate::commands::records::set_or_clear;
+use crate::commands::retracted;
 use crate::context::{Ctx, Open};
 use crate::lookup::Names;
 use crate::{lookup, output};
+use casebook_core::model::retraction::ItemKind;
 
 /// Subcommands of `casebook task`.
 #[derive(Debug, Subcommand)]
@@ -47,10 +49,15 @@ pub(crate) enum TaskCmd {
     Edit(EditArgs),
     /// List tasks: open ones first, by due date.
     List,
-    /// Remove a task.
+    /// Retract a task entered by mistake: nothing is deleted; it leaves the lists and stays, with who
+    /// retracted it, when and why, in `casebook retracted`.
+    #[command(visible_alias = "retract")]
     Remove {
         /// Task id (or unique prefix).
         id: String,
+        /// Why (optional; `-` reads it from standard input).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -149,12 +156,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
                 )
             })
         }
-        TaskCmd::Remove { id } => {
-            output::edit(ctx, |o| {
-                let id = task_id(o, &id)?;
-                Ok(o.case.remove_task(&id)?)
-            })?;
-            output::saved(ctx, "Task removed.")
-        }
+        TaskCmd::Remove { id, reason } => retracted::retract(ctx, ItemKind::Task, reason, |c| {
+            lookup::item("task", &id, c.tasks().into_iter().map(|t| t.id).collect())
+        }),
     }
 }

@@ -11,7 +11,8 @@ use automerge::transaction::Transactable;
 use automerge::{ObjType, ROOT, ReadDoc};
 use time::{Date, PrimitiveDateTime};
 
-use super::{Keyed, check_caregiver, item, items, new_item, optional, remove_item};
+use super::retraction::{ItemKind, Retract};
+use super::{Keyed, check_caregiver, item, items, new_item, optional};
 use crate::am;
 use crate::case::Case;
 use crate::dates::{Zone, format_date, format_date_time, parse_date, parse_date_time, stored_date, stored_zone};
@@ -235,9 +236,12 @@ impl Case {
         })
     }
 
-    /// Remove an appointment (its notes document stays on storage until the case is deleted).
-    pub fn remove_appointment(&mut self, id: &str) -> Result<()> {
-        self.edit(|doc| remove_item(doc, "appointments", id, "appointment"))
+    /// Retract an appointment: a retraction entry (who, when, why) is written on it and it leaves every listing,
+    /// but nothing is deleted: it stays, as it stands, among [`Case::retracted_items`]. It leaves the appointments, the agenda and progress; its notes stay readable (and can no longer be written).
+    /// Refused: an unknown or already retracted id, an author who is not on the care team. Returns the
+    /// retraction's id.
+    pub fn retract_appointment(&mut self, id: &str, how: Retract<'_>) -> Result<String> {
+        self.retract_item(ItemKind::Appointment, id, how)
     }
 
     /// Every appointment, by start time (unscheduled last).
@@ -303,6 +307,7 @@ impl Case {
     /// The notes text object of `author` in an appointment, created on first use.
     pub(crate) fn notes_text(&mut self, appointment: &str, author: &str) -> Result<automerge::ObjId> {
         check_caregiver(&self.main.doc, author)?;
+        item(&self.main.doc, "appointments", appointment, "appointment")?;
         let case = self.id().clone();
         let tracked = self.notes_doc(appointment)?;
         let notes_id = tracked.id.clone();

@@ -5,7 +5,8 @@ use automerge::ReadDoc;
 use automerge::transaction::Transactable;
 use time::Date;
 
-use super::{Keyed, item, items, new_item, nothing_to_change, optional, remove_item, required};
+use super::retraction::{ItemKind, Retract};
+use super::{Keyed, item, items, new_item, nothing_to_change, optional, required};
 use crate::am;
 use crate::case::Case;
 use crate::dates::{format_date, parse_date, stored_date};
@@ -194,9 +195,12 @@ impl Case {
         })
     }
 
-    /// Remove a document from the chronology.
-    pub fn remove_document(&mut self, id: &str) -> Result<()> {
-        self.edit(|doc| remove_item(doc, "documents", id, "document"))
+    /// Retract a document of the chronology: a retraction entry (who, when, why) is written on it and it leaves every listing,
+    /// but nothing is deleted: it stays, as it stands, among [`Case::retracted_items`].
+    /// Refused: an unknown or already retracted id, an author who is not on the care team. Returns the
+    /// retraction's id.
+    pub fn retract_document(&mut self, id: &str, how: Retract<'_>) -> Result<String> {
+        self.retract_item(ItemKind::Document, id, how)
     }
 
     /// The chronology, oldest first (undated last).
@@ -252,9 +256,12 @@ impl Case {
         })
     }
 
-    /// Remove a medication.
-    pub fn remove_medication(&mut self, id: &str) -> Result<()> {
-        self.edit(|doc| remove_item(doc, "medications", id, "medication"))
+    /// Retract a medication: a retraction entry (who, when, why) is written on it and it leaves every listing,
+    /// but nothing is deleted: it stays, as it stands, among [`Case::retracted_items`].
+    /// Refused: an unknown or already retracted id, an author who is not on the care team. Returns the
+    /// retraction's id.
+    pub fn retract_medication(&mut self, id: &str, how: Retract<'_>) -> Result<String> {
+        self.retract_item(ItemKind::Medication, id, how)
     }
 
     /// The medication list, by name (then id).
@@ -321,9 +328,12 @@ impl Case {
         })
     }
 
-    /// Remove a family history entry.
-    pub fn remove_family_history(&mut self, id: &str) -> Result<()> {
-        self.edit(|doc| remove_item(doc, "family_history", id, "family history entry"))
+    /// Retract a family history entry: a retraction entry (who, when, why) is written on it and it leaves every listing,
+    /// but nothing is deleted: it stays, as it stands, among [`Case::retracted_items`].
+    /// Refused: an unknown or already retracted id, an author who is not on the care team. Returns the
+    /// retraction's id.
+    pub fn retract_family_history(&mut self, id: &str, how: Retract<'_>) -> Result<String> {
+        self.retract_item(ItemKind::FamilyHistory, id, how)
     }
 
     /// The family cancer history, by relative, then cancer (then id).

@@ -3,7 +3,8 @@
 use automerge::transaction::Transactable;
 use time::Date;
 
-use super::{Keyed, item, items, nothing_to_change, optional, remove_item};
+use super::retraction::{ItemKind, Retract};
+use super::{Keyed, item, items, nothing_to_change, optional};
 use crate::am;
 use crate::case::Case;
 use crate::dates::{format_date, parse_date, stored_date};
@@ -142,9 +143,12 @@ impl Case {
         })
     }
 
-    /// Remove a cost.
-    pub fn remove_cost(&mut self, id: &str) -> Result<()> {
-        self.edit(|doc| remove_item(doc, "costs", id, "cost"))
+    /// Retract a cost: a retraction entry (who, when, why) is written on it and it leaves every listing,
+    /// but nothing is deleted: it stays, as it stands, among [`Case::retracted_items`]. It no longer counts in the totals.
+    /// Refused: an unknown or already retracted id, an author who is not on the care team. Returns the
+    /// retraction's id.
+    pub fn retract_cost(&mut self, id: &str, how: Retract<'_>) -> Result<String> {
+        self.retract_item(ItemKind::Cost, id, how)
     }
 
     /// Every cost, oldest first (undated last, then by id).

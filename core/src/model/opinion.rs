@@ -4,7 +4,8 @@ use automerge::transaction::Transactable;
 use time::Date;
 
 use super::notation::{self, Outcome};
-use super::{item, items, optional, remove_item};
+use super::retraction::{ItemKind, Retract};
+use super::{item, items, optional};
 use crate::am;
 use crate::case::Case;
 use crate::dates::{format_date, parse_date, stored_date};
@@ -241,9 +242,12 @@ impl Case {
         })
     }
 
-    /// Remove an opinion.
-    pub fn remove_opinion(&mut self, id: &str) -> Result<()> {
-        self.edit(|doc| remove_item(doc, "opinions", id, "opinion"))
+    /// Retract an opinion: a retraction entry (who, when, why) is written on it and it leaves every listing,
+    /// but nothing is deleted: it stays, as it stands, among [`Case::retracted_items`]. It leaves the comparison and the verdict (a retracted opinion no longer suggests nor settles a third opinion).
+    /// Refused: an unknown or already retracted id, an author who is not on the care team. Returns the
+    /// retraction's id.
+    pub fn retract_opinion(&mut self, id: &str, how: Retract<'_>) -> Result<String> {
+        self.retract_item(ItemKind::Opinion, id, how)
     }
 
     /// Every opinion, by rank.

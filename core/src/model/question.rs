@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ROOT, ReadDoc};
 
+use super::retraction::{ItemKind, Retract};
 use super::{Keyed, check_caregiver, item, items, new_item, required};
 use crate::am;
 use crate::case::Case;
@@ -179,9 +180,12 @@ impl Case {
         })
     }
 
-    /// Remove a question.
-    pub fn remove_question(&mut self, id: &str) -> Result<()> {
-        self.edit(|doc| super::remove_item(doc, "questions", id, "question"))
+    /// Retract a question: a retraction entry (who, when, why) is written on it and it leaves every listing,
+    /// but nothing is deleted: it stays, as it stands, among [`Case::retracted_items`]. Its answers stay with it.
+    /// Refused: an unknown or already retracted id, an author who is not on the care team. Returns the
+    /// retraction's id.
+    pub fn retract_question(&mut self, id: &str, how: Retract<'_>) -> Result<String> {
+        self.retract_item(ItemKind::Question, id, how)
     }
 
     /// Append an answer heard at `appointment`, written down by caregiver `author`.

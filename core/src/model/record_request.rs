@@ -29,6 +29,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, Value};
 use time::{Date, Duration};
 
+pub use super::retraction::{Retract, Retraction};
 use super::{Keyed, check_caregiver, item, items, new_item, optional, required};
 use crate::am;
 use crate::case::Case;
@@ -268,19 +269,6 @@ impl std::fmt::Display for RequestStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.key())
     }
-}
-
-/// A retraction: an entry of its own (who, when, why), so nothing is ever deleted.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Retraction {
-    /// Entry id.
-    pub id: String,
-    /// Day it was recorded.
-    pub on: Date,
-    /// Caregiver who retracted.
-    pub by: Option<String>,
-    /// Why, if given.
-    pub reason: Option<String>,
 }
 
 /// One logged event.
@@ -569,17 +557,6 @@ pub struct RequestChanges<'a> {
     pub channel: Option<Channel>,
     /// `Some(Some(date))` sets the return-by date (YYYY-MM-DD), `Some(None)` clears it.
     pub return_by: Option<Option<&'a str>>,
-}
-
-/// Who retracts, when and why.
-#[derive(Debug, Clone, Copy)]
-pub struct Retract<'a> {
-    /// The day the retraction is recorded (the caller's local date).
-    pub today: Date,
-    /// Caregiver id of who retracts.
-    pub by: Option<&'a str>,
-    /// Why (optional).
-    pub reason: Option<&'a str>,
 }
 
 /// Read a request and its log as stored, with its derived state as the log stands (no "today").

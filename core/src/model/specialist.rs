@@ -2,7 +2,8 @@
 
 use automerge::transaction::Transactable;
 
-use super::{Keyed, item, items, new_item, optional, remove_item, required};
+use super::retraction::{ItemKind, Retract};
+use super::{Keyed, item, items, new_item, optional, required};
 use crate::am;
 use crate::case::Case;
 use crate::error::Result;
@@ -123,9 +124,12 @@ impl Case {
         })
     }
 
-    /// Remove a specialist.
-    pub fn remove_specialist(&mut self, id: &str) -> Result<()> {
-        self.edit(|doc| remove_item(doc, "specialists", id, "specialist"))
+    /// Retract a specialist: a retraction entry (who, when, why) is written on it and it leaves every listing,
+    /// but nothing is deleted: it stays, as it stands, among [`Case::retracted_items`]. Appointments and opinions that name it keep its id; listings show it as retracted.
+    /// Refused: an unknown or already retracted id, an author who is not on the care team. Returns the
+    /// retraction's id.
+    pub fn retract_specialist(&mut self, id: &str, how: Retract<'_>) -> Result<String> {
+        self.retract_item(ItemKind::Specialist, id, how)
     }
 
     /// Every specialist, by name (then id).

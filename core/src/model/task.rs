@@ -3,7 +3,8 @@
 use automerge::transaction::Transactable;
 use time::Date;
 
-use super::{check_caregiver, item, items, nothing_to_change, remove_item, required};
+use super::retraction::{ItemKind, Retract};
+use super::{check_caregiver, item, items, nothing_to_change, required};
 use crate::am;
 use crate::case::Case;
 use crate::dates::{format_date, parse_date, stored_date};
@@ -101,9 +102,12 @@ impl Case {
         })
     }
 
-    /// Remove a task.
-    pub fn remove_task(&mut self, id: &str) -> Result<()> {
-        self.edit(|doc| remove_item(doc, "tasks", id, "task"))
+    /// Retract a task: a retraction entry (who, when, why) is written on it and it leaves every listing,
+    /// but nothing is deleted: it stays, as it stands, among [`Case::retracted_items`].
+    /// Refused: an unknown or already retracted id, an author who is not on the care team. Returns the
+    /// retraction's id.
+    pub fn retract_task(&mut self, id: &str, how: Retract<'_>) -> Result<String> {
+        self.retract_item(ItemKind::Task, id, how)
     }
 
     /// Every task: open ones first, by due date.

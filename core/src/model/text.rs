@@ -120,7 +120,11 @@ impl Case {
             TextField::Question(id) => Some((item(main, "questions", id, "question")?, "text")),
             TextField::SpecialistNotes(id) => Some((item(main, "specialists", id, "specialist")?, "notes")),
             TextField::OpinionTreatment(id) => Some((item(main, "opinions", id, "opinion")?, "treatment")),
-            TextField::AppointmentNotes { .. } | TextField::AppointmentSummary(_) => None,
+            TextField::AppointmentNotes { appointment, .. } | TextField::AppointmentSummary(appointment) => {
+                // The notes live in their own document; a retracted appointment's are no longer written.
+                item(main, "appointments", appointment, "appointment")?;
+                None
+            }
         })
     }
 
