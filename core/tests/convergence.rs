@@ -8,8 +8,9 @@ use casebook_core::model::decision::NewDecision;
 use casebook_core::model::opinion::NewOpinion;
 use casebook_core::model::patient::PatientField;
 use casebook_core::model::question::{Category, Priority};
-use casebook_core::model::record_request::{Channel, NewEvent, RecordItem};
+use casebook_core::model::record_request::{Channel, NewEvent, RecordItem, Retract};
 use casebook_core::model::specialist::{NewSpecialist, SpecialistField};
+use casebook_core::model::task::TaskChanges;
 use casebook_core::model::text::TextField;
 use casebook_core::{Case, CaseId, Keyed, Store};
 use proptest::prelude::*;
@@ -35,6 +36,9 @@ enum Op {
     Task(usize),
     Decide(usize, u8, usize),
     Attended(usize, usize, usize),
+    Retract(usize, usize, usize),
+    RetractEvent(usize, usize, usize),
+    EditTask(usize, usize, u8),
     Save(usize),
     Sync { from: usize, to: usize, delta: bool, twice: bool },
 }
@@ -60,6 +64,9 @@ fn op(n: usize) -> impl Strategy<Value = Op> {
         1 => r.clone().prop_map(Op::Task),
         1 => (r.clone(), 1u8..16, 0usize..3).prop_map(|(r, d, t)| Op::Decide(r, d, t)),
         1 => (r.clone(), any::<usize>(), 0usize..3).prop_map(|(r, i, m)| Op::Attended(r, i, m)),
+        1 => (r.clone(), 0usize..4, any::<usize>()).prop_map(|(r, k, i)| Op::Retract(r, k, i)),
+        1 => (r.clone(), any::<usize>(), any::<usize>()).prop_map(|(r, i, j)| Op::RetractEvent(r, i, j)),
+        1 => (r.clone(), any::<usize>(), 1u8..28).prop_map(|(r, i, d)| Op::EditTask(r, i, d)),
         1 => r.clone().prop_map(Op::Save),
         3 => (r.clone(), r, any::<bool>(), any::<bool>()).prop_map(|(from, to, delta, twice)| Op::Sync { from, to, delta, twice }),
     ]
@@ -118,7 +125,10 @@ fn apply(reps: &mut [Replica], id: &CaseId, op: &Op, step: usize) {
         | Op::Opinion(r, _)
         | Op::Task(r)
         | Op::Decide(r, ..)
-        | Op::Attended(r, ..) => r,
+        | Op::Attended(r, ..)
+        | Op::Retract(r, ..)
+        | Op::RetractEvent(r, ..)
+        | Op::EditTask(r, ..) => r,
         Op::Save(_) | Op::Sync { .. } => unreachable!(),
     };
     let rep = &mut reps[r];
@@ -228,6 +238,47 @@ fn apply(reps: &mut [Replica], id: &CaseId, op: &Op, step: usize) {
                 c.set_attended(&ap[i % ap.len()].id, [Some(true), Some(false), None][m]).unwrap();
             }
         }
+        Op::Retract(_, k, i) => {
+            // Corrections: an item entered by mistake is retracted (an entry of its own; a sibling may edit or
+            // retract the same item offline).
+            let how = Retract { today: date!(2026 - 02 - 15), by: Some(&me), reason: Some("mistake") };
+            let ids: Vec<String> = match k {
+                0 => c.specialists().into_iter().map(|x| x.id).collect(),
+                1 => c.opinions().into_iter().map(|x| x.id).collect(),
+                2 => c.tasks().into_iter().map(|x| x.id).collect(),
+                _ => c.record_requests().into_iter().map(|x| x.id).collect(),
+            };
+            if !ids.is_empty() {
+                let id = &ids[i % ids.len()];
+                match k {
+                    0 => c.retract_specialist(id, how),
+                    1 => c.retract_opinion(id, how),
+                    2 => c.retract_task(id, how),
+                    _ => c.retract_record_request(id, how),
+                }
+                .unwrap();
+            }
+        }
+        Op::RetractEvent(_, i, j) => {
+            let rq = c.record_requests();
+            if !rq.is_empty() {
+                let r = &rq[i % rq.len()];
+                let live: Vec<&str> =
+                    r.events.iter().filter(|e| e.retractions.is_empty()).map(|e| e.id.as_str()).collect();
+                if !live.is_empty() {
+                    let how = Retract { today: date!(2026 - 02 - 15), by: Some(&me), reason: None };
+                    c.retract_request_event(&r.id, live[j % live.len()], how).unwrap();
+                }
+            }
+        }
+        Op::EditTask(_, i, d) => {
+            let tasks = c.tasks();
+            if !tasks.is_empty() {
+                let due = format!("2026-02-{d:02}");
+                let changes = TaskChanges { due: Some(Some(&due)), ..Default::default() };
+                c.edit_task(&tasks[i % tasks.len()].id, changes).unwrap();
+            }
+        }
         Op::Save(_) | Op::Sync { .. } => unreachable!(),
     }
 }
@@ -247,6 +298,7 @@ fn views(c: &mut Case) -> serde_json::Value {
         "progress": c.progress(today), "progress_at": c.progress_at(datetime!(2026-03-01 12:00)),
         "decision_record": c.decision(), "conflicts": c.conflicts(), "symptoms": c.symptoms(),
         "agenda": c.agenda(today), "agenda_later": c.agenda(date!(2026 - 03 - 02)),
+        "retracted": c.retracted_items(), "plausibility": c.plausibility(today),
     })
 }
 
@@ -320,6 +372,9 @@ fn clamp(op: Op, n: usize) -> Op {
         Op::Task(r) => Op::Task(m(r)),
         Op::Decide(r, d, t) => Op::Decide(m(r), d, t),
         Op::Attended(r, i, k) => Op::Attended(m(r), i, k),
+        Op::Retract(r, k, i) => Op::Retract(m(r), k, i),
+        Op::RetractEvent(r, i, j) => Op::RetractEvent(m(r), i, j),
+        Op::EditTask(r, i, d) => Op::EditTask(m(r), i, d),
         Op::Save(r) => Op::Save(m(r)),
         Op::Sync { from, to, delta, twice } => Op::Sync { from: m(from), to: m(to), delta, twice },
     }
