@@ -1690,3 +1690,91 @@ fn retracting_an_item_keeps_it_listed_as_retracted_with_who_when_and_why() {
     let (status, v) = cb.fail_json(&["cost", "remove", "0000nope"]);
     assert_eq!((status, v["error"]["code"].as_str()), (3, Some("not_found")), "{v}");
 }
+
+/// The guide's seven steps through the terminal client, on two devices that swap exchange files, with
+/// mistakes corrected offline on both: a wrong dose edited, an event logged in error retracted and logged
+/// again, a specialist entered twice retracted. Nothing is lost, both devices end identical, every step is
+/// done.
+#[test]
+fn the_seven_steps_with_mistakes_corrected_on_two_devices_offline() {
+    let (ana, _case, ana_id) = Cb::with_case();
+    let swap = |from: &Cb, to: &Cb, name: &str| {
+        let f = from.path(name);
+        from.ok(&["export", "--out", &f]);
+        to.ok(&["import", &f]);
+    };
+    // 1. The conversation.
+    ana.ok(&["prefs", "set", "--agreed", "yes"]);
+    ana.ok(&["patient", "set", "diagnosis_date", "2024-02-10"]);
+    // 2. Specialists.
+    let okafor = ana.add(&["specialist", "add", "Dr. Okafor", "--subspecialty", "thoracic oncology"]);
+    ana.ok(&["specialist", "set", &okafor, "status", "contacted"]);
+    // 3. Records: the patient's own written request (the 30-day clock).
+    let req = ana.add(&[
+        "request",
+        "add",
+        "--custodian",
+        "General Hospital",
+        "--item",
+        "pathology_report",
+        "--channel",
+        "patient_request",
+    ]);
+    ana.ok(&["request", "event", &req, "requested_in_writing", "--date", "2024-02-12"]);
+    // 4. Documentation, with a mistake: the dose typed with one zero too many.
+    ana.add(&["document", "add", "Biopsy", "--kind", "pathology_report", "--date", "2024-02-05"]);
+    let med = ana.add(&["medication", "add", "Metformin", "--dose", "5000 mg twice daily"]);
+    ana.add(&["history", "add", "mother", "breast", "--age", "52"]);
+    ana.ok(&["symptoms", "append", "Cough for 3 months"]);
+    // 5. Questions.
+    ana.add(&["question", "add", "Is surgery an option at this stage?"]);
+
+    // Ben gets the case from Ana's file and joins the care team.
+    let ben = Cb::new();
+    swap(&ana, &ben, "to-ben.cbx");
+    let ben_id = ben.add(&["caregiver", "add", "Ben", "--relationship", "son"]);
+    ben.ok(&["me", "set", &ben_id]);
+
+    // Offline on both phones.
+    // Ana: the dose corrected; a "received" logged on the wrong request date retracted and logged again.
+    ana.ok(&["medication", "edit", &med, "--dose", "500 mg twice daily"]);
+    let wrong = ana.add(&["request", "event", &req, "received", "--date", "2024-02-13"]);
+    ana.ok(&["request", "retract-event", &req, &wrong, "--reason", "that was the acknowledgement"]);
+    ana.ok(&["request", "event", &req, "received", "--date", "2024-02-26"]);
+    // Ben: a specialist he entered twice, retracted; 6. the consultation (yesterday 10:30, summary asked).
+    let dup = ben.add(&["specialist", "add", "Dr. Okafor (again)"]);
+    ben.ok(&["specialist", "remove", &dup, "--reason", "entered twice"]);
+    let appt = ben.add(&["appointment", "add", "--kind", "second_opinion", "--start", "2024-02-29T10:30"]);
+    ben.ok(&["appointment", "set", &appt, "summary_requested", "2024-02-29"]);
+    let o2 = ben.add(&["opinion", "add", "--rank", "2", "--stage", "Stage IIIA", "--treatment", "Chemoradiation"]);
+
+    // Back online: files both ways.
+    swap(&ana, &ben, "a.cbx");
+    swap(&ben, &ana, "b.cbx");
+    assert_eq!(ana.state(), ben.state(), "both devices hold the same case");
+
+    // 7. Decided together (on Ana's phone), then synced.
+    ana.ok(&["decision", "record", "Chemoradiation", "--date", "2024-03-01", "--opinion", &o2, "--with", "Ben"]);
+    swap(&ana, &ben, "c.cbx");
+    assert_eq!(ana.state(), ben.state());
+
+    for cb in [&ana, &ben] {
+        let p = cb.json(&["progress"]);
+        let open: Vec<&Value> = p["steps"].as_array().unwrap().iter().filter(|s| s["done"] != true).collect();
+        assert!(open.is_empty(), "every step done: {open:?}");
+        // The corrections, on both devices, and nothing lost.
+        let meds = cb.json(&["medication", "list"]);
+        assert_eq!((meds.as_array().unwrap().len(), meds[0]["dose"].as_str()), (1, Some("500 mg twice daily")));
+        let r = cb.json(&["request", "show", &req]);
+        assert_eq!(r["request"]["status"], "received");
+        assert_eq!(r["request"]["answered_on"], "2024-02-26", "the retracted event does not count: {r}");
+        let specialists = cb.json(&["specialist", "list"]);
+        assert_eq!(specialists.as_array().unwrap().len(), 1, "{specialists}");
+        let retracted = cb.json(&["retracted"]);
+        let entry = retracted.as_array().unwrap().iter().find(|i| i["id"] == dup.as_str()).expect("listed");
+        assert_eq!(entry["retractions"][0]["by"], ben_id.as_str());
+        assert_eq!(entry["retractions"][0]["reason"], "entered twice");
+        let decided = cb.json(&["decision", "show"]);
+        assert_eq!(decided["decided"]["recorded_by"], ana_id.as_str());
+    }
+}
