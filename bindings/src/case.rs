@@ -198,6 +198,19 @@ mod tests {
     }
 
     #[test]
+    fn plausibility_warnings_come_through_with_their_code() {
+        let store = Store::in_memory();
+        let case = store.create_case("Mum".into(), "Ana".into(), None).unwrap().case;
+        assert!(case.plausibility(Some("2026-01-01".into())).unwrap().is_empty());
+        case.set_patient(casebook_core::model::patient::PatientField::DiagnosisDate, Some("2026-03-01".into()))
+            .unwrap();
+        let w = case.plausibility(Some("2026-01-01".into())).unwrap();
+        assert_eq!(w.iter().map(|w| w.kind.as_str()).collect::<Vec<_>>(), ["diagnosis_in_future"], "{w:?}");
+        assert!(case.plausibility(Some("2026-04-01".into())).unwrap().is_empty(), "no longer in the future");
+        assert!(matches!(case.plausibility(Some("soon".into())), Err(CasebookError::InvalidInput { .. })));
+    }
+
+    #[test]
     fn bad_dates_and_ids_are_invalid_input() {
         let store = Store::in_memory();
         let case = store.create_case("Mum".into(), "Ana".into(), None).unwrap().case;

@@ -13,6 +13,7 @@ pub mod decision;
 pub mod exchange;
 pub mod opinion;
 pub mod patient;
+pub mod plausibility;
 pub mod progress;
 pub mod question;
 pub mod record_request;
