@@ -112,6 +112,14 @@ pub(crate) fn optional(s: Option<&str>) -> Option<String> {
     s.map(str::trim).filter(|s| !is_blank(s)).map(str::to_string)
 }
 
+/// One field of a correction, from a form's two inputs (a new value, and "clear it"): `Some(None)` clears
+/// the field, `Some(Some(v))` sets it, `None` leaves it as it is (so a sibling's correction of the same
+/// field made offline is not overwritten). Used by the CLI's `--clear-…` flags and the bindings' `clear_…`
+/// fields.
+pub fn set_or_clear<T>(value: Option<T>, clear: bool) -> Option<Option<T>> {
+    if clear { Some(None) } else { value.map(Some) }
+}
+
 /// The refusal of a correction that names no field to change.
 pub(crate) fn nothing_to_change() -> Error {
     Error::InvalidInput { field: "changes", reason: "nothing to change".into() }

@@ -3,6 +3,8 @@
 //! fields of the same item offline both keep their correction whatever the order of the merge; the same
 //! field corrected on both sides is a conflict shown until someone picks a value.
 
+#[path = "support/replicas.rs"]
+mod replicas;
 use casebook_core::model::chronology::{
     DocumentChanges, DocumentKind, FamilyHistoryChanges, Location, MedicationChanges,
 };
@@ -11,6 +13,7 @@ use casebook_core::model::retraction::{ItemKind, Retract};
 use casebook_core::model::task::TaskChanges;
 use casebook_core::model::team::CaregiverChanges;
 use casebook_core::{Case, Error, Store};
+use replicas::{exchange, replica_of};
 use time::macros::date;
 
 fn new_case() -> (Store, Case, String) {
@@ -286,28 +289,8 @@ fn two_replicas() -> (Store, Case, Store, Case, Items, String) {
     let a = Store::in_memory();
     let (mut ca, ana) = a.create_case("Mum", "Ana", Some("daughter")).unwrap();
     let it = add_items(&mut ca);
-    ca.save().unwrap();
-    let b = Store::in_memory();
-    b.import_changes(&a.export_changes(ca.id(), None).unwrap()).unwrap();
-    let cb = b.open_case(ca.id()).unwrap();
+    let (b, cb) = replica_of(&a, &mut ca);
     (a, ca, b, cb, it, ana)
-}
-
-/// Send everything each replica has to the other (`a_first`: A's changes reach B first) and reopen both.
-fn exchange(a: &Store, ca: &mut Case, b: &Store, cb: &mut Case, a_first: bool) {
-    ca.save().unwrap();
-    cb.save().unwrap();
-    let id = ca.id().clone();
-    let (fa, fb) = (a.export_changes(&id, None).unwrap(), b.export_changes(&id, None).unwrap());
-    if a_first {
-        b.import_changes(&fa).unwrap();
-        a.import_changes(&fb).unwrap();
-    } else {
-        a.import_changes(&fb).unwrap();
-        b.import_changes(&fa).unwrap();
-    }
-    *ca = a.open_case(&id).unwrap();
-    *cb = b.open_case(&id).unwrap();
 }
 
 /// Every list a correction can change, to compare replicas.

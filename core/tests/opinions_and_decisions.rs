@@ -2,6 +2,8 @@
 //! family did (attended consultations, step 7 done by a recorded decision), and the decision record merged
 //! from two siblings offline.
 
+#[path = "support/replicas.rs"]
+mod replicas;
 use casebook_core::model::appointment::{AppointmentKind, NewAppointment};
 use casebook_core::model::critical::{Situation, Suggestion};
 use casebook_core::model::decision::NewDecision;
@@ -9,6 +11,7 @@ use casebook_core::model::notation::Outcome;
 use casebook_core::model::opinion::{Aspect, Comparison, NewOpinion};
 use casebook_core::model::specialist::{NewSpecialist, SpecialistField, SpecialistStatus};
 use casebook_core::{Case, Error, Keyed, Store};
+use replicas::{exchange, replica_of};
 use time::macros::{date, datetime};
 
 fn new_case() -> (Store, Case, String) {
@@ -357,28 +360,8 @@ fn two_replicas() -> (Store, Case, String, Store, Case, String) {
     let a = Store::in_memory();
     let (mut ca, ana) = a.create_case("Mum", "Ana", None).unwrap();
     let luis = ca.add_caregiver("Luis", None).unwrap();
-    ca.save().unwrap();
-    let b = Store::in_memory();
-    b.import_changes(&a.export_changes(ca.id(), None).unwrap()).unwrap();
-    let cb = b.open_case(ca.id()).unwrap();
+    let (b, cb) = replica_of(&a, &mut ca);
     (a, ca, ana, b, cb, luis)
-}
-
-/// Send everything each replica has to the other (in the given order) and reopen both.
-fn exchange(a: &Store, ca: &mut Case, b: &Store, cb: &mut Case, a_first: bool) {
-    ca.save().unwrap();
-    cb.save().unwrap();
-    let id = ca.id().clone();
-    let (fa, fb) = (a.export_changes(&id, None).unwrap(), b.export_changes(&id, None).unwrap());
-    if a_first {
-        b.import_changes(&fa).unwrap();
-        a.import_changes(&fb).unwrap();
-    } else {
-        a.import_changes(&fb).unwrap();
-        b.import_changes(&fa).unwrap();
-    }
-    *ca = a.open_case(&id).unwrap();
-    *cb = b.open_case(&id).unwrap();
 }
 
 #[test]

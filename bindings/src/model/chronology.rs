@@ -143,10 +143,7 @@ pub struct FamilyHistoryChanges {
     pub clear_age_at_diagnosis: bool,
 }
 
-/// `Some(None)` when `clear`, else `Some(value)` when a value is given, else `None`.
-pub(crate) fn set_or_clear<T>(value: Option<T>, clear: bool) -> Option<Option<T>> {
-    if clear { Some(None) } else { value.map(Some) }
-}
+pub(crate) use casebook_core::model::set_or_clear;
 
 impl From<CoreDocument> for DocumentEntry {
     fn from(d: CoreDocument) -> Self {

@@ -398,7 +398,7 @@ impl Case {
 
     /// Correct a request's fields (custodian, items, channel, return-by date); its log is untouched.
     pub fn edit_record_request(&self, id: String, changes: RecordRequestChanges) -> Result<()> {
-        let return_by = if changes.clear_return_by { Some(None) } else { changes.return_by.as_deref().map(Some) };
+        let return_by = casebook_core::model::set_or_clear(changes.return_by.as_deref(), changes.clear_return_by);
         self.write(|c| {
             c.edit_record_request(
                 &id,

@@ -181,7 +181,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: RequestCmd) -> Result<()> {
             output::saved(ctx, if clear { "Return date cleared." } else { "Return date set." })
         }
         RequestCmd::Edit(a) => {
-            let return_by = if a.clear_return_by { Some(None) } else { a.return_by.as_deref().map(Some) };
+            let return_by = casebook_core::model::set_or_clear(a.return_by.as_deref(), a.clear_return_by);
             output::edit(ctx, |o| {
                 let id = request_id(o, &a.id)?;
                 let changes = RequestChanges {

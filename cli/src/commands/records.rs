@@ -171,10 +171,7 @@ pub(crate) struct HistoryEditArgs {
     clear_age: bool,
 }
 
-/// `Some(None)` when `clear`, else `Some(value)` when a value is given, else `None` (left as it is).
-pub(crate) fn set_or_clear<T>(value: Option<T>, clear: bool) -> Option<Option<T>> {
-    if clear { Some(None) } else { value.map(Some) }
-}
+pub(crate) use casebook_core::model::set_or_clear;
 
 /// Run a `document` subcommand.
 pub(crate) fn run_documents(ctx: &Ctx, cmd: DocumentCmd) -> Result<()> {
