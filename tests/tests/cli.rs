@@ -45,37 +45,25 @@ impl Cb {
         (cb, case, me)
     }
 
+    /// The binary with `--store` set and no environment leaking in.
+    fn command(&self) -> Command {
+        let mut c = Command::new(casebook_bin());
+        c.arg("--store").arg(&self.store).current_dir(self.dir.path());
+        for var in ["CASEBOOK_STORE", "CASEBOOK_CASE", "CASEBOOK_AS", "CASEBOOK_TZ"] {
+            c.env_remove(var);
+        }
+        c
+    }
+
     /// Run the binary with `--store` and `--today` set and no environment leaking in.
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(casebook_bin())
-            .arg("--store")
-            .arg(&self.store)
-            .args(["--today", TODAY])
-            .args(args)
-            .env_remove("CASEBOOK_STORE")
-            .env_remove("CASEBOOK_CASE")
-            .env_remove("CASEBOOK_AS")
-            .env_remove("CASEBOOK_TZ")
-            .current_dir(self.dir.path())
-            .output()
-            .expect("run casebook")
+        self.command().args(["--today", TODAY]).args(args).output().expect("run casebook")
     }
 
     /// Run the binary with `--store` set but no `--today`: "today" is the local date in the zone given
     /// by `env` (`CASEBOOK_TZ`, `TZ`) or `args` (`--tz`).
     fn run_live(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
-        Command::new(casebook_bin())
-            .arg("--store")
-            .arg(&self.store)
-            .args(args)
-            .env_remove("CASEBOOK_STORE")
-            .env_remove("CASEBOOK_CASE")
-            .env_remove("CASEBOOK_AS")
-            .env_remove("CASEBOOK_TZ")
-            .envs(env.iter().copied())
-            .current_dir(self.dir.path())
-            .output()
-            .expect("run casebook")
+        self.command().args(args).envs(env.iter().copied()).output().expect("run casebook")
     }
 
     /// Run a command that must succeed; its standard output.
@@ -122,16 +110,10 @@ impl Cb {
     /// Run a command with `input` on its standard input.
     fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write as _;
-        let mut child = Command::new(casebook_bin())
-            .arg("--store")
-            .arg(&self.store)
+        let mut child = self
+            .command()
             .args(["--today", TODAY])
             .args(args)
-            .env_remove("CASEBOOK_STORE")
-            .env_remove("CASEBOOK_CASE")
-            .env_remove("CASEBOOK_AS")
-            .env_remove("CASEBOOK_TZ")
-            .current_dir(self.dir.path())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
