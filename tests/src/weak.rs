@@ -71,6 +71,11 @@ pub struct Figures {
     /// The part of each keystroke spent waiting for the case's lock (held by the sync thread's pushes and
     /// the client's merges): tells local contention from the append itself.
     pub lock_waits: Vec<Duration>,
+    /// Each keystroke less the time its thread spent runnable but waiting for a CPU (the scheduler's run
+    /// delay, Linux `/proc/thread-self/schedstat`; on 2 cores the sync engines, the relay and the proxy
+    /// compete with the UI thread): what the keystroke cost on a CPU plus any time it was blocked. Equal
+    /// to [`Figures::keystrokes`] where the counters are not available.
+    pub keystrokes_off_run_queue: Vec<Duration>,
     /// Each push (`sync_case`) from the UI thread.
     pub pushes: Vec<Duration>,
     /// Rounds (push + wait) of the sync thread while typing.
@@ -88,6 +93,12 @@ impl Figures {
         spread(&self.keystrokes)
     }
 
+    /// p50, p99 and max of the keystrokes less their wait for a CPU
+    /// ([`Figures::keystrokes_off_run_queue`]).
+    pub fn keystroke_off_run_queue(&self) -> (Duration, Duration, Duration) {
+        spread(&self.keystrokes_off_run_queue)
+    }
+
     /// Lock wait p50, p99 and max.
     pub fn lock_wait(&self) -> (Duration, Duration, Duration) {
         spread(&self.lock_waits)
@@ -102,16 +113,20 @@ impl Figures {
     pub fn summary(&self, name: &str) -> String {
         let (p50, p99, max) = self.keystroke();
         let (_, lock_p99, lock_max) = self.lock_wait();
+        let (_, own_p99, own_max) = self.keystroke_off_run_queue();
         let (push_p50, _, push_max) = self.push();
         format!(
-            "[{name}] keystrokes ({}): p50 {} p99 {} max {} (lock wait p99 {} max {}) | pushes ({}): p50 {} max {} | \
-             sync thread rounds {}, state before healing {:?} | converged after healing: {}",
+            "[{name}] keystrokes ({}): p50 {} p99 {} max {} (lock wait p99 {} max {}; less waits for a CPU: \
+             p99 {} max {}) | pushes ({}): p50 {} max {} | sync thread rounds {}, state before healing {:?} | \
+             converged after healing: {}",
             self.keystrokes.len(),
             ms(p50),
             ms(p99),
             ms(max),
             ms(lock_p99),
             ms(lock_max),
+            ms(own_p99),
+            ms(own_max),
             self.pushes.len(),
             ms(push_p50),
             ms(push_max),
@@ -139,6 +154,27 @@ pub fn percentile(sorted: &[Duration], p: usize) -> Duration {
 /// A duration in milliseconds, 3 decimals: `1.234 ms`.
 pub fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The scheduler's run delay of the calling thread (Linux `/proc/thread-self/schedstat`, second field:
+/// nanoseconds spent runnable but waiting for a CPU; current whenever the thread itself reads it, since it
+/// is updated each time the thread gets a CPU). Opened by the thread that reads it.
+struct RunDelay(Option<std::fs::File>);
+
+impl RunDelay {
+    fn open() -> Self {
+        Self(std::fs::File::open("/proc/thread-self/schedstat").ok())
+    }
+
+    /// The run delay so far (`None`: not available on this system).
+    fn read(&self) -> Option<Duration> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 128];
+        let n = self.0.as_ref()?.read_at(&mut buf, 0).ok()?;
+        let text = std::str::from_utf8(&buf[..n]).ok()?;
+        let nanos: u64 = text.split_ascii_whitespace().nth(1)?.parse().ok()?;
+        Some(Duration::from_nanos(nanos))
+    }
 }
 
 /// A device: its store and its sync client.
@@ -262,6 +298,8 @@ pub fn typing_under(condition: Mode, scenario: &Scenario) -> Figures {
     // The network goes bad; Ana's sync thread keeps pushing and waiting; the UI thread types.
     let mut keystrokes = Vec::with_capacity(scenario.keystrokes);
     let mut lock_waits = Vec::with_capacity(scenario.keystrokes);
+    let mut keystrokes_off_run_queue = Vec::with_capacity(scenario.keystrokes);
+    let run_delay = RunDelay::open();
     let mut pushes = Vec::with_capacity(scenario.keystrokes / scenario.push_every.max(1) + 1);
     let mut typed = String::new();
     let stop = AtomicBool::new(false);
@@ -282,12 +320,20 @@ pub fn typing_under(condition: Mode, scenario: &Scenario) -> Figures {
         std::thread::sleep(scenario.pre_roll);
         for i in 0..scenario.keystrokes {
             let ch = char::from(b'a' + (i % 26) as u8).to_string();
+            let delay_before = run_delay.read();
             let started = Instant::now();
             let mut case = a.lock().unwrap();
             lock_waits.push(started.elapsed());
             case.append_text(&field, &ch).unwrap();
             drop(case);
-            keystrokes.push(started.elapsed());
+            let keystroke = started.elapsed();
+            keystrokes.push(keystroke);
+            // Read just outside the timed window.
+            let waited_for_cpu = match (delay_before, run_delay.read()) {
+                (Some(before), Some(after)) => after.saturating_sub(before),
+                _ => Duration::ZERO,
+            };
+            keystrokes_off_run_queue.push(keystroke.saturating_sub(waited_for_cpu));
             typed.push_str(&ch);
             if scenario.push_every > 0 && (i + 1) % scenario.push_every == 0 {
                 let started = Instant::now();
@@ -322,8 +368,9 @@ pub fn typing_under(condition: Mode, scenario: &Scenario) -> Figures {
 
     keystrokes.sort();
     lock_waits.sort();
+    keystrokes_off_run_queue.sort();
     pushes.sort();
-    Figures { keystrokes, lock_waits, pushes, sync_rounds, state_before_healing, converged }
+    Figures { keystrokes, lock_waits, keystrokes_off_run_queue, pushes, sync_rounds, state_before_healing, converged }
 }
 
 /// Time from Ana's edit to Ben's notification, `samples` times, `spacing` apart: at t0 Ana appends a

@@ -5,7 +5,10 @@
 //! of a message, connections cut every 2 s, 200 ms of latency per chunk. While a sync thread keeps pushing
 //! and waiting, the "UI thread" types 300 characters into Ana's notes (one keystroke every 5 ms, a push
 //! every 10) and times each keystroke (lock + append) and each push: every keystroke must fit in a 60 Hz
-//! frame (16 ms) and 99% of them in 2 ms (a push is a durable save: its figures are printed). Then the network heals and Ben's open case, which nobody touches,
+//! frame (16 ms) and 99% of them in 2 ms (4 ms in a debug build, see [`P99_LIMIT`]), not counting the time the UI thread waited for a CPU (on 2 cores
+//! the relay, the proxy and both sync engines run beside it; the scheduler's counters tell that time
+//! apart, and a wait on the network or on a lock held across it would show as blocked time, which counts).
+//! A push is a durable save: its figures are printed. Then the network heals and Ben's open case, which nobody touches,
 //! must show Ana's text within 3 s. The same scenario on a good network is the reference.
 //!
 //! A blackhole's connections lost bytes and cannot carry their protocol again: the proxy closes them when
@@ -23,8 +26,13 @@ use casebook_tests::weak::{Scenario, ms, typing_under};
 
 /// One frame at 60 Hz: no keystroke may take longer.
 const FRAME: Duration = Duration::from_millis(16);
-/// The 99th percentile of keystrokes.
-const P99_LIMIT: Duration = Duration::from_millis(2);
+/// The 99th percentile of keystrokes, not counting waits for a CPU: 2 ms in a release build (what a phone
+/// runs; the Kotlin suite, `bindings/tests/kotlin/WeakNetworkTest.kt`, holds the release library to it).
+/// This suite runs in the workspace's debug build, where automerge's debug assertions and unoptimised code
+/// make a keystroke about twice as slow (p50 0.47-0.55 ms here, 0.16-0.29 ms in the release Kotlin suite):
+/// twice the bound there. A wait on the network would be
+/// hundreds of milliseconds (the latency condition's 200 ms per chunk) or unbounded (the blackhole).
+const P99_LIMIT: Duration = if cfg!(debug_assertions) { Duration::from_millis(4) } else { Duration::from_millis(2) };
 
 /// The scenario (300 keystrokes, 5 ms apart, a push every 10, siblings converged within 3 s after healing:
 /// [`Scenario::default`]) under one condition, and the assertions.
@@ -32,14 +40,20 @@ fn check_typing_under(name: &str, condition: Mode) {
     let scenario = Scenario::default();
     let figures = typing_under(condition, &scenario);
     println!("{}", figures.summary(name));
-    let (_, p99, max) = figures.keystroke();
+    let (_, _, max) = figures.keystroke();
+    let (_, p99, _) = figures.keystroke_off_run_queue();
 
     if matches!(condition, Mode::Blackhole | Mode::Stall { .. }) {
         // Nothing can have got through: the condition was in force while Ana typed.
         assert_ne!(figures.state_before_healing, SyncState::UpToDate, "[{name}] the proxy let the edits through");
     }
     assert!(max < FRAME, "[{name}] a keystroke took {} (limit {})", ms(max), ms(FRAME));
-    assert!(p99 < P99_LIMIT, "[{name}] keystroke p99 {} (limit {})", ms(p99), ms(P99_LIMIT));
+    assert!(
+        p99 < P99_LIMIT,
+        "[{name}] keystroke p99 {} not counting waits for a CPU (limit {})",
+        ms(p99),
+        ms(P99_LIMIT)
+    );
     // A push is a durable save (a disk flush, which the network cannot delay): its figures are printed,
     // not bounded; an app saves off the UI thread (the store's autosave).
     assert!(
