@@ -9,6 +9,11 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
+# The CLI's calendar test parses the exported .ics with a real iCalendar parser (Python's icalendar).
+if ! python3 -c "import icalendar" >/dev/null 2>&1; then
+  python3 -m pip install --quiet icalendar
+fi
+
 # Disk: incremental caches double what a one-off build writes, and CI machines' disks can be small.
 export CARGO_INCREMENTAL=0
 disk() { echo "   disk: target $(du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null | cut -f1), free $(df -h . | awk 'NR==2 {print $4}')"; }

@@ -5,12 +5,14 @@
 
 pub mod agenda;
 pub mod appointment;
+pub mod calendar;
 pub mod chronology;
 pub mod conflict;
 pub mod cost;
 pub mod critical;
 pub mod decision;
 pub mod exchange;
+pub mod history;
 pub mod opinion;
 pub mod patient;
 pub mod plausibility;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    appointment, care_team, case, conflict, cost, critical, decision, demo, exchange, notes, opinion, patient,
+    appointment, care_team, case, conflict, cost, critical, decision, demo, exchange, history, notes, opinion, patient,
     preferences, question, record_request, records, relay, specialist, symptoms, task, text,
 };
 
@@ -78,12 +78,26 @@ pub(crate) enum Command {
     /// Invite codes: create one (owner) or accept one to join a case.
     #[command(subcommand)]
     Invite(relay::InviteCmd),
-    /// List the members of the case on the relay.
+    /// List the members of the case on the relay, with when each last synced it.
     Members,
-    /// Remove a member from the case (owner), or leave it (your own account id).
+    /// Remove a member from the case (owner), or leave it (your own account id; the last owner names a
+    /// successor).
     RemoveMember(relay::RemoveMemberArgs),
+    /// Change a member's role (owner): make a co-owner, an editor or a viewer, or step down yourself.
+    SetRole(relay::SetRoleArgs),
     /// Sync the case with the relay: returns when up to date, or fails with the reason.
     Sync(relay::SyncArgs),
+    /// Attach a file (photo, scan, PDF, recording) to a document of the chronology, a record request, an
+    /// appointment or an opinion: kept on this device, uploaded by `casebook sync`. A photo's location is
+    /// removed unless --keep-location.
+    Attach(crate::commands::attachment::AttachArgs),
+    /// The attachments of the case, or of one item.
+    Attachments(crate::commands::attachment::ListArgs),
+    /// Write an attachment to a file (downloading it first if it is not on this device), verified by its
+    /// hash.
+    OpenAttachment(crate::commands::attachment::OpenArgs),
+    /// Keep an attachment on this device: `casebook sync` downloads it (--off to stop).
+    KeepOffline(crate::commands::attachment::KeepOfflineArgs),
     /// Create, list, show and delete cases.
     #[command(subcommand)]
     Case(case::CaseCmd),
@@ -154,6 +168,13 @@ pub(crate) enum Command {
     /// What comes next, in time order: appointments, the decision date, records due, slides to return,
     /// tasks — with what is late.
     Agenda,
+    /// The case as a calendar file (.ics) for your calendar app: appointments, the decision date, records
+    /// due, slides to return, tasks due. Titles are generic ("Medical appointment") unless --details;
+    /// importing a newer file updates the events and removes those that no longer apply.
+    Calendar(crate::commands::calendar::CalendarArgs),
+    /// A record request as a letter to sign and send: the patient's right-of-access request for the
+    /// records (with the 30-day rule), and a loan request for slides and blocks.
+    Letter(crate::commands::letter::LetterArgs),
     /// Progress through the guide's seven steps.
     Progress,
     /// What was retracted (items removed by mistake, retracted record requests): by whom, when and why.
@@ -162,6 +183,8 @@ pub(crate) enum Command {
     Conflicts,
     /// Keep one value of a conflicting field.
     Resolve(conflict::ResolveArgs),
+    /// Who did what: every value a field took (or every change of an item), by whom and when.
+    Log(history::LogArgs),
     /// Write the case's changes to an exchange file for another device.
     Export(exchange::ExportArgs),
     /// Merge an exchange file into this store (importing twice is harmless).

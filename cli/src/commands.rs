@@ -3,6 +3,8 @@
 
 pub(crate) mod agenda;
 pub(crate) mod appointment;
+pub(crate) mod attachment;
+pub(crate) mod calendar;
 pub(crate) mod care_team;
 pub(crate) mod case;
 pub(crate) mod conflict;
@@ -11,6 +13,8 @@ pub(crate) mod critical;
 pub(crate) mod decision;
 pub(crate) mod demo;
 pub(crate) mod exchange;
+pub(crate) mod history;
+pub(crate) mod letter;
 pub(crate) mod notes;
 pub(crate) mod opinion;
 pub(crate) mod patient;
@@ -42,7 +46,12 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Invite(c) => relay::invite(&ctx, c),
         Command::Members => relay::members(&ctx),
         Command::RemoveMember(a) => relay::remove_member(&ctx, a),
+        Command::SetRole(a) => relay::set_role(&ctx, a),
         Command::Sync(a) => relay::sync(&ctx, a),
+        Command::Attach(a) => attachment::attach(&ctx, a),
+        Command::Attachments(a) => attachment::list(&ctx, a),
+        Command::OpenAttachment(a) => attachment::open_attachment(&ctx, a),
+        Command::KeepOffline(a) => attachment::keep_offline(&ctx, a),
         Command::Case(c) => case::run(&ctx, c),
         Command::Patient(c) => patient::run(&ctx, c),
         Command::Decision(c) => decision::run(&ctx, c),
@@ -67,10 +76,13 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Task(c) => task::run(&ctx, c),
         Command::Cost(c) => cost::run(&ctx, c),
         Command::Agenda => agenda::show(&ctx),
+        Command::Calendar(a) => calendar::export(&ctx, a),
+        Command::Letter(a) => letter::print(&ctx, a),
         Command::Progress => progress::show(&ctx),
         Command::Retracted => retracted::list(&ctx),
         Command::Conflicts => conflict::list(&ctx),
         Command::Resolve(a) => conflict::resolve(&ctx, a),
+        Command::Log(a) => history::log(&ctx, a),
         Command::Export(a) => exchange::export(&ctx, a),
         Command::Import(a) => exchange::import(&ctx, a),
         Command::State(a) => exchange::state(&ctx, a),

@@ -30,6 +30,12 @@ pub struct Case {
     pub(crate) text_cache: Option<TextTarget>,
     /// Held for a whole [`save_shared`], so that two saves of this case never interleave.
     saving: Arc<Mutex<()>>,
+    /// The caregiver using this device for the case ("me"), once known: read from the store's local
+    /// record when first needed, until found (a device may learn it after opening the case, by joining).
+    me: Option<String>,
+    /// Whether this session's Automerge actor is bound to its caregiver in the overview document
+    /// (`actors`, see [`crate::model::history`]).
+    bound: bool,
 }
 
 /// What [`Case::write_pending`] wrote, for [`Case::mark_written`].
@@ -89,13 +95,16 @@ impl Case {
         let id = DocId::random();
         let mut doc = AutoCommit::new_with_encoding(am::TEXT_ENCODING).with_actor(crate::ids::fresh_actor());
         schema::init_case(&mut doc, created)?;
-        doc.commit();
+        let mut main = TrackedDoc::new(id, doc);
+        main.commit();
         let mut case = Case {
-            main: TrackedDoc::new(id, doc),
+            main,
             notes: BTreeMap::new(),
             storage,
             text_cache: None,
             saving: Arc::default(),
+            me: None,
+            bound: false,
         };
         crate::model::question::seed_guide_questions(&mut case, created)?;
         Ok(case)
@@ -105,7 +114,60 @@ impl Case {
     pub(crate) fn open(storage: Arc<dyn Storage>, id: &CaseId) -> Result<Self> {
         let main = TrackedDoc::load(&*storage, id, id)?.ok_or_else(|| Error::CaseNotFound(id.clone()))?;
         schema::check_case(&main.doc, id)?;
-        Ok(Case { main, notes: BTreeMap::new(), storage, text_cache: None, saving: Arc::default() })
+        Ok(Case {
+            main,
+            notes: BTreeMap::new(),
+            storage,
+            text_cache: None,
+            saving: Arc::default(),
+            me: None,
+            bound: false,
+        })
+    }
+
+    /// Tell the case which caregiver uses this device (when the store records it only after the case's
+    /// first edits: at its creation). This session's edits, earlier ones included, are attributed to them
+    /// from the next save or edit on.
+    pub(crate) fn set_local_caregiver(&mut self, caregiver: &str) {
+        self.me = Some(caregiver.to_string());
+    }
+
+    /// The caregiver using this device for the case, if the store knows it. Attribution never stops an
+    /// edit: a record that cannot be read counts as unknown (and is read again next time).
+    fn local_caregiver(&mut self) -> Option<String> {
+        if self.me.is_none() {
+            self.me = crate::store::stored_me(&*self.storage, &self.main.id).ok().flatten();
+        }
+        self.me.clone()
+    }
+
+    /// Bind this session's actor to the local caregiver in the overview's open transaction, if it is not
+    /// bound yet, the caregiver is known and `wrote` says this session changed a document of the case.
+    fn bind_actor(&mut self, wrote: impl FnOnce(&mut Self) -> bool) -> Result<()> {
+        if self.bound {
+            return Ok(());
+        }
+        let Some(me) = self.local_caregiver() else {
+            return Ok(());
+        };
+        if !wrote(self) {
+            return Ok(());
+        }
+        crate::model::history::bind_actor(&mut self.main.doc, &me, crate::tracked_doc::clock_secs())?;
+        self.bound = true;
+        Ok(())
+    }
+
+    /// Commit the pending edits of every open document, each as one change stamped with the time, and bind
+    /// this session's actor to its caregiver if it wrote and is not bound yet (in the same change as the
+    /// overview's pending edits, if any, else in a change of its own).
+    pub(crate) fn commit_all(&mut self) -> Result<()> {
+        // In the overview's open transaction, with its pending text edits if any: one change.
+        self.bind_actor(|c| c.main.wrote() || c.notes.values_mut().any(TrackedDoc::wrote))?;
+        for doc in std::iter::once(&mut self.main).chain(self.notes.values_mut()) {
+            doc.commit();
+        }
+        Ok(())
     }
 
     /// The case id.
@@ -143,6 +205,7 @@ impl Case {
 
     /// Write every pending edit of every open document (not durable until the storage is flushed).
     fn write_pending(&mut self) -> Result<PendingSave> {
+        self.commit_all()?;
         let storage = self.storage.clone();
         let mut written = Vec::new();
         let mut all_changes = Vec::new();
@@ -178,10 +241,16 @@ impl Case {
         // A named operation may move or remove what a cached text object was found through.
         self.text_cache = None;
         // Commit coalesced text edits first so that a rollback can only undo this operation.
-        self.main.doc.commit();
+        self.main.commit();
         match f(&mut self.main.doc) {
             Ok(v) => {
-                self.main.doc.commit();
+                // The first write of this session binds its actor to the local caregiver, in this change.
+                let wrote = |c: &mut Self| automerge::transaction::Transactable::pending_ops(&c.main.doc) > 0;
+                if let Err(e) = self.bind_actor(wrote) {
+                    self.main.doc.rollback();
+                    return Err(e);
+                }
+                self.main.commit();
                 Ok(v)
             }
             Err(e) => {
@@ -203,7 +272,7 @@ impl Case {
                 })?
                 .parse()?;
             let case_id = self.id().clone();
-            let tracked = match TrackedDoc::load(&*self.storage, &notes_id, &case_id)? {
+            let mut tracked = match TrackedDoc::load(&*self.storage, &notes_id, &case_id)? {
                 Some(mut t) => {
                     if t.doc.get_heads().is_empty() {
                         let g = schema::genesis_notes(&notes_id, &case_id, appointment)?;
@@ -214,6 +283,9 @@ impl Case {
                 }
                 None => TrackedDoc::new(notes_id.clone(), schema::genesis_notes(&notes_id, &case_id, appointment)?),
             };
+            // One actor per session for every document of the case: its binding in the overview attributes
+            // the notes this device writes too.
+            tracked.doc.set_actor(self.main.doc.get_actor().clone());
             self.notes.insert(appointment.to_string(), tracked);
         }
         Ok(self.notes.get_mut(appointment).expect("inserted above"))
@@ -236,8 +308,12 @@ impl Case {
     }
 
     /// The open documents of the case (overview first, then open notes documents), for the sync client.
+    /// Their pending edits are committed first (with their time), before the caller reads their changes.
     #[cfg(any(feature = "sync", feature = "sim"))]
     pub(crate) fn open_docs_mut(&mut self) -> impl Iterator<Item = &mut TrackedDoc> {
+        for d in std::iter::once(&mut self.main).chain(self.notes.values_mut()) {
+            d.commit();
+        }
         std::iter::once(&mut self.main).chain(self.notes.values_mut())
     }
 
@@ -273,14 +349,11 @@ impl Case {
     /// The current state (heads of every document of the case that is open or on storage).
     pub fn state(&mut self) -> Result<CaseState> {
         let mut docs = BTreeMap::new();
-        self.main.doc.commit();
+        self.commit_all()?;
         docs.insert(self.main.id.to_string(), hex_heads(&self.main.doc.get_heads()));
         for (appt, id) in self.notes_doc_ids() {
             let heads = match self.notes.get_mut(&appt) {
-                Some(d) => {
-                    d.doc.commit();
-                    d.doc.get_heads()
-                }
+                Some(d) => d.doc.get_heads(),
                 // Not open: what storage holds (nothing if its notes were never written).
                 None => match TrackedDoc::load(&*self.storage, &id, &self.main.id)? {
                     Some(mut d) => d.doc.get_heads(),

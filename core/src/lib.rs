@@ -12,7 +12,8 @@
 //!   adapter. The only module that touches sled.
 //! - `engine` (features `sync` or `sim`): the sans-IO sync engine — events in, effects out — that the
 //!   sync client and the deterministic simulation both drive; `changes`: what a merge changed in a case.
-//! - [`relay_api`]: the relay's HTTP routes and JSON bodies, shared by relay and sync client.
+//! - [`relay_api`]: the relay's HTTP routes and JSON bodies, shared by relay and sync client;
+//!   [`invite_link`]: an invite as a `casebook://invite/…` link (and QR payload) phones can share.
 //! - `sync` (feature `sync`): the sync client — the relay's HTTP API as typed calls, and `SyncClient`,
 //!   which keeps the store's cases in sync with a relay over WebSocket (samod, rustls). The only module
 //!   that opens sockets; without the feature the core has no tokio and no network code.
@@ -37,6 +38,7 @@ pub mod error;
 pub mod exchange;
 mod guard;
 pub mod ids;
+pub mod invite_link;
 pub mod model;
 #[cfg(feature = "sync")]
 pub mod presence;

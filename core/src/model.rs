@@ -22,11 +22,15 @@ macro_rules! keyed_enum {
 
 pub mod agenda;
 pub mod appointment;
+pub mod attachment;
+pub mod calendar;
 pub mod chronology;
 pub mod conflict;
 pub mod cost;
 pub mod critical;
 pub mod decision;
+pub mod history;
+pub mod letter;
 pub mod notation;
 pub mod opinion;
 pub mod patient;

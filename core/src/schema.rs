@@ -9,12 +9,21 @@
 //!   decision: {date}, critical: {<situation>: {flag, note}},
 //!   specialists, record_requests, documents, medications, family_history, questions,
 //!   appointments, opinions, care_team, tasks, costs: {<item id>: {...}},
-//!   question_order: [id], symptoms: Text, preferences: {detail_level, wishes: Text, agreed} }
+//!   question_order: [id], symptoms: Text, preferences: {detail_level, wishes: Text, agreed},
+//!   actors: {<actor hex>: {caregiver, at}} }
 //! ```
+//! `actors: {<actor hex>: {caregiver, at}}` binds each Automerge actor (one per session of a device: a
+//! document is opened with a fresh actor) to the caregiver that wrote with it and when it first did
+//! (Unix seconds), written in the session's first change once the device knows its caregiver (see
+//! [`crate::model::history`]). Created with the case; a case made before it gets it with its first binding
+//! (two devices doing that offline make two `actors` maps: readers look in both).
 //! `decision` also holds the decision entries, each under its own id (see [`crate::model::decision`]); an
 //! appointment may carry a boolean `attended` mark. Both are additions older readers ignore.
 //! A record request's `events` list holds its events and the retractions of events or of the request (see
 //! [`crate::model::record_request`]): it only grows.
+//! A document of the chronology, a record request, an appointment or an opinion may carry `attachments:
+//! {<attachment id>: {sha256, size, media_type, file_name, author?, added_at, retracted_<id>?}}`: references
+//! to blobs kept outside the documents (see [`crate::model::attachment`]); an addition older readers ignore.
 //! Notes document (one per appointment, created with a deterministic first change so that two replicas
 //! creating it offline agree): `{ kind: "casebook-notes", case, appointment, notes: {<author id>: Text},
 //! summary: Text }`.
@@ -34,6 +43,8 @@ pub const SCHEMA_MINOR: u64 = 0;
 
 pub(crate) const KIND_CASE: &str = "casebook-case";
 pub(crate) const KIND_NOTES: &str = "casebook-notes";
+/// Root key of the overview's map of actor bindings (who wrote with which actor).
+pub(crate) const ACTORS: &str = "actors";
 
 /// Map sections of the overview document keyed by item id.
 pub(crate) const ITEM_SECTIONS: &[&str] = &[
@@ -71,6 +82,7 @@ pub(crate) fn init_case(doc: &mut AutoCommit, created: &str) -> Result<()> {
     am::put_text(doc, &ROOT, "symptoms", "")?;
     let prefs = doc.put_object(ROOT, "preferences", ObjType::Map)?;
     am::put_text(doc, &prefs, "wishes", "")?;
+    doc.put_object(ROOT, ACTORS, ObjType::Map)?;
     Ok(())
 }
 

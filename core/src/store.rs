@@ -87,6 +87,9 @@ impl Store {
         let mut case = Case::create(self.storage.clone(), &created)?;
         case.set_patient(PatientField::DisplayName, Some(patient_display_name))?;
         let me = case.add_caregiver(caregiver_name, relationship)?;
+        // The creation's edits (seeds, the patient, the caregiver) are attributed to the creator from this
+        // save on (the binding of this session's actor, see `model::history`).
+        case.set_local_caregiver(&me);
         case.save()?;
         self.register(case.id())?;
         self.set_me(case.id(), &me)?;
@@ -185,9 +188,12 @@ impl Store {
     }
 
     /// Remember this device's relay account (local only, never synced; the token is a secret of this
-    /// device and is stored like the case data, in the local store).
+    /// device and is stored like the case data, in the local store). The account's recovery code, if the
+    /// credentials carry one, is not stored: it is for the user to write down, never at rest on the device.
     pub fn set_relay_account(&self, account: &RelayAccount) -> Result<()> {
-        let bytes = serde_json::to_vec(account)
+        let mut account = account.clone();
+        account.credentials.recovery_code = None;
+        let bytes = serde_json::to_vec(&account)
             .map_err(|e| Error::InvalidInput { field: "relay account", reason: e.to_string() })?;
         self.storage.put(&key([INDEX, "relay-account"])?, &bytes)?;
         self.storage.flush()?;
@@ -207,6 +213,62 @@ impl Store {
 
     /// The caregiver using this device for a case, if set.
     pub fn me(&self, case: &CaseId) -> Result<Option<String>> {
-        Ok(self.storage.load(&key([INDEX, "me", case.as_str()])?)?.and_then(|v| String::from_utf8(v).ok()))
+        stored_me(&*self.storage, case)
+    }
+
+    /// Delete every attachment blob on this device that no case of the store references (retracted
+    /// attachments and attachments of retracted items do not count), except blobs written in the last hour
+    /// (an attach whose case is not saved yet). A case that cannot be opened keeps every blob.
+    pub fn collect_blobs(&self) -> Result<crate::model::attachment::BlobCollection> {
+        self.collect_blobs_older_than(crate::model::attachment::GC_GRACE_SECS)
+    }
+
+    /// [`Store::collect_blobs`] with another grace period in seconds (0: every unreferenced blob; only when
+    /// no attach is in progress).
+    pub fn collect_blobs_older_than(&self, grace_secs: u64) -> Result<crate::model::attachment::BlobCollection> {
+        let mut referenced = std::collections::BTreeSet::new();
+        let mut all_open = true;
+        for listing in self.list_cases()? {
+            match self.open_case(&listing.id) {
+                Ok(c) => referenced.extend(c.referenced_blobs()),
+                Err(_) => all_open = false,
+            }
+        }
+        crate::model::attachment::collect_blobs(&*self.storage, all_open.then_some(&referenced), grace_secs)
+    }
+}
+
+/// The caregiver using this device for a case, as [`Store::me`] reads it (an open [`Case`] reads it too,
+/// to attribute its edits).
+pub(crate) fn stored_me(storage: &dyn Storage, case: &CaseId) -> Result<Option<String>> {
+    Ok(storage.load(&key([INDEX, "me", case.as_str()])?)?.and_then(|v| String::from_utf8(v).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay_api::DeviceCredentials;
+
+    #[test]
+    fn the_recovery_code_is_never_stored() {
+        let storage = Arc::new(MemoryStorage::new());
+        let store = Store::with_storage(storage.clone());
+        let code = "7QK2-M9XD-AB12-CD34-EF56-GH78-JK90";
+        let account = RelayAccount {
+            server: "https://relay.example.org".into(),
+            display_name: "Ana".into(),
+            credentials: DeviceCredentials {
+                account_id: "acc".into(),
+                device_id: "dev".into(),
+                token: "f".repeat(64),
+                recovery_code: Some(code.into()),
+            },
+        };
+        store.set_relay_account(&account).unwrap();
+        let stored = store.relay_account().unwrap().unwrap();
+        assert_eq!(stored.credentials.recovery_code, None);
+        assert_eq!(stored.credentials.token, account.credentials.token);
+        let raw = storage.load(&key([INDEX, "relay-account"]).unwrap()).unwrap().unwrap();
+        assert!(!String::from_utf8(raw).unwrap().contains(code));
     }
 }

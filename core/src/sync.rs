@@ -14,6 +14,7 @@
 //! TLS is rustls with the ring provider and the webpki roots everywhere: no OpenSSL, so the client builds
 //! for Android and iOS. This module is the only place in the core that opens sockets.
 
+pub mod attachments;
 pub mod client;
 mod dialer;
 mod driver;
@@ -24,5 +25,5 @@ pub mod status;
 pub use client::{SyncClient, SyncOptions};
 pub use driver::SharedCase;
 pub use error::{SyncError, SyncResult};
-pub use relay_client::RelayClient;
+pub use relay_client::{RelayClient, TransferOptions};
 pub use status::{CaseSyncStatus, SyncEvent, SyncObserver, SyncState};

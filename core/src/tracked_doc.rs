@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use automerge::transaction::Transactable;
+use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, Change, ChangeHash, LoadOptions, OnPartialLoad};
 
 use crate::am::TEXT_ENCODING;
@@ -47,6 +47,31 @@ impl SaveStats {
         self.bytes += o.bytes;
         self.compacted |= o.compacted;
     }
+}
+
+#[cfg(feature = "sim")]
+thread_local! {
+    /// The deterministic simulation's virtual clock (Unix seconds) for this thread, while a seed runs.
+    static SIM_CLOCK: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Make this thread's commit times come from the simulation's virtual clock (Unix seconds), or from the
+/// wall clock again with `None`. For the deterministic simulation only: a seed must replay byte for byte.
+#[cfg(feature = "sim")]
+pub(crate) fn set_sim_clock(unix_secs: Option<i64>) {
+    SIM_CLOCK.with(|c| c.set(unix_secs));
+}
+
+/// The time every local change is stamped with (Automerge's change `time`): Unix seconds, from the wall
+/// clock, or from the simulation's virtual clock while a seed runs on this thread.
+pub(crate) fn clock_secs() -> i64 {
+    #[cfg(feature = "sim")]
+    if let Some(t) = SIM_CLOCK.with(std::cell::Cell::get) {
+        return t;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn prefix(id: &DocId) -> Result<StorageKey> {
@@ -121,6 +146,22 @@ impl TrackedDoc {
         Ok(Some(Self { id: id.clone(), doc, saved_heads, chunks, incrementals: n_inc }))
     }
 
+    /// Commit the open transaction (pending edits: coalesced keystrokes, a named operation) as one change
+    /// stamped with the time ([`clock_secs`]). Every commit of a local edit goes through here, so that
+    /// Automerge never closes a transaction implicitly with time 0. Returns whether a change was made.
+    pub(crate) fn commit(&mut self) -> bool {
+        if self.doc.pending_ops() == 0 {
+            return false;
+        }
+        self.doc.commit_with(CommitOptions::default().with_time(clock_secs())).is_some()
+    }
+
+    /// Whether this device wrote to the document since it was opened (its current actor made a change,
+    /// committed or pending).
+    pub(crate) fn wrote(&mut self) -> bool {
+        self.doc.pending_ops() > 0 || self.doc.get_last_local_change().is_some()
+    }
+
     /// Whether the document holds edits not yet durable.
     pub(crate) fn is_dirty(&mut self) -> bool {
         self.doc.pending_ops() > 0 || self.doc.get_heads() != self.saved_heads
@@ -129,7 +170,7 @@ impl TrackedDoc {
     /// Commit pending edits and write every change not yet on storage. Not durable until the storage is
     /// flushed: call [`TrackedDoc::mark_saved`] after a successful flush.
     pub(crate) fn write(&mut self, storage: &dyn Storage) -> Result<(SaveStats, Vec<ChangeHash>, Vec<Change>)> {
-        self.doc.commit();
+        self.commit();
         let heads = self.doc.get_heads();
         if heads == self.saved_heads {
             return Ok((SaveStats::default(), heads, Vec::new()));
@@ -186,6 +227,8 @@ impl TrackedDoc {
     /// the next save instead. Returns how many changes were new.
     pub(crate) fn merge_external(&mut self, storage: &dyn Storage, changes: Vec<Change>) -> Result<usize> {
         let clean = !self.is_dirty();
+        // Pending local edits become a change of their own (with its time) before the merge closes them.
+        self.commit();
         let new: Vec<Change> =
             changes.into_iter().filter(|c| self.doc.get_change_by_hash(&c.hash()).is_none()).collect();
         if new.is_empty() {

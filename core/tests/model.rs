@@ -514,3 +514,22 @@ fn progress_follows_the_case() {
     assert_eq!(p.done, 7);
     assert!(p.steps.iter().all(|s| !s.achieved.is_empty()));
 }
+
+#[test]
+fn a_caregiver_bound_to_an_account_is_found_by_it() {
+    let (_store, mut case, ana) = new_case();
+    let ben = case.add_caregiver("Ben", Some("son")).unwrap();
+    assert_eq!(case.caregiver_of_account("acct-ana"), None);
+    case.link_caregiver_account(&ana, "acct-ana").unwrap();
+    case.link_caregiver_account(&ben, "acct-ben").unwrap();
+    assert_eq!(case.caregiver_of_account("acct-ana").as_deref(), Some(ana.as_str()));
+    assert_eq!(case.caregiver_of_account("acct-ben").as_deref(), Some(ben.as_str()));
+    assert_eq!(case.caregiver_of_account("acct-nobody"), None);
+    // Binding again to the same account writes nothing.
+    let before = case.state().unwrap();
+    case.link_caregiver_account(&ana, "acct-ana").unwrap();
+    assert_eq!(case.state().unwrap(), before);
+    // Refused: an unknown caregiver, an empty account.
+    assert!(matches!(case.link_caregiver_account("nobody", "acct"), Err(Error::UnknownId { .. })));
+    assert!(matches!(case.link_caregiver_account(&ben, "  "), Err(Error::InvalidInput { .. })));
+}

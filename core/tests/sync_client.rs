@@ -194,8 +194,12 @@ fn a_refused_token_stops_sync_for_good() {
     let (case, _) = store.create_case("Mum", "Ana", None).unwrap();
     let case = shared(case);
     let id = case.lock().unwrap().id().clone();
-    let wrong =
-        DeviceCredentials { account_id: "acc-nobody".into(), device_id: "dev-nobody".into(), token: "f".repeat(64) };
+    let wrong = DeviceCredentials {
+        account_id: "acc-nobody".into(),
+        device_id: "dev-nobody".into(),
+        token: "f".repeat(64),
+        recovery_code: None,
+    };
     let client = SyncClient::start_with(&store, &relay.url(), wrong, options()).unwrap();
     let events = record(&client);
     eventually("the permanent failure", WAIT, || client.failure().is_some());

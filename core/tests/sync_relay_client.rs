@@ -90,3 +90,43 @@ fn failures_map_to_typed_errors() {
     // A bad URL.
     assert!(matches!(RelayClient::new("relay.example.org"), Err(SyncError::InvalidInput { .. })));
 }
+
+#[test]
+fn recovery_codes_devices_last_seen_and_succession() {
+    let relay = FakeRelay::start();
+    let anon = RelayClient::new(&relay.url()).unwrap();
+    let ana = anon.create_account("Ana", Some("phone")).unwrap();
+    let code = ana.recovery_code.clone().expect("a recovery code at account creation");
+    let ana_c = RelayClient::with_token(&relay.url(), &ana.token).unwrap();
+
+    // Rotation: a new code, the old one refused.
+    let rotated = ana_c.rotate_recovery_code().unwrap();
+    assert_ne!(rotated, code);
+    assert!(matches!(anon.recover_account(&code, None, false), Err(SyncError::NotFound)));
+    // Recovery: a new device of the same account, a new code; the old devices signed out if asked.
+    let tablet = anon.recover_account(&rotated, Some("tablet"), true).unwrap();
+    assert_eq!(tablet.account_id, ana.account_id);
+    assert_ne!(tablet.device_id, ana.device_id);
+    assert!(tablet.recovery_code.as_deref().is_some_and(|c| c != rotated));
+    assert!(matches!(ana_c.me(), Err(SyncError::Unauthorized)));
+    let tablet_c = RelayClient::with_token(&relay.url(), &tablet.token).unwrap();
+    let devices = tablet_c.list_devices().unwrap();
+    assert_eq!(devices.len(), 1);
+    assert!(devices[0].this_device && devices[0].device_id == tablet.device_id);
+
+    // Co-owner and succession.
+    let store = Store::in_memory();
+    let (case, _) = store.create_case("Mum", "Ana", None).unwrap();
+    let id = case.id().clone();
+    tablet_c.register_case(&id).unwrap();
+    let ben = anon.create_account("Ben", None).unwrap();
+    let ben_c = RelayClient::with_token(&relay.url(), &ben.token).unwrap();
+    ben_c.redeem_invite(&tablet_c.create_invite(&id, Role::Editor, None).unwrap().code).unwrap();
+    assert!(matches!(tablet_c.leave_case(&id), Err(SyncError::Conflict { .. })), "the last owner");
+    tablet_c.leave_case_naming(&id, &ben.account_id).unwrap();
+    let members = ben_c.list_members(&id).unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!((members[0].account_id.as_str(), members[0].role), (ben.account_id.as_str(), Role::Owner));
+    assert!(ben_c.last_seen(&id).unwrap().is_empty(), "nobody synced yet");
+    assert!(matches!(tablet_c.last_seen(&id), Err(SyncError::NotFound)), "no longer a member");
+}

@@ -14,6 +14,9 @@
 //! | `relay/case/<case id>` | [`CaseRec`] (members and roles) |
 //! | `relay/doc/<doc id>` | the case id it belongs to |
 //! | `relay/invite/<sha256 of code>` | [`InviteRec`] |
+//! | `relay/recovery/<sha256 of code>` | the account id of a recovery code |
+//!
+//! (`relay/seen/…` and `relay/device-seen/…` hold the last-seen times of `seen`, not of this directory.)
 //!
 //! Methods are synchronous and take `now` (Unix seconds) so expiry is testable; they do blocking storage
 //! I/O, so async callers run mutations on a blocking thread.
@@ -21,7 +24,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use casebook_core::relay_api::{CaseMembership, DeviceCredentials, Invite, LinkCode, Me, Member, Role};
+use casebook_core::relay_api::{
+    CaseMembership, DeviceCredentials, DeviceInfo, Invite, LastSeen, LinkCode, Me, Member, Role,
+};
 use casebook_core::storage::{Storage, StorageError, key};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -76,6 +81,10 @@ pub(crate) struct AccountRec {
     pub(crate) display_name: String,
     /// Unix seconds.
     pub(crate) created_at: u64,
+    /// SHA-256 of the account's recovery code (so that rotating it deletes the old one). `None` for an
+    /// account created before recovery codes existed, until it rotates one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) recovery_hash: Option<String>,
 }
 
 /// A device of an account.
@@ -105,7 +114,8 @@ pub(crate) struct LinkRec {
 pub(crate) struct CaseRec {
     /// Unix seconds.
     pub(crate) created_at: u64,
-    /// Account id → role. Exactly one owner: the account that registered it.
+    /// Account id → role. At least one owner (the account that registered it, and whoever an owner made
+    /// owner since).
     pub(crate) members: BTreeMap<String, Role>,
 }
 
@@ -144,6 +154,8 @@ struct Inner {
     /// Account id → cases it belongs to.
     memberships: HashMap<String, BTreeSet<String>>,
     invites: HashMap<String, InviteRec>,
+    /// Recovery code hash → account id.
+    recovery: HashMap<String, String>,
 }
 
 impl Inner {
@@ -165,6 +177,10 @@ impl Inner {
 
     fn devices_of(&self, account_id: &str) -> usize {
         self.devices.values().filter(|d| d.account_id == account_id).count()
+    }
+
+    fn owners(&self, case_id: &str) -> usize {
+        self.cases.get(case_id).map_or(0, |c| c.members.values().filter(|r| **r == Role::Owner).count())
     }
 
     fn cases_of(&self, account_id: &str) -> usize {
@@ -242,6 +258,7 @@ impl Directory {
             inner.docs.insert(doc, case);
         }
         inner.invites = load::<InviteRec>(s, "invite")?.into_iter().collect();
+        inner.recovery = load::<String>(s, "recovery")?.into_iter().collect();
         let (changes, _) = watch::channel(0);
         let dir = Directory { storage, limits, inner: RwLock::new(inner), changes };
         dir.purge_expired(now)?;
@@ -324,10 +341,18 @@ impl Directory {
         self.flush()?;
         inner.tokens.insert(rec.token_hash.clone(), device_id.clone());
         inner.devices.insert(device_id.clone(), rec);
-        Ok(DeviceCredentials { account_id: account_id.to_string(), device_id, token })
+        Ok(DeviceCredentials { account_id: account_id.to_string(), device_id, token, recovery_code: None })
     }
 
-    /// Create an account with its first device.
+    /// A fresh recovery code and its hash.
+    fn new_recovery_code() -> Result<(String, String)> {
+        let code = secret::new_recovery_code();
+        let hash = secret::hash_recovery_code(&code)
+            .ok_or_else(|| Error::Internal("generated recovery code does not parse".into()))?;
+        Ok((code, hash))
+    }
+
+    /// Create an account with its first device; the credentials carry the account's recovery code.
     pub(crate) fn create_account(
         &self,
         display_name: String,
@@ -336,11 +361,127 @@ impl Directory {
     ) -> Result<DeviceCredentials> {
         let mut inner = self.write();
         let account_id = secret::new_id();
-        let rec = AccountRec { display_name, created_at: now };
+        let (code, hash) = Self::new_recovery_code()?;
+        let rec = AccountRec { display_name, created_at: now, recovery_hash: Some(hash.clone()) };
         self.put("account", &account_id, &rec)?;
-        let creds = self.new_device(&mut inner, &account_id, device_name, now)?;
+        self.put("recovery", &hash, &account_id)?;
+        // Flushes the account, its recovery code and its device together.
+        let mut creds = self.new_device(&mut inner, &account_id, device_name, now)?;
+        inner.recovery.insert(hash, account_id.clone());
         inner.accounts.insert(account_id, rec);
+        creds.recovery_code = Some(code);
         Ok(creds)
+    }
+
+    /// Recover an account with its recovery code: a new device of the account, and a new recovery code in
+    /// its credentials (the one used is deleted first: a crash in between loses the new code, never
+    /// keeps the used one). With `revoke_others`, every other device of the account is revoked and its
+    /// pending link codes dropped, and the device limit is checked after that. Returns the credentials and
+    /// the revoked device ids (whose live connections the caller closes).
+    pub(crate) fn recover_account(
+        &self,
+        code: &str,
+        device_name: Option<String>,
+        revoke_others: bool,
+        now: u64,
+    ) -> Result<(DeviceCredentials, Vec<String>)> {
+        const UNKNOWN: Error = Error::NotFound("recovery code not recognised");
+        let old_hash = secret::hash_recovery_code(code).ok_or(UNKNOWN)?;
+        let mut inner = self.write();
+        let account_id = inner.recovery.get(&old_hash).cloned().ok_or(UNKNOWN)?;
+        let mut account = inner.accounts.get(&account_id).cloned().ok_or(UNKNOWN)?;
+        let revoked: Vec<String> = if revoke_others {
+            let mut ids: Vec<String> =
+                inner.devices.iter().filter(|(_, d)| d.account_id == account_id).map(|(id, _)| id.clone()).collect();
+            ids.sort();
+            ids
+        } else {
+            Vec::new()
+        };
+        let remaining = inner.devices_of(&account_id) - revoked.len();
+        if remaining >= self.limits.max_devices_per_account {
+            return Err(Error::LimitReached(format!(
+                "an account has at most {} devices; revoke one first, or recover revoking the other devices",
+                self.limits.max_devices_per_account
+            )));
+        }
+        let links: Vec<String> = if revoke_others {
+            inner.links.iter().filter(|(_, l)| l.account_id == account_id).map(|(h, _)| h.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let (new_code, new_hash) = Self::new_recovery_code()?;
+        // The used code goes first; then the new code, the revocations, and the new device (which flushes).
+        self.delete("recovery", &old_hash)?;
+        account.recovery_hash = Some(new_hash.clone());
+        self.put("account", &account_id, &account)?;
+        self.put("recovery", &new_hash, &account_id)?;
+        for id in &revoked {
+            self.delete("device", id)?;
+        }
+        for h in &links {
+            self.delete("link", h)?;
+        }
+        let mut creds = self.new_device(&mut inner, &account_id, device_name, now)?;
+        inner.recovery.remove(&old_hash);
+        inner.recovery.insert(new_hash, account_id.clone());
+        inner.accounts.insert(account_id, account);
+        for id in &revoked {
+            if let Some(d) = inner.devices.remove(id) {
+                inner.tokens.remove(&d.token_hash);
+            }
+        }
+        for h in &links {
+            inner.links.remove(h);
+        }
+        drop(inner);
+        if !revoked.is_empty() {
+            self.notify();
+        }
+        creds.recovery_code = Some(new_code);
+        Ok((creds, revoked))
+    }
+
+    /// Replace the caller's account recovery code: the new one is returned once, the previous one stops
+    /// working.
+    pub(crate) fn rotate_recovery_code(&self, auth: &DeviceAuth) -> Result<String> {
+        let mut inner = self.write();
+        let mut account =
+            inner.accounts.get(&auth.account_id).cloned().ok_or(Error::Unauthorized("unknown account"))?;
+        let (code, hash) = Self::new_recovery_code()?;
+        let old = account.recovery_hash.replace(hash.clone());
+        if let Some(old) = &old {
+            self.delete("recovery", old)?;
+        }
+        self.put("account", &auth.account_id, &account)?;
+        self.put("recovery", &hash, &auth.account_id)?;
+        self.flush()?;
+        if let Some(old) = &old {
+            inner.recovery.remove(old);
+        }
+        inner.recovery.insert(hash, auth.account_id.clone());
+        inner.accounts.insert(auth.account_id.clone(), account);
+        Ok(code)
+    }
+
+    /// The caller's account's devices, oldest first; `last_seen` tells when a device's sync connection
+    /// was last active.
+    pub(crate) fn devices(&self, auth: &DeviceAuth, last_seen: impl Fn(&str) -> Option<u64>) -> Vec<DeviceInfo> {
+        let inner = self.read();
+        let mut out: Vec<DeviceInfo> = inner
+            .devices
+            .iter()
+            .filter(|(_, d)| d.account_id == auth.account_id)
+            .map(|(id, d)| DeviceInfo {
+                device_id: id.clone(),
+                name: d.name.clone(),
+                created_at: d.created_at,
+                last_seen_at: last_seen(id),
+                this_device: *id == auth.device_id,
+            })
+            .collect();
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.device_id.cmp(&b.device_id)));
+        out
     }
 
     /// The device behind a token, if the token is valid.
@@ -595,15 +736,19 @@ impl Directory {
         Ok(members)
     }
 
-    /// Change a member's role (owner only).
+    /// Change a member's role (owners only): making a member an owner, stepping down, demoting another
+    /// owner, as long as one owner remains.
     pub(crate) fn change_role(&self, auth: &DeviceAuth, case_id: &str, target: &str, role: Role) -> Result<Member> {
         let mut inner = self.write();
         let my_role = inner.member_role(case_id, &auth.account_id)?;
-        membership::check_change_role(&auth.account_id, my_role, target, role)?;
-        let mut rec = inner.cases.get(case_id).cloned().ok_or(Error::NotFound("no such case"))?;
-        if !rec.members.contains_key(target) {
-            return Err(Error::NotFound("no such member"));
+        if my_role != Role::Owner {
+            return Err(Error::Forbidden("only a case owner can change roles"));
         }
+        let mut rec = inner.cases.get(case_id).cloned().ok_or(Error::NotFound("no such case"))?;
+        let Some(target_role) = rec.members.get(target).copied() else {
+            return Err(Error::NotFound("no such member"));
+        };
+        membership::check_change_role(&auth.account_id, my_role, target, target_role, role, inner.owners(case_id))?;
         rec.members.insert(target.to_string(), role);
         self.put("case", case_id, &rec)?;
         self.flush()?;
@@ -614,7 +759,7 @@ impl Directory {
         Ok(Member { account_id: target.to_string(), display_name, role })
     }
 
-    /// Remove a member (owner), or leave (anyone but the owner).
+    /// Remove a member (owners), or leave (anyone; the last owner neither leaves nor is removed).
     pub(crate) fn remove_member(&self, auth: &DeviceAuth, case_id: &str, target: &str) -> Result<()> {
         let mut inner = self.write();
         let my_role = inner.member_role(case_id, &auth.account_id)?;
@@ -623,10 +768,10 @@ impl Directory {
             return Err(if my_role == Role::Owner {
                 Error::NotFound("no such member")
             } else {
-                Error::Forbidden("only the case owner can remove other members")
+                Error::Forbidden("only a case owner can remove other members")
             });
         };
-        membership::check_remove(&auth.account_id, my_role, target, target_role)?;
+        membership::check_remove(&auth.account_id, my_role, target, target_role, inner.owners(case_id))?;
         rec.members.remove(target);
         self.put("case", case_id, &rec)?;
         self.flush()?;
@@ -639,6 +784,72 @@ impl Directory {
         drop(inner);
         self.notify();
         Ok(())
+    }
+
+    /// Leave a case naming a successor (owners): the successor becomes an owner and the caller leaves, in
+    /// one write.
+    pub(crate) fn leave_naming(&self, auth: &DeviceAuth, case_id: &str, successor: &str) -> Result<Member> {
+        let mut inner = self.write();
+        let my_role = inner.member_role(case_id, &auth.account_id)?;
+        let mut rec = inner.cases.get(case_id).cloned().ok_or(Error::NotFound("no such case"))?;
+        let successor_role = rec.members.get(successor).copied();
+        membership::check_leave_naming(&auth.account_id, my_role, successor, successor_role)?;
+        rec.members.insert(successor.to_string(), Role::Owner);
+        rec.members.remove(&auth.account_id);
+        self.put("case", case_id, &rec)?;
+        self.flush()?;
+        inner.add_membership(case_id, successor, Role::Owner);
+        if let Some(c) = inner.cases.get_mut(case_id) {
+            c.members.remove(&auth.account_id);
+        }
+        if let Some(m) = inner.memberships.get_mut(&auth.account_id) {
+            m.remove(case_id);
+        }
+        let display_name = inner.accounts.get(successor).map(|a| a.display_name.clone()).unwrap_or_default();
+        drop(inner);
+        self.notify();
+        Ok(Member { account_id: successor.to_string(), display_name, role: Role::Owner })
+    }
+
+    /// When each current member's devices last synced a case (members only; `synced_at` tells it per
+    /// device, `None` for never), most recent first.
+    pub(crate) fn last_seen(
+        &self,
+        auth: &DeviceAuth,
+        case_id: &str,
+        synced_at: impl Fn(&str) -> Option<u64>,
+    ) -> Result<Vec<LastSeen>> {
+        let inner = self.read();
+        inner.member_role(case_id, &auth.account_id)?;
+        let case = inner.cases.get(case_id).ok_or(Error::NotFound("no such case"))?;
+        let mut out: Vec<LastSeen> = inner
+            .devices
+            .iter()
+            .filter(|(_, d)| case.members.contains_key(&d.account_id))
+            .filter_map(|(id, d)| {
+                Some(LastSeen {
+                    synced_at: synced_at(id)?,
+                    account_id: d.account_id.clone(),
+                    display_name: inner.accounts.get(&d.account_id).map(|a| a.display_name.clone()).unwrap_or_default(),
+                    device_id: id.clone(),
+                    device_name: d.name.clone(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| b.synced_at.cmp(&a.synced_at).then_with(|| a.device_id.cmp(&b.device_id)));
+        Ok(out)
+    }
+
+    /// Whether `device_id` is a current device of a current member of `case_id` (what last-seen times are
+    /// kept for).
+    pub(crate) fn device_in_case(&self, device_id: &str, case_id: &str) -> bool {
+        let inner = self.read();
+        inner.devices.get(device_id).is_some_and(|d| inner.role(case_id, &d.account_id).is_some())
+    }
+
+    /// Whether `device_id` is a device with a valid token.
+    pub(crate) fn device_exists(&self, device_id: &str) -> bool {
+        self.read().devices.contains_key(device_id)
     }
 
     /// What a device may do with a document: the document's case and the device's role in it (`None` when
@@ -782,6 +993,129 @@ mod tests {
         let expired = d.create_invite(&a, CASE, Role::Editor, 60, 0).unwrap();
         assert!(matches!(d.redeem_invite(&c, &expired.code, 61), Err(Error::NotFound("invite code has expired"))));
         assert!(matches!(d.redeem_invite(&c, "AAAA-AAAA-AAAA-AAAA-AAAA", 0), Err(Error::NotFound(_))));
+    }
+
+    #[test]
+    fn co_owners_step_down_remove_each_other_and_name_successors() {
+        let (d, _) = dir();
+        let a = account(&d, "Ana");
+        let b = account(&d, "Ben");
+        let c = account(&d, "Cal");
+        d.register_case(&a, CASE, 0).unwrap();
+        for who in [&b, &c] {
+            let inv = d.create_invite(&a, CASE, Role::Editor, 3600, 0).unwrap();
+            d.redeem_invite(who, &inv.code, 0).unwrap();
+        }
+        // The last owner can neither step down nor leave.
+        assert!(matches!(
+            d.change_role(&a, CASE, &a.account_id, Role::Editor),
+            Err(Error::Conflict(membership::LAST_OWNER_STEPS_DOWN))
+        ));
+        assert!(matches!(
+            d.remove_member(&a, CASE, &a.account_id),
+            Err(Error::Conflict(membership::LAST_OWNER_LEAVES))
+        ));
+        // A co-owner has every owner's powers, and may remove the other owner.
+        assert_eq!(d.change_role(&a, CASE, &b.account_id, Role::Owner).unwrap().role, Role::Owner);
+        assert!(d.create_invite(&b, CASE, Role::Viewer, 3600, 0).is_ok());
+        assert_eq!(d.change_role(&b, CASE, &a.account_id, Role::Viewer).unwrap().role, Role::Viewer, "demoted");
+        assert_eq!(d.change_role(&b, CASE, &a.account_id, Role::Owner).unwrap().role, Role::Owner);
+        d.remove_member(&b, CASE, &a.account_id).unwrap();
+        assert!(d.list_cases(&a).is_empty());
+        // Ben is the last owner now; he leaves naming Cal.
+        assert!(matches!(d.remove_member(&b, CASE, &b.account_id), Err(Error::Conflict(_))));
+        assert!(matches!(d.leave_naming(&c, CASE, &b.account_id), Err(Error::Forbidden(_))), "editors cannot");
+        assert!(matches!(d.leave_naming(&b, CASE, &a.account_id), Err(Error::NotFound(_))), "not a member");
+        assert!(matches!(d.leave_naming(&b, CASE, &b.account_id), Err(Error::InvalidInput(_))));
+        assert_eq!(d.leave_naming(&b, CASE, &c.account_id).unwrap().role, Role::Owner);
+        assert_eq!(d.access(&b.device_id, CASE), None);
+        assert_eq!(d.access(&c.device_id, CASE), Some((CASE.to_string(), Role::Owner)));
+        assert_eq!(d.members(&c, CASE).unwrap().len(), 1);
+        // Stepping down as one of two owners.
+        let inv = d.create_invite(&c, CASE, Role::Viewer, 3600, 0).unwrap();
+        d.redeem_invite(&a, &inv.code, 0).unwrap();
+        d.change_role(&c, CASE, &a.account_id, Role::Owner).unwrap();
+        assert_eq!(d.change_role(&c, CASE, &c.account_id, Role::Editor).unwrap().role, Role::Editor);
+        assert!(matches!(d.change_role(&c, CASE, &a.account_id, Role::Editor), Err(Error::Forbidden(_))));
+    }
+
+    #[test]
+    fn recovery_codes_rotate_on_use_and_are_stored_hashed() {
+        let (d, s) = dir();
+        let first = d.create_account("Ana".into(), Some("phone".into()), 0).unwrap();
+        let code = first.recovery_code.clone().unwrap();
+        let a = d.authenticate(&first.token).unwrap();
+        let link = d.create_link_code(&a, 0).unwrap();
+        let (second, revoked) = d.recover_account(&code.to_lowercase(), Some("tablet".into()), false, 5).unwrap();
+        assert!(revoked.is_empty());
+        assert_eq!(second.account_id, first.account_id);
+        assert!(d.device_is_valid(&first.device_id), "kept");
+        let new_code = second.recovery_code.clone().unwrap();
+        assert_ne!(new_code, code);
+        assert!(matches!(d.recover_account(&code, None, false, 6), Err(Error::NotFound(_))), "used");
+        assert!(matches!(d.recover_account("not a code", None, false, 6), Err(Error::NotFound(_))));
+        // Revoking the others: every other device, and the pending link code.
+        let (third, revoked) = d.recover_account(&new_code, None, true, 7).unwrap();
+        assert_eq!(revoked.len(), 2);
+        assert!(!d.device_is_valid(&first.device_id) && !d.device_is_valid(&second.device_id));
+        assert!(d.authenticate(&first.token).is_none());
+        assert!(matches!(d.link_device(&link.code, None, 8), Err(Error::NotFound(_))));
+        let t = d.authenticate(&third.token).unwrap();
+        assert_eq!(d.devices(&t, |_| None).len(), 1);
+        // Rotation.
+        let rotated = d.rotate_recovery_code(&t).unwrap();
+        assert!(matches!(
+            d.recover_account(third.recovery_code.as_deref().unwrap(), None, false, 9),
+            Err(Error::NotFound(_))
+        ));
+        // Only hashes are stored, and one recovery key per account.
+        let all = s.load_range(&key([ROOT]).unwrap()).unwrap();
+        for (_, v) in &all {
+            let v = String::from_utf8_lossy(v);
+            for c in [&code, &new_code, &rotated] {
+                assert!(!v.contains(c.as_str()) && !v.contains(&c.replace('-', "")));
+            }
+        }
+        let recovery_keys = all.iter().filter(|(k, _)| k.to_string().starts_with("relay/recovery/")).count();
+        assert_eq!(recovery_keys, 1);
+        // It survives a reopen.
+        drop(d);
+        let d = Directory::open(s, limits(), 10).unwrap();
+        let (fourth, _) = d.recover_account(&rotated, None, false, 11).unwrap();
+        assert_eq!(fourth.account_id, first.account_id);
+    }
+
+    #[test]
+    fn recovery_respects_the_device_limit_after_revocation() {
+        let s = Arc::new(MemoryStorage::new());
+        let d = Directory::open(s, DirectoryLimits { max_devices_per_account: 2, ..limits() }, 0).unwrap();
+        let first = d.create_account("Ana".into(), None, 0).unwrap();
+        let (second, _) = d.recover_account(first.recovery_code.as_deref().unwrap(), None, false, 0).unwrap();
+        let code = second.recovery_code.unwrap();
+        assert!(matches!(d.recover_account(&code, None, false, 0), Err(Error::LimitReached(_))));
+        let (third, revoked) = d.recover_account(&code, None, true, 0).unwrap();
+        assert_eq!(revoked.len(), 2);
+        assert!(d.device_is_valid(&third.device_id));
+    }
+
+    #[test]
+    fn last_seen_lists_current_members_devices_only() {
+        let (d, _) = dir();
+        let a = account(&d, "Ana");
+        let b = account(&d, "Ben");
+        let e = account(&d, "Eve");
+        d.register_case(&a, CASE, 0).unwrap();
+        let inv = d.create_invite(&a, CASE, Role::Viewer, 3600, 0).unwrap();
+        d.redeem_invite(&b, &inv.code, 0).unwrap();
+        let at = |device: &str| Some(if device == b.device_id { 200 } else { 100 });
+        let list = d.last_seen(&a, CASE, at).unwrap();
+        let ids: Vec<(&str, u64)> = list.iter().map(|l| (l.display_name.as_str(), l.synced_at)).collect();
+        assert_eq!(ids, vec![("Ben", 200), ("Ana", 100)], "most recent first, non-members' devices left out");
+        assert!(matches!(d.last_seen(&e, CASE, at), Err(Error::NotFound(_))));
+        d.remove_member(&a, CASE, &b.account_id).unwrap();
+        assert_eq!(d.last_seen(&a, CASE, at).unwrap().len(), 1);
+        d.revoke_device(&a, &a.device_id).unwrap();
+        assert!(!d.device_in_case(&b.device_id, CASE) && !d.device_in_case(&a.device_id, CASE));
     }
 
     #[test]

@@ -9,15 +9,16 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Router, middleware};
 use casebook_core::relay_api::{
-    CaseHeads, CaseMembership, CaseUsage, ChangeRole, CreateAccount, CreateInvite, DeviceCredentials, DocumentHeads,
-    Invite, LinkCode, LinkDevice, Me, Member, RedeemInvite, RegisterCase, RegisterDocument,
+    CaseHeads, CaseMembership, CaseUsage, ChangeRole, CreateAccount, CreateInvite, DeviceCredentials, DeviceInfo,
+    DocumentHeads, Invite, LastSeen, LinkCode, LinkDevice, Me, Member, RecoverAccount, RecoveryCode, RedeemInvite,
+    RegisterCase, RegisterDocument,
 };
 use serde::de::DeserializeOwned;
 
@@ -39,7 +40,10 @@ pub(crate) fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
         .route("/v1/accounts", post(create_account))
+        .route("/v1/accounts/recover", post(recover_account))
         .route("/v1/me", get(me))
+        .route("/v1/me/recovery-code", post(rotate_recovery_code))
+        .route("/v1/devices", get(list_devices))
         .route("/v1/devices/link-codes", post(create_link_code))
         .route("/v1/devices/link", post(link_device))
         .route("/v1/devices/{device_id}", delete(revoke_device))
@@ -48,8 +52,20 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/cases/{case_id}/invites", post(create_invite))
         .route("/v1/cases/{case_id}/usage", get(case_usage))
         .route("/v1/cases/{case_id}/heads", get(case_heads))
+        .route(
+            "/v1/cases/{case_id}/blobs/{sha256}",
+            put(crate::blobs::put_blob)
+                .get(crate::blobs::get_blob)
+                .layer(DefaultBodyLimit::max(state.config.max_blob_chunk_bytes)),
+        )
+        .route("/v1/cases/{case_id}/blobs/{sha256}/status", get(crate::blobs::blob_status))
+        .route(
+            "/v1/cases/{case_id}/blobs/retain",
+            post(crate::blobs::retain_blobs).layer(DefaultBodyLimit::max(1024 * 1024)),
+        )
         .route("/v1/invites/redeem", post(redeem_invite))
         .route("/v1/cases/{case_id}/members", get(members))
+        .route("/v1/cases/{case_id}/last-seen", get(last_seen))
         .route("/v1/cases/{case_id}/members/{account_id}", put(change_role).delete(remove_member))
         .route("/v1/sync", get(sync::upgrade))
         .route("/healthz", get(|| async { "ok" }))
@@ -198,8 +214,58 @@ async fn create_account(
     Ok((StatusCode::CREATED, Json(creds)))
 }
 
+/// `POST /v1/accounts/recover`: a new device of the account a recovery code belongs to, with a new code.
+///
+/// Every attempt spends from the client address's code-redemption budget (shared with invite and link
+/// codes: `redeem_attempts_per_minute`, 10 by default), wrong codes included. The odds of guessing: a
+/// recovery code is 140 random bits and does not expire, so at the default 10 attempts a minute an address
+/// gets 10 × 60 × 24 × 365 ≈ 5.3 million ≈ 2^22.3 attempts a year; against one account's code that is
+/// 2^22.3 / 2^140 ≈ 2^-117.7 a year, and even against a million accounts at once (any code of any account
+/// will do) 2^20 × 2^-117.7 ≈ 2^-97.7 — per address; a million addresses still leave it below 2^-77.
+async fn recover_account(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<RecoverAccount>,
+) -> Result<(StatusCode, Json<DeviceCredentials>)> {
+    let code = code_input(&body.recovery_code)?;
+    let device_name = valid_device_name(body.device_name)?;
+    let revoke_others = body.revoke_other_devices;
+    rate(&state.redeem_limiter, ip, LimitKind::RedeemRate, "code redemptions", &state)?;
+    let (creds, revoked) = state
+        .with_dir(move |d, now| d.recover_account(&code, device_name, revoke_others, now))
+        .await
+        .map_err(|e| count_limit(&state, e))?;
+    let mut closed = 0;
+    for device_id in &revoked {
+        closed += state.connections.kick_device(device_id, crate::connections::Kick::Revoked);
+        state.seen.forget_device(device_id);
+    }
+    tracing::info!(
+        account_id = %creds.account_id,
+        device_id = %creds.device_id,
+        revoked_devices = revoked.len(),
+        closed_connections = closed,
+        "account recovered"
+    );
+    Ok((StatusCode::CREATED, Json(creds)))
+}
+
 async fn me(State(state): State<AppState>, Authed(auth): Authed) -> Result<Json<Me>> {
     state.dir.me(&auth).map(Json)
+}
+
+async fn rotate_recovery_code(
+    State(state): State<AppState>,
+    Authed(auth): Authed,
+) -> Result<(StatusCode, Json<RecoveryCode>)> {
+    let account = auth.account_id.clone();
+    let recovery_code = state.with_dir(move |d, _| d.rotate_recovery_code(&auth)).await?;
+    tracing::info!(account_id = %account, "recovery code rotated");
+    Ok((StatusCode::CREATED, Json(RecoveryCode { recovery_code })))
+}
+
+async fn list_devices(State(state): State<AppState>, Authed(auth): Authed) -> Json<Vec<DeviceInfo>> {
+    Json(state.dir.devices(&auth, |device| state.seen.device(device)))
 }
 
 async fn create_link_code(State(state): State<AppState>, Authed(auth): Authed) -> Result<(StatusCode, Json<LinkCode>)> {
@@ -233,6 +299,7 @@ async fn revoke_device(
     let id = device_id.clone();
     state.with_dir(move |d, _| d.revoke_device(&auth, &id)).await?;
     let closed = state.connections.kick_device(&device_id, crate::connections::Kick::Revoked);
+    state.seen.forget_device(&device_id);
     tracing::info!(device_id = %device_id, closed_connections = closed, "device revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -338,17 +405,52 @@ async fn change_role(
     Ok(Json(member))
 }
 
+/// The `successor` parameter of a query string: an account id (no decoding needed), if present.
+fn query_successor(query: Option<&str>) -> Result<Option<String>> {
+    let Some(value) = query.into_iter().flat_map(|q| q.split('&')).find_map(|p| p.strip_prefix("successor=")) else {
+        return Ok(None);
+    };
+    path_id(value, "no such member").map(Some)
+}
+
+/// `DELETE /v1/cases/{case_id}/members/{account_id}[?successor={account_id}]`: an owner removes a member,
+/// or a member leaves; leaving with `successor` makes that member an owner in the same write (owners only).
 async fn remove_member(
     State(state): State<AppState>,
     Authed(auth): Authed,
     ApiPath((case_id, account_id)): ApiPath<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<StatusCode> {
     let case_id = path_case(&case_id)?;
     let account_id = path_id(&account_id, "no such member")?;
+    let successor = query_successor(query.as_deref())?;
     let (case, account) = (case_id.clone(), account_id.clone());
-    state.with_dir(move |d, _| d.remove_member(&auth, &case, &account)).await?;
-    tracing::info!(case_id = %case_id, account_id = %account_id, "member removed");
+    match successor {
+        None => {
+            state.with_dir(move |d, _| d.remove_member(&auth, &case, &account)).await?;
+            tracing::info!(case_id = %case_id, account_id = %account_id, "member removed");
+        }
+        Some(successor) => {
+            if account_id != auth.account_id {
+                // Membership first: a non-member learns nothing about the case.
+                state.dir.role_of(&auth, &case_id)?;
+                return Err(Error::InvalidInput("a successor is named only when leaving (removing yourself)".into()));
+            }
+            let named = successor.clone();
+            state.with_dir(move |d, _| d.leave_naming(&auth, &case, &named)).await?;
+            tracing::info!(case_id = %case_id, account_id = %account_id, successor = %successor, "owner left naming a successor");
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn last_seen(
+    State(state): State<AppState>,
+    Authed(auth): Authed,
+    ApiPath(case_id): ApiPath<String>,
+) -> Result<Json<Vec<LastSeen>>> {
+    let case_id = path_case(&case_id)?;
+    state.dir.last_seen(&auth, &case_id, |device| state.seen.case_device(&case_id, device)).map(Json)
 }
 
 async fn case_usage(
@@ -417,5 +519,15 @@ mod tests {
         assert!(matches!(path_case("x/y"), Err(Error::NotFound(_))));
         assert!(path_id(&"a".repeat(32), "m").is_ok());
         assert!(path_id("../etc", "m").is_err());
+    }
+
+    #[test]
+    fn successor_from_query() {
+        let id = "a".repeat(32);
+        assert_eq!(query_successor(None).unwrap(), None);
+        assert_eq!(query_successor(Some("x=1")).unwrap(), None);
+        assert_eq!(query_successor(Some(&format!("x=1&successor={}", id.to_uppercase()))).unwrap(), Some(id));
+        assert!(matches!(query_successor(Some("successor=../x")), Err(Error::NotFound(_))));
+        assert!(matches!(query_successor(Some("successor=")), Err(Error::NotFound(_))));
     }
 }

@@ -19,6 +19,10 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024;
 /// Default per-case storage quota: 512 MiB.
 pub const DEFAULT_CASE_QUOTA_BYTES: u64 = 512 * 1024 * 1024;
+/// Default largest attachment (blob): 100 MiB.
+pub const DEFAULT_MAX_BLOB_BYTES: u64 = 100 * 1024 * 1024;
+/// Default largest blob upload request body (one chunk): 1 MiB.
+pub const DEFAULT_MAX_BLOB_CHUNK_BYTES: usize = 1024 * 1024;
 /// Default sustained inbound messages per second on one sync connection.
 pub const DEFAULT_SYNC_MESSAGES_PER_SEC: u32 = 500;
 /// Default inbound message burst on one sync connection: a full-size case's first round (one message per
@@ -111,6 +115,14 @@ pub struct Config {
     #[arg(long, env = "CASEBOOK_CASE_QUOTA_BYTES", default_value_t = DEFAULT_CASE_QUOTA_BYTES)]
     pub case_quota_bytes: u64,
 
+    /// Largest attachment (blob) a case may store, in bytes.
+    #[arg(long, env = "CASEBOOK_MAX_BLOB_BYTES", default_value_t = DEFAULT_MAX_BLOB_BYTES)]
+    pub max_blob_bytes: u64,
+
+    /// Largest body of one blob upload request (one chunk), in bytes.
+    #[arg(long, env = "CASEBOOK_MAX_BLOB_CHUNK_BYTES", default_value_t = DEFAULT_MAX_BLOB_CHUNK_BYTES)]
+    pub max_blob_chunk_bytes: usize,
+
     /// Devices per account.
     #[arg(long, env = "CASEBOOK_MAX_DEVICES_PER_ACCOUNT", default_value_t = 20)]
     pub max_devices_per_account: usize,
@@ -161,6 +173,8 @@ impl Default for Config {
             redeem_attempts_per_minute: 10,
             accounts_per_hour: 30,
             case_quota_bytes: DEFAULT_CASE_QUOTA_BYTES,
+            max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
+            max_blob_chunk_bytes: DEFAULT_MAX_BLOB_CHUNK_BYTES,
             max_devices_per_account: 20,
             max_cases_per_account: 200,
             max_members_per_case: 50,
@@ -216,6 +230,9 @@ impl Config {
         }
         if self.max_body_bytes == 0 {
             return bad("max_body_bytes");
+        }
+        if self.max_blob_chunk_bytes == 0 {
+            return bad("max_blob_chunk_bytes");
         }
         if self.max_connections == 0 {
             return bad("max_connections");

@@ -8,7 +8,8 @@
 //!   opening message of every case connection (whose own answer is dropped: the device already has one);
 //! - a message about a document (`request`, `sync`, `doc-unavailable`, `ephemeral`,
 //!   `remote-heads-changed`) of a case the device is a member of goes to that case's connection, after the
-//!   dry run of its changes (`inbound::dry_run`);
+//!   dry run of its changes (`inbound::dry_run`); a `request` or `sync` also stamps when the device last
+//!   synced the case (`seen`);
 //! - a `request` or `sync` about any other document is answered `doc-unavailable`, as samod answers when
 //!   the share policy refuses (so a non-member still cannot tell a case exists); other messages about it
 //!   are dropped. If no case has the document yet (a phone often syncs a new document a moment before its
@@ -155,9 +156,15 @@ impl Demux {
             }
             return Ok(Delivered::Answered);
         };
+        // A request or sync about a document of a case the device's account is a member of: the device
+        // syncs the case (stamped once the message passed the dry run).
+        let seen = answers.then(|| (self.state.seen.clone(), self.state.now(), self.device_id.clone()));
         let conn = self.case_conn(&case_id).await?;
         if let Some(changes) = changes {
             inbound::dry_run(&conn.repo.documents, changes).await.map_err(Refused::DryRun)?;
+        }
+        if let Some((seen, now, device_id)) = seen {
+            seen.case_synced(&case_id, &device_id, now);
         }
         send(&mut conn.inbound, bytes).await
     }

@@ -33,6 +33,7 @@
 //! - `limits`: per-address token-bucket rate limits, the inbound budget of a sync connection (pure) and
 //!   client address resolution.
 //! - `connections`: live sync connections by device (revocation, shutdown).
+//! - `seen`: when each device last synced each case and was last connected (in memory, saved every 30 s).
 //! - `secret`: tokens, codes, hashes.
 //! - `detachable`: the database handle that shutdown cuts (samod never releases its storage).
 //! - `metrics`: counters and the Prometheus text.
@@ -54,6 +55,7 @@ pub mod error;
 mod accounts;
 mod api;
 mod auth;
+mod blobs;
 mod cases;
 mod connections;
 mod demux;
@@ -68,6 +70,7 @@ mod policy;
 mod quota;
 mod relay;
 mod secret;
+mod seen;
 mod state;
 mod sync;
 mod tls;

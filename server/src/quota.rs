@@ -97,14 +97,20 @@ impl Quota {
         self.ensure(&mut book, doc);
     }
 
-    /// Stored bytes of a case (all its documents).
+    /// Stored bytes of a case (all its documents and its attachment blobs).
     pub(crate) fn case_usage(&self, case_id: &str) -> u64 {
         let docs = self.dir.documents_of(case_id);
+        let blobs = crate::blobs::case_blob_bytes(&*self.raw, case_id);
         let mut book = self.book();
         for d in &docs {
             self.ensure(&mut book, d);
         }
-        book.total(&docs)
+        book.total(&docs).saturating_add(blobs)
+    }
+
+    /// The relay's raw storage (blobs live there, beside the documents).
+    pub(crate) fn raw(&self) -> &Arc<dyn Storage> {
+        &self.raw
     }
 
     /// Whether a case is over its quota (as of its last write).

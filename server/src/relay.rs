@@ -23,6 +23,7 @@ use crate::limits::RateLimiter;
 use crate::listener::ClientAddr;
 use crate::metrics::Metrics;
 use crate::quota::{Quota, QuotaStorage};
+use crate::seen::{self, Seen};
 use crate::state::{AppState, Shared, unix_now};
 use crate::tls::{self, TlsListener};
 
@@ -38,6 +39,8 @@ pub struct RelayHandle {
     database: Arc<Detachable>,
     stop_http: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
+    /// Saves last-seen times periodically.
+    seen_saver: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RelayHandle {
@@ -58,12 +61,13 @@ impl Relay {
         };
         let data_dir = config.data_dir.clone();
         let limits = DirectoryLimits::from(&config);
-        let (database, dir) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (database, dir, seen) = tokio::task::spawn_blocking(move || -> Result<_> {
             std::fs::create_dir_all(&data_dir)?;
             let sled: Arc<dyn Storage> = Arc::new(SledStorage::open(&data_dir)?);
             let database = Arc::new(Detachable::new(sled));
             let dir = Directory::open(database.clone(), limits, unix_now())?;
-            Ok((database, Arc::new(dir)))
+            let seen = Seen::open(database.clone(), &dir)?;
+            Ok((database, Arc::new(dir), Arc::new(seen)))
         })
         .await
         .map_err(|e| Error::Internal(format!("startup task failed: {e}")))??;
@@ -87,6 +91,7 @@ impl Relay {
             account_limiter: RateLimiter::new(config.accounts_per_hour, Duration::from_secs(3600)),
             config,
             dir,
+            seen: seen.clone(),
             quota,
             storage: samod_storage,
             metrics,
@@ -108,8 +113,9 @@ impl Relay {
                 tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stopped).into_future())
             }
         };
+        let seen_saver = tokio::spawn(seen::persist_periodically(seen));
         tracing::info!(%addr, tls, "relay listening");
-        Ok(RelayHandle { addr, tls, state, database, stop_http, server })
+        Ok(RelayHandle { addr, tls, state, database, stop_http, server, seen_saver })
     }
 }
 
@@ -146,7 +152,7 @@ impl RelayHandle {
     /// storage and release the data directory (it can be reopened by a new [`Relay::start`] in the same
     /// process once this returns).
     pub async fn shutdown(self) {
-        let RelayHandle { addr, state, database, stop_http, server, .. } = self;
+        let RelayHandle { addr, state, database, stop_http, server, seen_saver, .. } = self;
         tracing::info!(%addr, "relay shutting down");
         state.shutting_down.store(true, Ordering::SeqCst);
         let _ = stop_http.send(());
@@ -175,6 +181,15 @@ impl RelayHandle {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server ended with an error"),
             Err(_) => tracing::warn!("HTTP server did not stop in time"),
             _ => {}
+        }
+        // The last-seen times that changed since the last periodic save.
+        seen_saver.abort();
+        let _ = seen_saver.await;
+        let seen = state.seen.clone();
+        match tokio::task::spawn_blocking(move || seen.persist()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "saving last-seen times failed"),
+            Err(e) => tracing::warn!(error = %e, "saving last-seen times: task failed"),
         }
         let failures = state.storage.failures();
         drop(state);

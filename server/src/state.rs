@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::limits::RateLimiter;
 use crate::metrics::{Gauges, Metrics};
 use crate::quota::{Quota, QuotaStorage};
+use crate::seen::Seen;
 
 /// Shared state of a running relay.
 pub(crate) struct Shared {
@@ -20,6 +21,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// Accounts, devices, cases, members.
     pub(crate) dir: Arc<Directory>,
+    /// When devices last synced each case, and were last connected.
+    pub(crate) seen: Arc<Seen>,
     /// Per-case storage accounting.
     pub(crate) quota: Arc<Quota>,
     /// The samod storage (for its failure count).

@@ -155,6 +155,9 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
     let mut last_heard = Instant::now();
     let mut budget = SyncBudget::new(&state.config, last_heard.into_std());
     let (mut msgs_in, mut msgs_out) = (0u64, 0u64);
+    // When this connection was last active, for `GET /v1/devices` (stamped at most once a second).
+    let mut active_at = state.now();
+    state.seen.device_active(&auth.device_id, active_at);
     tracing::info!(device_id = %auth.device_id, account_id = %auth.account_id, "sync connection opened");
 
     let outcome: Option<Close> = loop {
@@ -200,6 +203,11 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
                 }
                 Some(Ok(msg)) => {
                     last_heard = Instant::now();
+                    let now = state.now();
+                    if now != active_at {
+                        active_at = now;
+                        state.seen.device_active(&auth.device_id, now);
+                    }
                     let len = match &msg {
                         Message::Binary(b) => b.len(),
                         Message::Text(t) => t.len(),

@@ -1760,3 +1760,325 @@ fn the_seven_steps_with_mistakes_corrected_on_two_devices_offline() {
         assert_eq!(decided["decided"]["recorded_by"], ana_id.as_str());
     }
 }
+
+/// Every file of a store directory, read whole (to look for what must never be at rest).
+fn store_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.extend(std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// No family locked out, through the terminal client: the invite as a link (and a QR code), a co-owner,
+/// the last owner leaving only by naming a successor, last seen, and Ana's lost laptop replaced: the
+/// recovery code (read from standard input) restores her account and case on a new store, as her caregiver,
+/// and the lost store's token is refused.
+#[test]
+fn co_owners_recovery_and_last_seen_from_the_cli() {
+    let relay = InProcessRelay::start();
+    let (ana, case, ana_me) = Cb::with_case();
+    let ben = Cb::new();
+    let created = ana.json(&["account", "create", "--server", &relay.url(), "--name", "Ana"]);
+    let recovery = created["recovery_code"].as_str().expect("a recovery code at account creation").to_string();
+    assert!(recovery.len() >= 28, "{recovery}");
+    ben.ok(&["init"]);
+    ben.ok(&["account", "create", "--server", &relay.url(), "--name", "Ben"]);
+
+    // The invite as a link; a QR code in the human output.
+    let shared = ana.json(&["case", "share"]);
+    let link = shared["link"].as_str().unwrap().to_string();
+    assert!(link.starts_with("casebook://invite/") && link.contains("relay=http"), "{link}");
+    let human = ana.ok(&["invite", "create"]);
+    assert!(human.contains("casebook://invite/") && human.contains('█'), "a link and a QR code:\n{human}");
+    assert!(!ana.ok(&["invite", "create", "--no-qr"]).contains('█'));
+    let joined = ben.json(&["invite", "accept", &link, "--relationship", "son"]);
+    assert_eq!(joined["case_id"], case.as_str());
+    let ana_account = ana.json(&["account", "show"])["account_id"].as_str().unwrap().to_string();
+    let ben_account = ben.json(&["account", "show"])["account_id"].as_str().unwrap().to_string();
+
+    // Co-owners: Ana makes Ben an owner; Ben invites; Ben steps down; the last owner cannot leave.
+    assert_eq!(ana.json(&["set-role", &ben_account, "owner"])["role"], "owner");
+    assert!(
+        ben.json(&["invite", "create"])["invite"]["code"].is_string(),
+        "an owner's operation works for every owner"
+    );
+    assert_eq!(ben.json(&["set-role", &ben_account, "editor"])["role"], "editor");
+    let (status, err) = ana.fail_json(&["remove-member", &ana_account]);
+    assert_eq!((status, err["error"]["code"].as_str().unwrap()), (4, "conflict"), "{err}");
+
+    // Last seen: after Ben syncs, Ana sees his time; a stranger learns nothing.
+    ben.ok(&["sync"]);
+    let members = ana.json(&["members"]);
+    let ben_row = members.as_array().unwrap().iter().find(|m| m["account_id"] == ben_account.as_str()).unwrap();
+    assert!(ben_row["last_synced_at"].as_u64().is_some(), "{members}");
+    let synced = ana.json(&["sync"]);
+    assert!(synced["others"].as_array().unwrap().iter().any(|o| o["display_name"] == "Ben"), "{synced}");
+    assert!(ana.ok(&["sync"]).contains("Ben"), "the sync status names Ben's last sync");
+
+    // The recovery code is nowhere in Ana's store.
+    assert!(!store_bytes(&ana.store).windows(recovery.len()).any(|w| w == recovery.as_bytes()));
+    let plain: String = recovery.chars().filter(|c| *c != '-').collect();
+    assert!(!store_bytes(&ana.store).windows(plain.len()).any(|w| w == plain.as_bytes()));
+
+    // Ana's laptop is lost: on a new store, the recovery code (from standard input) brings back her account
+    // and her case, as her caregiver; the lost store's token is refused.
+    let new = Cb::new();
+    new.ok(&["init"]);
+    let out = new.run_stdin(
+        &["--json", "account", "recover", "--server", &relay.url(), "-", "--revoke-other-devices"],
+        format!("{recovery}\n").as_bytes(),
+    );
+    assert!(out.status.success(), "recover: {}", String::from_utf8_lossy(&out.stderr));
+    let recovered: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(recovered["account_id"], ana_account.as_str());
+    assert_eq!(recovered["cases"], serde_json::json!([case]));
+    assert_ne!(recovered["recovery_code"], recovery.as_str(), "a new recovery code");
+    assert_eq!(new.json(&["me", "show"])["me"]["id"], ana_me.as_str(), "the new store writes as Ana");
+    let (status, err) = ana.fail_json(&["sync", "--timeout", "5"]);
+    assert_eq!(err["error"]["code"], "unauthorized", "the lost store is signed out ({status}): {err}");
+    // The used code is spent.
+    let again = Cb::new();
+    again.ok(&["init"]);
+    let out =
+        again.run_stdin(&["account", "recover", "--server", &relay.url(), "-"], format!("{recovery}\n").as_bytes());
+    assert!(!out.status.success());
+
+    // The last owner leaves by naming a successor.
+    new.ok(&["remove-member", &ana_account, "--successor", &ben_account]);
+    let members = ben.json(&["members"]);
+    assert_eq!(members.as_array().unwrap().len(), 1, "{members}");
+    assert_eq!(members[0]["role"], "owner");
+}
+
+#[test]
+fn who_did_what_names_the_caregiver_of_each_device() {
+    let (a, _, ana) = Cb::with_case();
+    let b = Cb::new();
+    let file = a.path("all.cbx");
+    a.ok(&["export", "--out", &file]);
+    b.ok(&["import", &file]);
+    let ben = b.add(&["caregiver", "add", "Ben"]);
+    b.ok(&["me", "set", "Ben"]);
+
+    // Both set the stage offline, then exchange both ways.
+    a.ok(&["patient", "set", "stage", "IIIA"]);
+    b.ok(&["patient", "set", "stage", "IIIB"]);
+    let (fa, fb) = (a.path("a.cbx"), b.path("b.cbx"));
+    a.ok(&["export", "--out", &fa]);
+    b.ok(&["export", "--out", &fb]);
+    a.ok(&["import", &fb]);
+    b.ok(&["import", &fa]);
+
+    // The field's history: every value with who set it and when, the same on both devices.
+    let log = a.json(&["log", "patient/stage"]);
+    assert_eq!(log, b.json(&["log", "patient/stage"]));
+    let mut rows: Vec<(&str, &str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["value"].as_str().unwrap(), e["caregiver"].as_str().unwrap(), e["caregiver_id"].as_str().unwrap()))
+        .collect();
+    rows.sort();
+    assert_eq!(rows, [("IIIA", "Ana", ana.as_str()), ("IIIB", "Ben", ben.as_str())]);
+    assert!(log.as_array().unwrap().iter().all(|e| e["at"].is_i64() && e["current"] == true), "{log}");
+    let text = a.ok(&["--tz", "UTC", "log", "patient/stage"]);
+    assert!(text.contains("Ana: set to IIIA (current)") && text.contains("Ben: set to IIIB (current)"), "{text}");
+
+    // The conflict names who set each value.
+    let conflicts = a.json(&["conflicts"]);
+    let mut by: Vec<&str> =
+        conflicts[0]["set_by"].as_array().unwrap().iter().map(|b| b["caregiver"].as_str().unwrap()).collect();
+    by.sort();
+    assert_eq!(by, ["Ana", "Ben"]);
+    let text = a.ok(&["conflicts"]);
+    assert!(text.contains("(by Ana, ") && text.contains("(by Ben, "), "{text}");
+
+    // An item's history: every field change under it; the case's creation is Ana's.
+    let text = b.ok(&["log", "patient"]);
+    assert!(text.contains("Ana: display_name set to Maria"), "{text}");
+    assert!(text.contains("Ben: stage set to IIIB"), "{text}");
+    let err = a.fail(&["log", "nope/field"]);
+    assert!(err.contains("nope/field"), "{err}");
+}
+
+/// Python's `icalendar` package, for the calendar test: installed with pip if missing (the install line CI
+/// runs too); a failed install fails the test, it never passes silently.
+fn ensure_icalendar() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let present = || {
+            Command::new("python3")
+                .args(["-c", "import icalendar"])
+                .output()
+                .unwrap_or_else(|e| panic!("the iCalendar check needs python3, which cannot be run: {e}"))
+                .status
+                .success()
+        };
+        if present() {
+            return;
+        }
+        let install = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "icalendar"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `python3 -m pip install --quiet icalendar`: {e}"));
+        assert!(
+            install.status.success() && present(),
+            "the iCalendar check needs Python's icalendar package, and `python3 -m pip install --quiet icalendar` \
+             failed ({}):\n{}",
+            install.status,
+            String::from_utf8_lossy(&install.stderr)
+        );
+    });
+}
+
+/// Parse calendar files with `tests/scripts/check_ics.py` (Python's icalendar): RFC 5545 form, and from each
+/// file to the next, no UID lost and a higher SEQUENCE for every event that changed. The events of each file,
+/// by UID.
+fn check_ics(files: &[&str]) -> Vec<Value> {
+    ensure_icalendar();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join("check_ics.py");
+    let out = Command::new("python3").arg(&script).args(files).output().expect("run python3 check_ics.py");
+    assert!(
+        out.status.success(),
+        "check_ics.py {files:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("check_ics.py prints JSON");
+    v.as_array().expect("one object per file").clone()
+}
+
+#[test]
+fn calendar_export_parses_with_icalendar_and_a_later_export_updates_it() {
+    let (cb, case, _me) = Cb::with_case();
+    cb.ok(&["patient", "set", "diagnosis_date", "2024-02-20"]);
+    cb.ok(&["patient", "set", "cancer_type", "Zebracarcinoma"]);
+    let spec = cb.add(&["specialist", "add", "Dr Wombatson, MD; 🩺 \\ thoracic"]);
+    let appt = cb.add(&[
+        "appointment",
+        "add",
+        "--kind",
+        "second_opinion",
+        "--specialist",
+        &spec,
+        "--start",
+        "2024-03-05T09:30",
+        "--zone",
+        "America/New_York",
+        "--place",
+        "Pangolin Tower, floor 3",
+    ]);
+    let req = cb.add(&[
+        "request",
+        "add",
+        "--custodian",
+        "Mercy Okapi",
+        "--item",
+        "pathology_report,pathology_slides",
+        "--return-by",
+        "2024-04-15",
+    ]);
+    cb.ok(&["request", "event", &req, "requested_in_writing", "--date", "2024-02-25"]);
+    let task = cb.add(&["task", "add", "Call Axolotl about the slides", "--due", "2024-03-04"]);
+    let uid = |kind: &str, id: &str| format!("{kind}-{id}@{case}.casebook");
+
+    let first = cb.path("first.ics");
+    let v = cb.json(&["calendar", "--out", &first]);
+    assert_eq!(
+        (v["events"].as_u64(), v["cancelled"].as_u64(), v["details"].as_bool()),
+        (Some(5), Some(0), Some(false))
+    );
+    let text = cb.ok(&["calendar", "--out", &first]);
+    assert!(text.starts_with("Wrote 5 events to "), "{text}");
+
+    // A sibling moves the consultation and retracts the task; the next export updates the calendar.
+    cb.ok(&["appointment", "set", &appt, "start", "2024-03-06T10:00"]);
+    cb.ok(&["task", "remove", &task, "--reason", "entered twice"]);
+    let second = cb.path("second.ics");
+    let v = cb.json(&["calendar", "--out", &second]);
+    assert_eq!((v["events"].as_u64(), v["cancelled"].as_u64()), (Some(5), Some(1)));
+
+    let parsed = check_ics(&[&first, &second]);
+    let (a, b) = (&parsed[0], &parsed[1]);
+    let expected = [
+        uid("appointment", &appt),
+        uid("records-due", &req),
+        uid("return-material", &req),
+        uid("task", &task),
+        format!("decision-date@{case}.casebook"),
+    ];
+    let mut uids: Vec<&String> = a.as_object().unwrap().keys().collect();
+    uids.sort();
+    let mut want: Vec<&String> = expected.iter().collect();
+    want.sort();
+    assert_eq!(uids, want, "{a}");
+    let consult = uid("appointment", &appt);
+    assert_eq!(a[&consult]["start"], "2024-03-05T14:30:00+00:00"); // 09:30 in New York
+    assert_eq!(a[&consult]["end"], "2024-03-05T15:30:00+00:00");
+    assert_eq!(b[&consult]["start"], "2024-03-06T15:00:00+00:00");
+    assert!(b[&consult]["sequence"].as_u64() > a[&consult]["sequence"].as_u64());
+    assert_eq!(a[&expected[1]]["start"], "2024-03-26"); // sent 02-25 + 30 days, all day
+    assert_eq!(a[&expected[4]]["start"], "2024-03-19"); // diagnosis + 28 days
+    let task_uid = uid("task", &task);
+    assert_eq!(
+        (a[&task_uid]["status"].as_str(), b[&task_uid]["status"].as_str()),
+        (Some("CONFIRMED"), Some("CANCELLED"))
+    );
+    // Generic titles; nothing from the diagnosis, no name, no place.
+    let titles: Vec<&str> = a.as_object().unwrap().values().map(|e| e["summary"].as_str().unwrap()).collect();
+    for t in &titles {
+        assert!(
+            ["Medical appointment", "Records request due", "Return pathology material", "Task due", "Decision date"]
+                .contains(t),
+            "{t}"
+        );
+    }
+    let all = a.to_string();
+    for secret in ["Zebracarcinoma", "Wombatson", "Mercy Okapi", "Pangolin", "Axolotl", "Maria", "Ana"] {
+        assert!(!all.contains(secret), "{secret} in the default calendar: {all}");
+    }
+
+    // With --details: names and places, escaped and folded so that icalendar reads them back exactly.
+    let detailed = cb.path("details.ics");
+    let run = cb.run(&["calendar", "--details", "--out", &detailed]);
+    assert!(run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("names specialists"), "a note on stderr");
+    let d = &check_ics(&[&detailed])[0];
+    assert_eq!(d[&consult]["summary"], "Second-opinion consultation with Dr Wombatson, MD; 🩺 \\ thoracic");
+    assert_eq!(d[&consult]["location"], "Pangolin Tower, floor 3");
+    assert_eq!(d[&expected[1]]["summary"], "Records due from Mercy Okapi (legal deadline, counted from the day sent)");
+    assert_eq!(d[&consult]["sequence"], b[&consult]["sequence"], "details do not change a SEQUENCE");
+
+    // `--out -` (the default): the calendar itself on standard output, CRLF line endings.
+    let out = cb.run(&["calendar"]);
+    assert!(out.status.success());
+    let ics = String::from_utf8(out.stdout).unwrap();
+    assert!(ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.ends_with("END:VCALENDAR\r\n"), "{ics}");
+    assert!(ics.replace("\r\n ", "").contains(&format!("UID:{consult}\r\n")));
+
+    // The request letter, printed or written.
+    let letter = cb.ok(&["letter", &req[..6]]);
+    assert!(letter.contains("Mercy Okapi") && letter.contains("Patient: Maria"), "{letter}");
+    assert!(letter.contains("45 CFR 164.524(b)(2)") && letter.contains("Signature of patient:"));
+    let flat = letter.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("as a loan") && flat.contains("returned to you by April 15, 2024"), "{letter}");
+    let file = cb.path("letter.txt");
+    let v = cb.json(&["letter", &req, "--format", "portal", "--out", &file]);
+    assert_eq!(v["request"], req.as_str());
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(v["letter"], written.as_str());
+    assert!(written.split_whitespace().collect::<Vec<_>>().join(" ").contains("through the patient portal"));
+    let err = cb.fail(&["letter", &req, "--format", "fax"]);
+    assert!(err.contains("disc") && err.contains("portal") && err.contains("paper"), "{err}");
+    let (_, e) = cb.fail_json(&["letter", "0000000000000000"]);
+    assert!(e.to_string().contains("record request"), "{e}");
+}

@@ -6,6 +6,7 @@ use casebook_core::model::conflict::Conflict as CoreConflict;
 use crate::case::Case;
 use crate::convert::index;
 use crate::error::Result;
+use crate::model::history::Attribution;
 
 /// A field with several concurrent values.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -14,17 +15,19 @@ pub struct FieldConflict {
     pub path: String,
     /// Every value; the first is what plain reads show.
     pub values: Vec<String>,
+    /// Who set each value and when, in the order of `values`.
+    pub set_by: Vec<Attribution>,
 }
 
 impl From<CoreConflict> for FieldConflict {
     fn from(c: CoreConflict) -> Self {
-        Self { path: c.path, values: c.values }
+        Self { path: c.path, values: c.values, set_by: c.set_by.into_iter().map(Into::into).collect() }
     }
 }
 
 #[uniffi::export]
 impl Case {
-    /// Every field with concurrent values.
+    /// Every field with concurrent values, each value with who set it and when.
     pub fn conflicts(&self) -> Result<Vec<FieldConflict>> {
         Ok(self.read(|c| c.conflicts())?.into_iter().map(Into::into).collect())
     }

@@ -85,6 +85,19 @@ impl Case {
         self.write(|c| c.add_caregiver(&name, relationship.as_deref()))
     }
 
+    /// Bind a caregiver to the relay account they use (the account's member is that caregiver), so that a
+    /// recovered or linked device of the account writes as them: `caregiverOfAccount`. Call it after
+    /// joining (with the caregiver just added) or sharing. Nothing is written if already bound.
+    pub fn link_caregiver_account(&self, caregiver_id: String, account_id: String) -> Result<()> {
+        self.write(|c| c.link_caregiver_account(&caregiver_id, &account_id))
+    }
+
+    /// The caregiver bound to a relay account (after `Relay.recoverAccount` and `SyncClient.joinCase`:
+    /// pass it to `Store.setMe`).
+    pub fn caregiver_of_account(&self, account_id: String) -> Result<Option<String>> {
+        self.read(|c| c.caregiver_of_account(&account_id))
+    }
+
     /// Correct a caregiver's name or relationship (their id stays: notes, answers and tasks stay theirs).
     /// Refused, changing nothing: an empty name, no change at all, an unknown id.
     pub fn edit_caregiver(&self, id: String, changes: CaregiverChanges) -> Result<()> {

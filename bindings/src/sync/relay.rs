@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use casebook_core::relay_api::{
-    CaseMembership as CoreMembership, DeviceCredentials as CoreCredentials, Invite as CoreInvite,
-    LinkCode as CoreLinkCode, Me, Member as CoreMember, Role,
+    CaseMembership as CoreMembership, DeviceCredentials as CoreCredentials, DeviceInfo as CoreDeviceInfo,
+    Invite as CoreInvite, LastSeen as CoreLastSeen, LinkCode as CoreLinkCode, Me, Member as CoreMember, Role,
 };
 use casebook_core::sync::RelayClient;
 
@@ -15,7 +15,7 @@ use crate::error::{CasebookError, Result};
 /// Role of an account in a case.
 #[uniffi::remote(Enum)]
 pub enum Role {
-    /// Created the case: invites, removes members, changes roles.
+    /// Invites, removes members, changes roles (the creator; several members can be owners).
     Owner,
     /// Reads and writes.
     Editor,
@@ -33,6 +33,11 @@ pub struct DeviceCredentials {
     pub device_id: String,
     /// The device token (secret).
     pub token: String,
+    /// The account's recovery code, present only right after `createAccount`, `recoverAccount` and
+    /// `rotateRecoveryCode`: show it to the user once ("write this down") and never store it. With it, a
+    /// new phone gets the account back when every device is lost.
+    #[uniffi(default = None)]
+    pub recovery_code: Option<String>,
 }
 
 impl std::fmt::Debug for DeviceCredentials {
@@ -41,6 +46,7 @@ impl std::fmt::Debug for DeviceCredentials {
         f.debug_struct("DeviceCredentials")
             .field("account_id", &self.account_id)
             .field("device_id", &self.device_id)
+            .field("has_recovery_code", &self.recovery_code.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -87,6 +93,60 @@ pub struct Invite {
     pub expires_at: u64,
 }
 
+/// A device of the signed-in account.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceInfo {
+    /// The device.
+    pub device_id: String,
+    /// Its label ("Ana's phone"), if it was given one.
+    pub name: Option<String>,
+    /// Unix seconds when it was added to the account.
+    pub created_at: u64,
+    /// Unix seconds when it last synced, if ever.
+    pub last_seen_at: Option<u64>,
+    /// Whether it is the device making the call.
+    pub this_device: bool,
+}
+
+/// When a member's device last synced a case ("Ben's phone synced 3 h ago").
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LastSeen {
+    /// The member's account.
+    pub account_id: String,
+    /// The member's display name.
+    pub display_name: String,
+    /// The device.
+    pub device_id: String,
+    /// Its label, if any.
+    pub device_name: Option<String>,
+    /// Unix seconds of its last sync of the case.
+    pub synced_at: u64,
+}
+
+/// An invite as a link (`casebook://invite/CODE?relay=…`): what a QR code carries and an app opens.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct InviteLink {
+    /// The relay's base URL.
+    pub relay_url: String,
+    /// The invite code (redeem it with `Relay.redeemInvite` on that relay).
+    pub code: String,
+}
+
+/// The link (and QR code payload) for an invite `code` on the relay at `relay_url`.
+#[uniffi::export]
+pub fn invite_link(relay_url: String, code: String) -> String {
+    casebook_core::invite_link::InviteLink::new(&relay_url, &code).to_string()
+}
+
+/// Read an invite link an app was opened with (or a QR code's text): the relay and the code
+/// (`InvalidInput` if it is not one).
+#[uniffi::export]
+pub fn parse_invite_link(link: String) -> Result<InviteLink> {
+    let l = casebook_core::invite_link::InviteLink::parse(&link)
+        .map_err(|e| CasebookError::InvalidInput { reason: e.to_string() })?;
+    Ok(InviteLink { relay_url: l.relay_url, code: l.code })
+}
+
 /// A member of a case.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Member {
@@ -100,13 +160,38 @@ pub struct Member {
 
 impl From<CoreCredentials> for DeviceCredentials {
     fn from(c: CoreCredentials) -> Self {
-        Self { account_id: c.account_id, device_id: c.device_id, token: c.token }
+        Self { account_id: c.account_id, device_id: c.device_id, token: c.token, recovery_code: c.recovery_code }
     }
 }
 
 impl From<DeviceCredentials> for CoreCredentials {
     fn from(c: DeviceCredentials) -> Self {
-        Self { account_id: c.account_id, device_id: c.device_id, token: c.token }
+        // The sync client never needs the recovery code.
+        Self { account_id: c.account_id, device_id: c.device_id, token: c.token, recovery_code: None }
+    }
+}
+
+impl From<CoreDeviceInfo> for DeviceInfo {
+    fn from(d: CoreDeviceInfo) -> Self {
+        Self {
+            device_id: d.device_id,
+            name: d.name,
+            created_at: d.created_at,
+            last_seen_at: d.last_seen_at,
+            this_device: d.this_device,
+        }
+    }
+}
+
+impl From<CoreLastSeen> for LastSeen {
+    fn from(l: CoreLastSeen) -> Self {
+        Self {
+            account_id: l.account_id,
+            display_name: l.display_name,
+            device_id: l.device_id,
+            device_name: l.device_name,
+            synced_at: l.synced_at,
+        }
     }
 }
 
@@ -211,9 +296,48 @@ impl Relay {
         Ok(self.call(move |c| c.link_device(&code, device_name.as_deref())).await?.into())
     }
 
-    /// Revoke a device of this account (its token stops working, its sync stops).
+    /// Revoke a device of this account (a lost phone): its token stops working and its connection closes
+    /// within a second.
     pub async fn revoke_device(&self, device_id: String) -> Result<()> {
         self.call(move |c| c.revoke_device(&device_id)).await
+    }
+
+    /// Get an account back on this device with its recovery code (no token needed): credentials of a new
+    /// device of the account, with a new recovery code to show once (the typed one stops working).
+    /// `revoke_other_devices`: revoke every other device of the account (lost or stolen). Then
+    /// `SyncClient.joinCase` for each of `listCases` brings the cases back. Wrong codes are rate-limited.
+    #[uniffi::method(default(device_name = None, revoke_other_devices = false))]
+    pub async fn recover_account(
+        &self,
+        recovery_code: String,
+        device_name: Option<String>,
+        revoke_other_devices: bool,
+    ) -> Result<DeviceCredentials> {
+        Ok(self
+            .call(move |c| c.recover_account(&recovery_code, device_name.as_deref(), revoke_other_devices))
+            .await?
+            .into())
+    }
+
+    /// Replace the account's recovery code (the old one stops working); the new one is returned once.
+    pub async fn rotate_recovery_code(&self) -> Result<String> {
+        self.call(|c| c.rotate_recovery_code()).await
+    }
+
+    /// The account's devices, with when each last synced.
+    pub async fn list_devices(&self) -> Result<Vec<DeviceInfo>> {
+        Ok(self.call(|c| c.list_devices()).await?.into_iter().map(Into::into).collect())
+    }
+
+    /// When each member's devices last synced the case, most recent first (members only).
+    pub async fn last_seen(&self, case_id: String) -> Result<Vec<LastSeen>> {
+        let id = parse_case_id(&case_id)?;
+        Ok(self.call(move |c| c.last_seen(&id)).await?.into_iter().map(Into::into).collect())
+    }
+
+    /// The invite link (and QR payload) for `code` on this relay.
+    pub fn invite_link(&self, code: String) -> String {
+        casebook_core::invite_link::InviteLink::new(self.inner.base_url().as_str(), &code).to_string()
     }
 
     /// Register a case on the relay; this account becomes its owner. (`SyncClient.shareCase` does this
@@ -247,21 +371,30 @@ impl Relay {
         Ok(self.call(move |c| c.list_members(&id)).await?.into_iter().map(Into::into).collect())
     }
 
-    /// Change a member's role (owner only; editor or viewer).
+    /// Change a member's role (owners only): `Owner` makes a co-owner; an owner steps down by changing
+    /// their own role while another owner remains.
     pub async fn change_role(&self, case_id: String, account_id: String, role: Role) -> Result<Member> {
         let id = parse_case_id(&case_id)?;
         Ok(self.call(move |c| c.change_role(&id, &account_id, role)).await?.into())
     }
 
-    /// Remove a member (owner only).
+    /// Remove a member (owners only; the last owner cannot be removed).
     pub async fn remove_member(&self, case_id: String, account_id: String) -> Result<()> {
         let id = parse_case_id(&case_id)?;
         self.call(move |c| c.remove_member(&id, &account_id)).await
     }
 
-    /// Leave a case (the case stays on this device until deleted from the store).
+    /// Leave a case (the case stays on this device until deleted from the store). The last owner cannot
+    /// leave: `leaveCaseNaming` a successor.
     pub async fn leave_case(&self, case_id: String) -> Result<()> {
         let id = parse_case_id(&case_id)?;
         self.call(move |c| c.leave_case(&id)).await
+    }
+
+    /// Leave a case, making `successor` (a member's account id) an owner in the same step: how the last
+    /// owner leaves.
+    pub async fn leave_case_naming(&self, case_id: String, successor: String) -> Result<()> {
+        let id = parse_case_id(&case_id)?;
+        self.call(move |c| c.leave_case_naming(&id, &successor)).await
     }
 }

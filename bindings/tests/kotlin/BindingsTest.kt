@@ -37,6 +37,8 @@ import org.casebook.ffi.Category
 import org.casebook.ffi.ChangeOrigin
 import org.casebook.ffi.DeviceCredentials
 import org.casebook.ffi.EventKind
+import org.casebook.ffi.InviteLink
+import org.casebook.ffi.parseInviteLink
 import org.casebook.ffi.PatientField
 import org.casebook.ffi.Priority
 import org.casebook.ffi.RecordItem
@@ -197,6 +199,8 @@ fun main() {
     lateinit var anaId: String
     lateinit var benId: String
     lateinit var cyCredentials: DeviceCredentials
+    lateinit var anaRecoveryCode: String
+    lateinit var anaCredentials: DeviceCredentials
 
     test("create a case through the cases list view-model; the store saves it by itself") { screens ->
         val list = CasesListViewModel(ana.session, screens)
@@ -347,7 +351,8 @@ fun main() {
     RelayProcess(server).use { relay ->
         test("sync through the relay: edits reach the other phone's open case by themselves") { screens ->
             val statuses = ConcurrentLinkedQueue<CaseSyncStatus>()
-            ana.session.signUp(relay.url, "Ana", "Ana's phone")
+            anaCredentials = ana.session.signUp(relay.url, "Ana", "Ana's phone")
+            anaRecoveryCode = anaCredentials.recoveryCode ?: error("no recovery code at sign-up")
             screens.launch { ana.sync.statusFlow(caseId).collect { statuses += it } }
             val overview = CaseOverviewViewModel(ana.session, caseId, screens) { today }
             val code = overview.invite().await() ?: error("invite failed: ${overview.error.value}")
@@ -475,6 +480,59 @@ fun main() {
             cy.session.notMember.await("Cy's session hears that Cy is no longer a member", 30_000) { caseId in it }
             overview.overview.await("Cy's overview says so") { it?.removedFromRelay == true }
             throws<CasebookException.NotFound> { cy.sync.waitUntilSynced(caseId, 10_000u) }
+        }
+
+        test("co-owners: Ana makes Ben an owner; Ben invites; the last owner cannot leave") { _ ->
+            val anaAccount = ana.sync.accountId()
+            val benAccount = ben.sync.accountId()
+            eq(ana.sync.relay().changeRole(caseId, benAccount, Role.OWNER).role, Role.OWNER, "Ben's new role")
+            // An owner's operation works for every owner.
+            val code = ben.sync.relay().createInvite(caseId, Role.VIEWER).code
+            check(code.isNotBlank()) { "Ben's invite" }
+            // The invite as a link and back (what the QR code carries and the app opens).
+            val link = ben.sync.relay().inviteLink(code)
+            check(link.startsWith("casebook://invite/")) { "link: $link" }
+            eq(parseInviteLink(link), InviteLink(relay.url.trimEnd('/'), code), "parsed link")
+            throws<CasebookException.InvalidInput> { parseInviteLink("https://example.org/not-an-invite") }
+            // Ben steps down: Ana is the last owner again and cannot leave.
+            eq(ben.sync.relay().changeRole(caseId, benAccount, Role.EDITOR).role, Role.EDITOR, "Ben stepped down")
+            throws<CasebookException.Conflict> { ana.sync.relay().leaveCase(caseId) }
+            eq(ana.sync.relay().listMembers(caseId).first { it.accountId == anaAccount }.role, Role.OWNER, "Ana still owns it")
+        }
+
+        test("last seen: Ana sees when Ben's phone synced the case") { _ ->
+            ben.sync.syncAndWait(ben.session.case(caseId), 30_000u)
+            val seen = ana.sync.relay().lastSeen(caseId)
+            val bens = seen.filter { it.displayName == "Ben" }
+            check(bens.isNotEmpty()) { "Ben's device in last seen: $seen" }
+            val now = System.currentTimeMillis() / 1000
+            check(bens.all { now - it.syncedAt.toLong() in -5L..120L }) { "Ben synced just now: $bens" }
+            // A non-member learns nothing.
+            Relay(relay.url).use { r ->
+                val stranger = r.createAccount("Stranger")
+                Relay.withToken(relay.url, stranger.token).use { s -> throws<CasebookException.NotFound> { s.lastSeen(caseId) } }
+            }
+        }
+
+        test("Ana loses her phone: the recovery code brings the account and the case back; the lost phone is signed out") { _ ->
+            val newPhone = Phone("ana-new")
+            try {
+                val lostDevice = anaCredentials.deviceId
+                val (creds, restored) = newPhone.session.recover(relay.url, anaRecoveryCode, "Ana's new phone")
+                eq(restored, listOf(caseId), "cases restored")
+                eq(creds.accountId, ana.sync.accountId(), "the same account")
+                check(creds.recoveryCode != null && creds.recoveryCode != anaRecoveryCode) { "a new recovery code" }
+                eq(newPhone.session.me(caseId), anaId, "the new phone writes as Ana (the caregiver bound to her account)")
+                val c = newPhone.session.case(caseId)
+                eventually("Ana's notes on the new phone", 30_000) { c.notes(appt).byAuthor.any { it.author == anaId } }
+                // The lost phone: its token is refused.
+                Relay.withToken(relay.url, anaCredentials.token).use { old -> throws<CasebookException.Unauthorized> { old.me() } }
+                eq(newPhone.sync.relay().listDevices().map { it.deviceId }.contains(lostDevice), false, "the lost device is gone")
+                // The typed code is used up.
+                Relay(relay.url).use { r -> throws<CasebookException.NotFound> { r.recoverAccount(anaRecoveryCode) } }
+            } finally {
+                newPhone.close()
+            }
         }
 
         runBlocking { for (p in listOf(ana, ben, cy)) p.session.stopSync() }

@@ -4,6 +4,7 @@
 use anyhow::Result;
 use clap::Args;
 
+use crate::commands::history;
 use crate::context::Ctx;
 use crate::{failure, output};
 
@@ -16,7 +17,7 @@ pub(crate) struct ResolveArgs {
     choice: usize,
 }
 
-/// List the conflicting fields with their values.
+/// List the conflicting fields with their values, each with who set it and when.
 pub(crate) fn list(ctx: &Ctx) -> Result<()> {
     let open = ctx.open()?;
     output::emit(ctx, &open.case.conflicts(), |list| {
@@ -27,7 +28,9 @@ pub(crate) fn list(ctx: &Ctx) -> Result<()> {
         for c in list {
             out.push(String::new());
             out.push(output::line(&c.path));
-            out.extend(c.values.iter().enumerate().map(|(i, v)| format!("  {}. {}", i + 1, output::line(v))));
+            out.extend(c.values.iter().zip(&c.set_by).enumerate().map(|(i, (v, by))| {
+                format!("  {}. {}  (by {}, {})", i + 1, output::line(v), history::who(by), history::when(ctx, by.at))
+            }));
             out.push(format!("  → casebook resolve {} NUMBER", output::line(&c.path)));
         }
         out.join("\n")

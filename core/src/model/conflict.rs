@@ -7,6 +7,7 @@ use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, Value};
 use crate::am;
 use crate::case::Case;
 use crate::error::{Error, Result};
+use crate::model::history::{Attribution, Attributor};
 
 /// A field with several concurrent values.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -16,30 +17,41 @@ pub struct Conflict {
     pub path: String,
     /// Every value, in Automerge's deterministic order (the first is what plain reads show).
     pub values: Vec<String>,
+    /// Who set each value and when, in the order of `values` (see [`crate::model::history`]).
+    pub set_by: Vec<Attribution>,
 }
 
-fn scan(doc: &AutoCommit, obj: &ObjId, path: &str, out: &mut Vec<Conflict>) {
+fn scan(doc: &AutoCommit, obj: &ObjId, path: &str, who: &mut Attributor<'_>, out: &mut Vec<Conflict>) {
     for key in am::keys(doc, obj) {
+        // The actor bindings are bookkeeping, not a field (two devices upgrading an older case offline
+        // each create the map: never a conflict to resolve).
+        if path.is_empty() && key == crate::schema::ACTORS {
+            continue;
+        }
         let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
         let here = if path.is_empty() { key.clone() } else { format!("{path}/{key}") };
         if all.len() > 1 {
-            let mut values: Vec<String> =
-                all.iter().map(|(v, id)| am::value_to_string(doc, v, id).unwrap_or_else(|| "(empty)".into())).collect();
             // Plain reads show the last value of get_all (the winner): list it first.
-            values.reverse();
-            out.push(Conflict { path: here.clone(), values });
+            let values = all
+                .iter()
+                .rev()
+                .map(|(v, id)| am::value_to_string(doc, v, id).unwrap_or_else(|| "(empty)".into()))
+                .collect();
+            let set_by = all.iter().rev().map(|(_, id)| who.of_op(id)).collect();
+            out.push(Conflict { path: here.clone(), values, set_by });
         }
         if let Some((Value::Object(ObjType::Map), child)) = all.last() {
-            scan(doc, child, &here, out);
+            scan(doc, child, &here, who, out);
         }
     }
 }
 
 impl Case {
-    /// Every field of the overview document with concurrent values.
+    /// Every field of the overview document with concurrent values, each value with who set it and when.
     pub fn conflicts(&self) -> Vec<Conflict> {
         let mut out = Vec::new();
-        scan(&self.main.doc, &ROOT, "", &mut out);
+        let doc = &self.main.doc;
+        scan(doc, &ROOT, "", &mut Attributor::new(doc), &mut out);
         out
     }
 

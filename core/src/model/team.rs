@@ -104,6 +104,35 @@ impl Case {
         self.care_team().into_iter().find(|c| c.id == id)
     }
 
+    /// Bind a caregiver to the relay account they use (the member behind the caregiver), so that a new
+    /// device of that account (a recovered account, a linked phone) knows who it writes as:
+    /// [`Case::caregiver_of_account`]. Writes nothing when the caregiver is bound to that account already.
+    /// Refused: an unknown caregiver id, an empty account id.
+    pub fn link_caregiver_account(&mut self, caregiver_id: &str, account_id: &str) -> Result<()> {
+        let account_id = required("account", account_id)?;
+        let doc = &self.main.doc;
+        let o = item(doc, "care_team", caregiver_id, "caregiver")?;
+        if am::get_str(doc, &o, "account").as_deref() == Some(account_id.as_str()) {
+            return Ok(());
+        }
+        self.edit(|doc| {
+            let o = item(doc, "care_team", caregiver_id, "caregiver")?;
+            doc.put(&o, "account", account_id)?;
+            Ok(())
+        })
+    }
+
+    /// The caregiver bound to a relay account ([`Case::link_caregiver_account`]); with several, the one
+    /// with the smallest id (the same on every replica).
+    pub fn caregiver_of_account(&self, account_id: &str) -> Option<String> {
+        let doc = &self.main.doc;
+        items(doc, "care_team")
+            .into_iter()
+            .filter(|(_, o)| am::get_str(doc, o, "account").as_deref() == Some(account_id))
+            .map(|(id, _)| id)
+            .min()
+    }
+
     /// The patient's preferences.
     pub fn preferences(&self) -> Preferences {
         let doc = &self.main.doc;

@@ -237,9 +237,12 @@ pub fn run_seed(seed: u64, cfg: &SimConfig) -> Result<SimReport, SimFailure> {
     impl Drop for Unseed {
         fn drop(&mut self) {
             crate::ids::seed_thread(None);
+            crate::tracked_doc::set_sim_clock(None);
         }
     }
     crate::ids::seed_thread(Some(seed ^ 0x05ee_d1d5));
+    // Changes are stamped with the virtual time, so that a seed's documents replay byte for byte.
+    crate::tracked_doc::set_sim_clock(Some((EPOCH_MS / 1000) as i64));
     let _unseed = Unseed;
     let mut w = World::new(seed, cfg.clone()).map_err(fail)?;
     for step in 0..cfg.steps {
@@ -312,6 +315,7 @@ impl World {
     }
 
     fn set_clocks(&mut self) {
+        crate::tracked_doc::set_sim_clock(Some((self.now_ms / 1000) as i64));
         let now = self.now();
         for c in &mut self.clients {
             c.node.set_now(now);

@@ -694,8 +694,12 @@ mod tests {
 
     #[test]
     fn starting_needs_a_valid_relay_url_and_token() {
-        let creds =
-            |token: &str| DeviceCredentials { account_id: "a".into(), device_id: "d".into(), token: token.into() };
+        let creds = |token: &str| DeviceCredentials {
+            account_id: "a".into(),
+            device_id: "d".into(),
+            token: token.into(),
+            recovery_code: None,
+        };
         let store = Store::in_memory();
         assert!(matches!(SyncClient::start(&store, "ftp://x", creds("t")), Err(SyncError::InvalidInput { .. })));
         assert!(matches!(

@@ -11,11 +11,15 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::{CaseId, DocId};
 use crate::relay_api::{
-    ApiError, CaseHeads, CaseMembership, CaseUsage, ChangeRole, CreateAccount, CreateInvite, DeviceCredentials, Invite,
-    LinkCode, LinkDevice, Me, Member, RedeemInvite, RegisterCase, RegisterDocument, Role,
+    ApiError, CaseHeads, CaseMembership, CaseUsage, ChangeRole, CreateAccount, CreateInvite, DeviceCredentials,
+    DeviceInfo, Invite, LastSeen, LinkCode, LinkDevice, Me, Member, RecoverAccount, RecoveryCode, RedeemInvite,
+    RegisterCase, RegisterDocument, Role,
 };
 
 use super::error::{SyncError, SyncResult};
+
+mod blobs;
+pub use blobs::TransferOptions;
 
 /// Largest response body read (bytes): the API's answers are small JSON documents.
 const MAX_RESPONSE: u64 = 4 << 20;
@@ -69,15 +73,7 @@ pub(crate) fn parse_relay_url(relay_url: &str) -> SyncResult<Url> {
 
 /// Percent-encode one path segment (ids are plain, but nothing typed by a user reaches a path unescaped).
 fn segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::invite_link::percent_encode(s)
 }
 
 impl RelayClient {
@@ -123,11 +119,40 @@ impl RelayClient {
 
     // --- accounts and devices ---
 
-    /// `POST /v1/accounts`: a new account with this device as its first device. The token is returned once.
+    /// `POST /v1/accounts`: a new account with this device as its first device. The token is returned once,
+    /// and so is the account's recovery code (`recovery_code`): show it to the user to write down, never
+    /// store it.
     pub fn create_account(&self, display_name: &str, device_name: Option<&str>) -> SyncResult<DeviceCredentials> {
         let body =
             CreateAccount { display_name: display_name.to_string(), device_name: device_name.map(str::to_string) };
         self.json(ureq::http::Method::POST, "/v1/accounts", Some(&body), false)
+    }
+
+    /// `POST /v1/accounts/recover` (no token needed): a new device of the account `recovery_code` belongs
+    /// to, for a user who lost every device or replaces a stolen one. The credentials carry a new recovery
+    /// code: the one used stops working (show the new one to the user; never store it). With
+    /// `revoke_other_devices`, every other device of the account is signed out at once (its token refused,
+    /// its sync connection closed). A wrong code is `NotFound`; attempts are rate limited per address
+    /// (`RateLimited`).
+    pub fn recover_account(
+        &self,
+        recovery_code: &str,
+        device_name: Option<&str>,
+        revoke_other_devices: bool,
+    ) -> SyncResult<DeviceCredentials> {
+        let body = RecoverAccount {
+            recovery_code: recovery_code.trim().to_string(),
+            device_name: device_name.map(str::to_string),
+            revoke_other_devices,
+        };
+        self.json(ureq::http::Method::POST, "/v1/accounts/recover", Some(&body), false)
+    }
+
+    /// `POST /v1/me/recovery-code`: a new recovery code for this account, returned once (the previous one
+    /// stops working).
+    pub fn rotate_recovery_code(&self) -> SyncResult<String> {
+        let code: RecoveryCode = self.json::<(), _>(ureq::http::Method::POST, "/v1/me/recovery-code", None, true)?;
+        Ok(code.recovery_code)
     }
 
     /// `GET /v1/me`: the account and device of this token (also a cheap token check).
@@ -147,7 +172,13 @@ impl RelayClient {
         self.json(ureq::http::Method::POST, "/v1/devices/link", Some(&body), false)
     }
 
-    /// `DELETE /v1/devices/{device_id}`: revoke a device's token (a lost phone). Own account only.
+    /// `GET /v1/devices`: this account's devices, oldest first, with when each last connected.
+    pub fn list_devices(&self) -> SyncResult<Vec<DeviceInfo>> {
+        self.json::<(), _>(ureq::http::Method::GET, "/v1/devices", None, true)
+    }
+
+    /// `DELETE /v1/devices/{device_id}`: revoke a device's token (a lost phone). Own account only; a device
+    /// may revoke itself (signing out for good: its token stops working at once).
     pub fn revoke_device(&self, device_id: &str) -> SyncResult<()> {
         self.empty::<()>(ureq::http::Method::DELETE, &format!("/v1/devices/{}", segment(device_id)), None)
     }
@@ -224,23 +255,50 @@ impl RelayClient {
         )
     }
 
-    /// `PUT /v1/cases/{case_id}/members/{account_id}`: change a member's role (owner only).
+    /// `GET /v1/cases/{case_id}/last-seen`: when each current member's devices last synced the case, most
+    /// recent first (members only).
+    pub fn last_seen(&self, case_id: &CaseId) -> SyncResult<Vec<LastSeen>> {
+        self.json::<(), _>(
+            ureq::http::Method::GET,
+            &format!("/v1/cases/{}/last-seen", segment(case_id.as_str())),
+            None,
+            true,
+        )
+    }
+
+    /// `PUT /v1/cases/{case_id}/members/{account_id}`: change a member's role (owners only). `Owner` makes
+    /// the member a co-owner; an owner steps down by changing its own role, unless it is the last owner
+    /// (`Conflict`).
     pub fn change_role(&self, case_id: &CaseId, account_id: &str, role: Role) -> SyncResult<Member> {
         let path = format!("/v1/cases/{}/members/{}", segment(case_id.as_str()), segment(account_id));
         self.json(ureq::http::Method::PUT, &path, Some(&ChangeRole { role }), true)
     }
 
-    /// `DELETE /v1/cases/{case_id}/members/{account_id}`: the owner removes a member, or a member removes
-    /// itself (leaves).
+    /// `DELETE /v1/cases/{case_id}/members/{account_id}`: an owner removes a member (another owner
+    /// included), or a member removes itself (leaves). The last owner cannot leave (`Conflict`).
     pub fn remove_member(&self, case_id: &CaseId, account_id: &str) -> SyncResult<()> {
         let path = format!("/v1/cases/{}/members/{}", segment(case_id.as_str()), segment(account_id));
         self.empty::<()>(ureq::http::Method::DELETE, &path, None)
     }
 
-    /// Leave a case (remove this account from it).
+    /// Leave a case (remove this account from it). The last owner cannot (`Conflict`): see
+    /// [`RelayClient::leave_case_naming`].
     pub fn leave_case(&self, case_id: &CaseId) -> SyncResult<()> {
         let me = self.me()?;
         self.remove_member(case_id, &me.account_id)
+    }
+
+    /// Leave a case as an owner, making the member `successor` (an account id) an owner in the same step
+    /// (`DELETE /v1/cases/{case_id}/members/{own account_id}?successor={successor}`).
+    pub fn leave_case_naming(&self, case_id: &CaseId, successor: &str) -> SyncResult<()> {
+        let me = self.me()?;
+        let path = format!(
+            "/v1/cases/{}/members/{}?successor={}",
+            segment(case_id.as_str()),
+            segment(&me.account_id),
+            segment(successor.trim())
+        );
+        self.empty::<()>(ureq::http::Method::DELETE, &path, None)
     }
 
     /// `GET /healthz`: whether the relay answers.

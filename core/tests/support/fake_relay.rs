@@ -1,5 +1,6 @@
 //! An in-process stand-in for the relay, for the sync client's tests: the HTTP routes of
-//! `casebook_core::relay_api` (accounts, cases, documents, invites, members — just enough bookkeeping) and
+//! `casebook_core::relay_api` (accounts, recovery codes, devices, cases, documents, invites, members, last
+//! seen — just enough bookkeeping) and
 //! `/v1/sync`, which checks the Bearer token and hands the WebSocket to a samod repository bound to the
 //! device's peer id. It can be stopped and restarted on the same port with its data, and it can hold
 //! accepted sync connections before the samod handshake (to observe the "connecting" state).
@@ -14,13 +15,14 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use casebook_core::relay_api::{
-    ApiError, CaseMembership, CaseUsage, ChangeRole, CreateAccount, CreateInvite, DeviceCredentials, Invite, Me,
-    Member, RELAY_PEER_ID, RedeemInvite, RegisterCase, RegisterDocument, Role, peer_id_for_device,
+    ApiError, CaseMembership, CaseUsage, ChangeRole, CreateAccount, CreateInvite, DeviceCredentials, DeviceInfo,
+    Invite, LastSeen, Me, Member, RELAY_PEER_ID, RecoverAccount, RecoveryCode, RedeemInvite, RegisterCase,
+    RegisterDocument, Role, peer_id_for_device,
 };
 use casebook_core::storage::{MemoryStorage, SamodStorage};
 use samod::{AcceptorHandle, PeerId, Repo};
@@ -37,6 +39,10 @@ struct Data {
     docs: HashMap<String, String>,
     /// invite code → (case, role)
     invites: HashMap<String, (String, Role)>,
+    /// recovery code → account
+    recovery: HashMap<String, String>,
+    /// device → when it last opened a sync connection (Unix seconds)
+    seen: HashMap<String, u64>,
 }
 
 struct Inner {
@@ -92,8 +98,21 @@ impl Inner {
         let device = format!("dev{n}");
         let token = format!("{:064x}", 0xC0FFEE_u64 * 1000 + n as u64);
         self.data.lock().unwrap().tokens.insert(token.clone(), (account.to_string(), device.clone()));
-        DeviceCredentials { account_id: account.to_string(), device_id: device, token }
+        DeviceCredentials { account_id: account.to_string(), device_id: device, token, recovery_code: None }
     }
+
+    /// A new recovery code for `account` (replacing its previous one).
+    fn new_recovery_code(&self, account: &str) -> String {
+        let code = format!("REC{:025}", self.counter.fetch_add(1, Ordering::SeqCst));
+        let mut data = self.data.lock().unwrap();
+        data.recovery.retain(|_, a| a != account);
+        data.recovery.insert(code.clone(), account.to_string());
+        code
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
 async fn create_account(State(s): State<Shared>, Json(b): Json<CreateAccount>) -> Response {
@@ -102,7 +121,79 @@ async fn create_account(State(s): State<Shared>, Json(b): Json<CreateAccount>) -
     }
     let account = format!("acc{}", s.counter.fetch_add(1, Ordering::SeqCst));
     s.data.lock().unwrap().accounts.insert(account.clone(), b.display_name);
-    (StatusCode::CREATED, Json(s.new_device(&account))).into_response()
+    let mut creds = s.new_device(&account);
+    creds.recovery_code = Some(s.new_recovery_code(&account));
+    (StatusCode::CREATED, Json(creds)).into_response()
+}
+
+async fn recover_account(State(s): State<Shared>, Json(b): Json<RecoverAccount>) -> Response {
+    let Some(account) = s.data.lock().unwrap().recovery.get(&b.recovery_code).cloned() else {
+        return err(StatusCode::NOT_FOUND, "not_found", "recovery code not recognised");
+    };
+    if b.revoke_other_devices {
+        s.data.lock().unwrap().tokens.retain(|_, (a, _)| *a != account);
+    }
+    let mut creds = s.new_device(&account);
+    creds.recovery_code = Some(s.new_recovery_code(&account));
+    (StatusCode::CREATED, Json(creds)).into_response()
+}
+
+async fn rotate_recovery_code(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let (account, _) = match auth(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    (StatusCode::CREATED, Json(RecoveryCode { recovery_code: s.new_recovery_code(&account) })).into_response()
+}
+
+async fn list_devices(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let (account, me) = match auth(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let data = s.data.lock().unwrap();
+    let mut devices: Vec<DeviceInfo> = data
+        .tokens
+        .values()
+        .filter(|(a, _)| *a == account)
+        .map(|(_, d)| DeviceInfo {
+            device_id: d.clone(),
+            name: None,
+            created_at: 0,
+            last_seen_at: data.seen.get(d).copied(),
+            this_device: *d == me,
+        })
+        .collect();
+    devices.sort_by(|a, b| a.device_id.cmp(&b.device_id));
+    Json(devices).into_response()
+}
+
+async fn last_seen(State(s): State<Shared>, headers: HeaderMap, Path(case): Path<String>) -> Response {
+    let (account, _) = match auth(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let data = s.data.lock().unwrap();
+    if role_of(&data, &case, &account).is_none() {
+        return err(StatusCode::NOT_FOUND, "not_found", "no such case");
+    }
+    // The fake's "last sync of the case": the device's last sync connection, for every case of its account.
+    let mut list: Vec<LastSeen> = data
+        .tokens
+        .values()
+        .filter(|(a, _)| role_of(&data, &case, a).is_some())
+        .filter_map(|(a, d)| {
+            Some(LastSeen {
+                account_id: a.clone(),
+                display_name: data.accounts.get(a).cloned().unwrap_or_default(),
+                device_id: d.clone(),
+                device_name: None,
+                synced_at: *data.seen.get(d)?,
+            })
+        })
+        .collect();
+    list.sort_by_key(|l| std::cmp::Reverse(l.synced_at));
+    Json(list).into_response()
 }
 
 async fn me(State(s): State<Shared>, headers: HeaderMap) -> Response {
@@ -269,6 +360,7 @@ async fn remove_member(
     State(s): State<Shared>,
     headers: HeaderMap,
     Path((case, member)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let (account, _) = match auth(&s, &headers) {
         Ok(x) => x,
@@ -279,7 +371,18 @@ async fn remove_member(
     if mine.is_none() || (mine != Some(Role::Owner) && member != account) {
         return err(StatusCode::NOT_FOUND, "not_found", "no such case");
     }
-    data.cases.get_mut(&case).map(|m| m.remove(&member));
+    let members = data.cases.get_mut(&case).unwrap();
+    if let Some(successor) = query.get("successor") {
+        if member != account || mine != Some(Role::Owner) || !members.contains_key(successor) {
+            return err(StatusCode::BAD_REQUEST, "invalid_input", "bad successor");
+        }
+        members.insert(successor.clone(), Role::Owner);
+    }
+    let owners = members.values().filter(|r| **r == Role::Owner).count();
+    if members.get(&member) == Some(&Role::Owner) && owners <= 1 {
+        return err(StatusCode::CONFLICT, "conflict", "the last owner cannot leave");
+    }
+    members.remove(&member);
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -303,6 +406,7 @@ async fn sync(State(s): State<Shared>, headers: HeaderMap, ws: WebSocketUpgrade)
         Ok(x) => x,
         Err(r) => return r,
     };
+    s.data.lock().unwrap().seen.insert(device.clone(), now());
     let Some(acceptor) = s.acceptor.lock().unwrap().clone() else {
         return err(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "stopping");
     };
@@ -317,7 +421,10 @@ async fn sync(State(s): State<Shared>, headers: HeaderMap, ws: WebSocketUpgrade)
 fn router(s: Shared) -> axum::Router {
     axum::Router::new()
         .route("/v1/accounts", post(create_account))
+        .route("/v1/accounts/recover", post(recover_account))
         .route("/v1/me", get(me))
+        .route("/v1/me/recovery-code", post(rotate_recovery_code))
+        .route("/v1/devices", get(list_devices))
         .route("/v1/devices/{device}", delete(revoke_device))
         .route("/v1/cases", post(register_case).get(list_cases))
         .route("/v1/cases/{case}/documents", post(register_document))
@@ -325,6 +432,7 @@ fn router(s: Shared) -> axum::Router {
         .route("/v1/invites/redeem", post(redeem_invite))
         .route("/v1/cases/{case}/members", get(list_members))
         .route("/v1/cases/{case}/usage", get(usage))
+        .route("/v1/cases/{case}/last-seen", get(last_seen))
         .route("/v1/cases/{case}/members/{member}", axum::routing::put(change_role).delete(remove_member))
         .route("/v1/sync", get(sync))
         .route("/healthz", get(|| async { "ok" }))

@@ -79,10 +79,31 @@ final class CasebookSession: ObservableObject {
     }
 
     /// Create an account on the relay and start syncing; returns the credentials to keep in the Keychain.
+    /// Their `recoveryCode` is for the user's eyes only: show it once ("write this down"); the Keychain
+    /// entry keeps the token, never the code.
     func signUp(relayUrl: String, displayName: String) async throws -> DeviceCredentials {
         let credentials = try await Relay(url: relayUrl).createAccount(displayName: displayName, deviceName: nil)
         try await signIn(relayUrl: relayUrl, credentials: credentials)
         return credentials
+    }
+
+    /// Every device was lost: get the account back with its recovery code (the lost phones are signed
+    /// out), start syncing and bring every case back, writing as the caregiver bound to the account.
+    /// Returns the credentials (show their new `recoveryCode` once) and the cases restored.
+    func recover(relayUrl: String, recoveryCode: String) async throws -> (DeviceCredentials, [String]) {
+        let credentials = try await Relay(url: relayUrl).recoverAccount(
+            recoveryCode: recoveryCode, deviceName: nil, revokeOtherDevices: true)
+        try await signIn(relayUrl: relayUrl, credentials: credentials)
+        guard let sync else { return (credentials, []) }
+        var restored: [String] = []
+        for membership in try await sync.relay().listCases() {
+            let c = try await sync.joinCase(caseId: membership.caseId, timeoutMs: 30_000)
+            if try store.me(caseId: c.id()) == nil, let me = try c.caregiverOfAccount(accountId: credentials.accountId) {
+                try store.setMe(caseId: c.id(), caregiverId: me)
+            }
+            restored.append(c.id())
+        }
+        return (credentials, restored)
     }
 
     /// Start syncing with credentials kept from an earlier `signUp`.

@@ -114,6 +114,8 @@ class CaseOverviewViewModel(
             return@async null
         }
         attempt {
+            // This phone's caregiver is the account's member: a recovered phone writes as them.
+            session.bindMe(caseId)
             sync.shareCase(session.case(caseId))
             sync.relay().createInvite(caseId, role).code
         }.onFailure { fail(it) }.getOrNull()

@@ -68,6 +68,11 @@ class CasebookSession(
     var relayUrl: String? = null
         private set
 
+    /** The relay account once signed in (the member behind this phone's caregiver in each case). */
+    @Volatile
+    var accountId: String? = null
+        private set
+
     private val failure = MutableStateFlow<UiError?>(null)
 
     /** Set when the relay refused this device for good: the UI asks the user to sign in again. */
@@ -157,11 +162,55 @@ class CasebookSession(
         Unit
     }
 
-    /** Create an account on the relay and start syncing; returns the credentials to keep securely. */
+    /**
+     * Create an account on the relay and start syncing; returns the credentials to keep securely. Their
+     * [DeviceCredentials.recoveryCode] is for the user's eyes only: show it once ("write this down") and
+     * keep it nowhere (store the credentials with [withoutRecoveryCode]).
+     */
     suspend fun signUp(relayUrl: String, displayName: String, deviceName: String? = null): DeviceCredentials {
         val credentials = Relay(relayUrl).use { it.createAccount(displayName, deviceName) }
         signIn(relayUrl, credentials)
         return credentials
+    }
+
+    /**
+     * Every device was lost: get the account back on this phone with its recovery code, start syncing and
+     * bring every case of the account back from the relay, writing as the same caregiver in each (the one
+     * bound to the account). [revokeOtherDevices]: the lost phones' tokens are refused and their
+     * connections closed. Returns the new credentials (their new recovery code replaces the typed one:
+     * show it once) and the cases restored.
+     */
+    suspend fun recover(
+        relayUrl: String,
+        recoveryCode: String,
+        deviceName: String? = null,
+        revokeOtherDevices: Boolean = true,
+        timeoutMs: UInt = 30_000u,
+    ): Pair<DeviceCredentials, List<String>> {
+        val credentials = Relay(relayUrl).use { it.recoverAccount(recoveryCode.trim(), deviceName, revokeOtherDevices) }
+        signIn(relayUrl, credentials)
+        val sync = sync ?: error("not signed in")
+        val restored = sync.relay().listCases().map { membership ->
+            val case = adopt(sync.joinCase(membership.caseId, timeoutMs))
+            withContext(io) {
+                if (store.me(case.id()) == null) {
+                    case.caregiverOfAccount(credentials.accountId)?.let { store.setMe(case.id(), it) }
+                }
+            }
+            case.id()
+        }
+        return credentials to restored
+    }
+
+    /**
+     * Bind this phone's caregiver in a case to the signed-in account (once), so that a recovered or
+     * linked phone of the account writes as the same caregiver. Called after creating, sharing or joining.
+     */
+    suspend fun bindMe(caseId: String) = withContext(io) {
+        val account = accountId ?: return@withContext
+        val me = store.me(caseId) ?: return@withContext
+        val case = case(caseId)
+        if (case.caregiverOfAccount(account) == null) case.linkCaregiverAccount(me, account)
     }
 
     /** Start syncing with credentials kept from an earlier [signUp]. */
@@ -186,6 +235,7 @@ class CasebookSession(
             }
         }
         this.relayUrl = relayUrl
+        this.accountId = credentials.accountId
         client.value = started
     }
 
@@ -288,3 +338,6 @@ class UiException(val error: UiError, cause: Throwable) : Exception(error.messag
 
 /** The [UiError] of a failed [attempt] (a non-Casebook failure as its message). */
 fun Throwable.uiError(): UiError = (this as? UiException)?.error ?: UiError(message ?: toString())
+
+/** The credentials to keep at rest: never the recovery code. */
+fun DeviceCredentials.withoutRecoveryCode(): DeviceCredentials = copy(recoveryCode = null)

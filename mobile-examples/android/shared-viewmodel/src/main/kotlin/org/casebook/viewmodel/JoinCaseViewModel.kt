@@ -9,6 +9,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
+import org.casebook.ffi.parseInviteLink
 
 /** Where joining stands. */
 sealed interface JoinState {
@@ -32,6 +33,7 @@ class JoinCaseViewModel(
     private val mutableState = MutableStateFlow<JoinState>(JoinState.Idle)
     val state: StateFlow<JoinState> = mutableState.asStateFlow()
 
+    /** [code]: the invite code typed, or the invite link the app was opened with (`casebook://invite/…`). */
     fun join(code: String, myName: String, relationship: String?): Job = scope.launch {
         val sync = session.sync ?: run {
             mutableState.value = JoinState.Failed(UiError("Sign in to a relay first."))
@@ -39,13 +41,16 @@ class JoinCaseViewModel(
         }
         mutableState.value = JoinState.Joining
         mutableState.value = attempt {
-            val membership = sync.relay().redeemInvite(code.trim())
+            val typed = code.trim()
+            val invite = if (typed.startsWith("casebook://", ignoreCase = true)) parseInviteLink(typed).code else typed
+            val membership = sync.relay().redeemInvite(invite)
             val case = session.adopt(sync.joinCase(membership.caseId, timeoutMs))
             withContext(io) {
                 if (session.me(case.id()) == null) {
                     val me = case.addCaregiver(myName, relationship)
                     session.store.setMe(case.id(), me)
                 }
+                session.bindMe(case.id())
                 // Push now rather than in a second: the family sees the new member at once.
                 sync.syncCase(case)
                 JoinState.Joined(case.id(), case.patient().displayName ?: "(unnamed)")

@@ -23,6 +23,7 @@ import kotlinx.coroutines.launch
 import org.casebook.app.CasebookApplication
 import org.casebook.ffi.CasebookException
 import org.casebook.viewmodel.toUiError
+import org.casebook.viewmodel.withoutRecoveryCode
 
 /**
  * Sign this phone in to the family's relay (create an account; the token goes to encrypted storage), or
@@ -36,6 +37,9 @@ fun AccountScreen(app: CasebookApplication, done: () -> Unit) {
     var url by remember { mutableStateOf(app.session.relayUrl ?: "https://") }
     var name by remember { mutableStateOf("") }
     var message by remember { mutableStateOf<String?>(null) }
+    // Shown once, right after sign-up or recovery; never saved (the credential store keeps the token only).
+    var recoveryCode by remember { mutableStateOf<String?>(null) }
+    var typedRecoveryCode by remember { mutableStateOf("") }
 
     Scaffold(topBar = { TopAppBar(title = { Text("Relay") }) }) { padding ->
         Column(Modifier.padding(padding).padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
@@ -48,13 +52,36 @@ fun AccountScreen(app: CasebookApplication, done: () -> Unit) {
                 app.appScope.launch {
                     message = try {
                         val creds = app.session.signUp(url.trim(), name.trim(), android.os.Build.MODEL)
-                        app.credentials.save(url.trim(), creds)
+                        app.credentials.save(url.trim(), creds.withoutRecoveryCode())
+                        recoveryCode = creds.recoveryCode
                         "Signed in."
                     } catch (e: CasebookException) {
                         e.toUiError().message
                     }
                 }
             }) { Text("Create account and sign in") }
+            recoveryCode?.let { code ->
+                Text("Write this down and keep it somewhere safe. If this phone is lost, it gets your account and " +
+                    "every case back on a new phone. It is shown only now.", style = MaterialTheme.typography.bodyMedium)
+                Text(code, style = MaterialTheme.typography.headlineSmall)
+                OutlinedButton(onClick = { recoveryCode = null }) { Text("I have written it down") }
+            }
+            // A new phone after a lost one: the recovery code brings the account back and signs the lost
+            // phone out.
+            OutlinedTextField(typedRecoveryCode, { typedRecoveryCode = it }, label = { Text("Recovery code (lost phone)") })
+            OutlinedButton(onClick = {
+                app.appScope.launch {
+                    message = try {
+                        val (creds, cases) = app.session.recover(url.trim(), typedRecoveryCode, android.os.Build.MODEL)
+                        app.credentials.save(url.trim(), creds.withoutRecoveryCode())
+                        typedRecoveryCode = ""
+                        recoveryCode = creds.recoveryCode
+                        "Account recovered: ${cases.size} case(s) restored; the other devices are signed out."
+                    } catch (e: CasebookException) {
+                        e.toUiError().message
+                    }
+                }
+            }) { Text("Recover my account") }
             OutlinedButton(onClick = {
                 app.appScope.launch { app.session.stopSync() }
                 app.credentials.clear()
