@@ -5,6 +5,7 @@
 
 pub mod agenda;
 pub mod appointment;
+pub mod attachment;
 pub mod calendar;
 pub mod chronology;
 pub mod conflict;

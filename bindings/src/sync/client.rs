@@ -6,11 +6,15 @@
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use casebook_core::sync::{CaseSyncStatus as CoreStatus, SyncClient as CoreClient, SyncEvent, SyncState};
+use casebook_core::sync::{
+    CaseSyncStatus as CoreStatus, RelayClient, SyncClient as CoreClient, SyncEvent, SyncState, TransferOptions,
+};
 
 use crate::case::Case;
 use crate::convert::parse_case_id;
+use crate::convert::u32_of;
 use crate::error::{CasebookError, Result};
+use crate::model::attachment::CaseSource;
 use crate::observer::Observers;
 use crate::store::Store;
 
@@ -65,6 +69,48 @@ pub trait SyncObserver: Send + Sync {
     fn on_not_member(&self, case_id: String);
 }
 
+/// Told how an attachment transfer advances (`SyncClient.uploadAttachments`, `downloadAttachment`,
+/// `downloadPinned`). Called on a background thread, at most about every 100 ms per attachment and always
+/// when one is complete (`done == total`): hand over to the UI thread and return quickly. An exception
+/// thrown here is caught and logged; the transfer goes on.
+#[uniffi::export(foreign)]
+pub trait TransferProgress: Send + Sync {
+    /// `done` of the `total` bytes of attachment `attachment_id` are transferred.
+    fn on_progress(&self, attachment_id: String, done: u64, total: u64);
+}
+
+/// Calls a [`TransferProgress`], throttled, never letting a foreign exception unwind into the transfer.
+struct Reporter {
+    progress: Option<Arc<dyn TransferProgress>>,
+    /// The last call: attachment, bytes done, when.
+    last: Option<(String, u64, std::time::Instant)>,
+}
+
+/// The shortest time between two progress calls of one attachment (but the last).
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+impl Reporter {
+    fn new(progress: Option<Arc<dyn TransferProgress>>) -> Self {
+        Self { progress, last: None }
+    }
+
+    fn report(&mut self, attachment_id: &str, done: u64, total: u64) {
+        let Some(progress) = &self.progress else { return };
+        let now = std::time::Instant::now();
+        if let Some((id, d, at)) = &self.last
+            && id == attachment_id
+            && (*d == done || (done < total && now.duration_since(*at) < PROGRESS_EVERY))
+        {
+            return;
+        }
+        self.last = Some((attachment_id.to_string(), done, now));
+        let call = std::panic::AssertUnwindSafe(|| progress.on_progress(attachment_id.to_string(), done, total));
+        if std::panic::catch_unwind(call).is_err() {
+            tracing::error!("a transfer progress callback threw; ignored");
+        }
+    }
+}
+
 /// A store connected to a relay. Start one per signed-in device and keep it while the app runs; pause it
 /// when the app goes to the background, resume it when it comes back, stop it when the app goes away.
 ///
@@ -105,6 +151,20 @@ impl SyncClient {
         {
             tracing::warn!(error = %e, "cannot attach a case to the sync client");
         }
+    }
+
+    /// Run an attachment transfer on a blocking thread with the relay client signed in as this device and
+    /// the store's cases (read before any transfer; no case is locked while bytes move), awaited without
+    /// blocking the caller.
+    async fn transfer<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&RelayClient, &CaseSource) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let relay = self.core()?.relay().clone();
+        let source = CaseSource::of(&self.store);
+        tokio::task::spawn_blocking(move || f(&relay, &source))
+            .await
+            .map_err(|_| CasebookError::Internal { reason: "an attachment transfer did not complete".into() })?
     }
 
     /// Save a case and hand its edits to the sync engine (the autosave's saver).
@@ -219,6 +279,82 @@ impl SyncClient {
     pub async fn sync_and_wait(&self, case: Arc<Case>, timeout_ms: u32) -> Result<CaseSyncStatus> {
         let core = self.core()?;
         Ok(core.sync_and_wait(&case.inner, timeout(timeout_ms)).await?.into())
+    }
+
+    /// Upload every attachment of the case whose bytes are on this device and not yet on the relay (one at a
+    /// time, each resuming where the relay stands, retrying through network loss for up to 10 minutes).
+    /// Returns how many were uploaded. Editors and owners (`Forbidden` for a viewer). The attachments are
+    /// read from the open case (unsaved ones included) before anything is sent; no case is locked while
+    /// the bytes move.
+    #[uniffi::method(default(progress = None))]
+    pub async fn upload_attachments(
+        &self,
+        case_id: String,
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<u32> {
+        let id = parse_case_id(&case_id)?;
+        self.transfer(move |relay, cases| {
+            let list = cases.attachments(&id)?;
+            let mut reporter = Reporter::new(progress);
+            let options = TransferOptions::default();
+            let sent = casebook_core::sync::attachments::upload_attachments(
+                relay,
+                &cases.store,
+                &id,
+                &list,
+                &options,
+                |a, done, total| reporter.report(&a.id, done, total),
+            )?;
+            Ok(u32_of(sent))
+        })
+        .await
+    }
+
+    /// Download attachment `attachment_id` of the case to this device (resuming what an earlier attempt
+    /// left, verified against its SHA-256); nothing to do when it is here already. Then `Case.readAttachment`
+    /// or `Store.exportAttachment` read it. `NotFound`: no such attachment, or the relay does not hold its
+    /// bytes (yet: the phone that attached it has not uploaded them).
+    #[uniffi::method(default(progress = None))]
+    pub async fn download_attachment(
+        &self,
+        case_id: String,
+        attachment_id: String,
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<()> {
+        let id = parse_case_id(&case_id)?;
+        self.transfer(move |relay, cases| {
+            let a = cases.attachment(&id, &attachment_id)?;
+            let mut reporter = Reporter::new(progress);
+            let options = TransferOptions::default();
+            casebook_core::sync::attachments::download_attachment(relay, &cases.store, &id, &a, &options, |d, t| {
+                reporter.report(&a.id, d, t)
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Download every attachment of the case kept offline on this device (`Store.keepOffline`) that is not
+    /// here yet; those the relay does not hold yet are skipped (the next call gets them). Returns how many
+    /// were downloaded.
+    #[uniffi::method(default(progress = None))]
+    pub async fn download_pinned(&self, case_id: String, progress: Option<Arc<dyn TransferProgress>>) -> Result<u32> {
+        let id = parse_case_id(&case_id)?;
+        self.transfer(move |relay, cases| {
+            let list = cases.attachments(&id)?;
+            let mut reporter = Reporter::new(progress);
+            let options = TransferOptions::default();
+            let n = casebook_core::sync::attachments::download_pinned(
+                relay,
+                &cases.store,
+                &id,
+                &list,
+                &options,
+                |a, done, total| reporter.report(&a.id, done, total),
+            )?;
+            Ok(u32_of(n))
+        })
+        .await
     }
 
     /// The app goes to the background: save every edited case at once, push, close the connection.

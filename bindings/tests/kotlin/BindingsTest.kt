@@ -11,6 +11,7 @@
 
 import java.io.File
 import java.nio.file.Files
+import java.security.MessageDigest
 import java.time.LocalDate
 import java.util.concurrent.ConcurrentLinkedQueue
 import java.util.concurrent.TimeUnit
@@ -27,8 +28,10 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
+import kotlin.random.Random
 import org.casebook.ffi.AgendaKind
 import org.casebook.ffi.AppointmentKind
+import org.casebook.ffi.AttachTarget
 import org.casebook.ffi.CaseChange
 import org.casebook.ffi.CaseObserver
 import org.casebook.ffi.CaseSyncStatus
@@ -50,6 +53,8 @@ import org.casebook.ffi.SharedText
 import org.casebook.ffi.Store
 import org.casebook.ffi.SyncClient
 import org.casebook.ffi.SyncState
+import org.casebook.ffi.TargetKind
+import org.casebook.ffi.TransferProgress
 import org.casebook.ffi.flow.SyncEvent
 import org.casebook.ffi.flow.caseChanges
 import org.casebook.ffi.flow.events
@@ -103,6 +108,8 @@ inline fun <reified E : Throwable> throws(block: () -> Unit): E {
     }
     throw AssertionError("expected ${E::class.simpleName}, nothing thrown")
 }
+
+fun sha256(bytes: ByteArray): String = MessageDigest.getInstance("SHA-256").digest(bytes).joinToString("") { "%02x".format(it) }
 
 /** Poll [cond] until it holds (a deadline, not a fixed sleep). */
 suspend fun eventually(what: String, timeoutMs: Long = 20_000, cond: suspend () -> Boolean) {
@@ -480,6 +487,77 @@ fun main() {
             cy.session.notMember.await("Cy's session hears that Cy is no longer a member", 30_000) { caseId in it }
             overview.overview.await("Cy's overview says so") { it?.removedFromRelay == true }
             throws<CasebookException.NotFound> { cy.sync.waitUntilSynced(caseId, 10_000u) }
+        }
+
+        test("attachments: Ana attaches and uploads a file (progress to the end); Ben sees it and downloads the same bytes") { _ ->
+            val anaCase = ana.session.case(caseId)
+            val benCase = ben.session.case(caseId)
+            val target = AttachTarget(TargetKind.APPOINTMENT, appt)
+            // A scan: a few hundred KB of random bytes, from a file (storeBlob reads it off the case's lock).
+            val bytes = Random(20261206).nextBytes(300 * 1024 + 17)
+            val file = File.createTempFile("casebook-scan", ".pdf")
+            file.writeBytes(bytes)
+            val blob = ana.store.storeBlob(file.path, false)
+            file.delete()
+            eq(blob.size, bytes.size.toULong(), "stored size")
+            eq(blob.sha256, sha256(bytes), "stored SHA-256")
+            val scan = anaCase.attachStored(target, blob, "biopsy-report.pdf", "application/pdf", anaId)
+            check(scan.onDevice && scan.target == target && scan.author == anaId) { "Ana's attachment: $scan" }
+            check(anaCase.readAttachment(scan.id).contentEquals(bytes)) { "Ana reads her bytes back" }
+            // A photo: its Exif segment (where a phone writes the location) is dropped.
+            val exif = byteArrayOf(0xFF.toByte(), 0xE1.toByte(), 0, 10) + "Exif\u0000\u0000GP".toByteArray()
+            val scanData = byteArrayOf(0xFF.toByte(), 0xDA.toByte(), 0, 2, 1, 2, 3, 0xFF.toByte(), 0xD9.toByte())
+            val soi = byteArrayOf(0xFF.toByte(), 0xD8.toByte())
+            val jpegFile = File.createTempFile("casebook-photo", ".jpg")
+            jpegFile.writeBytes(soi + exif + scanData)
+            val photo = anaCase.attachStored(target, ana.store.storeBlob(jpegFile.path, false), "letter.jpg", "image/jpeg", anaId)
+            jpegFile.delete()
+            check(anaCase.readAttachment(photo.id).contentEquals(soi + scanData)) { "the photo without its Exif segment" }
+            eq(anaCase.attachments(target).map { it.id }.toSet(), setOf(scan.id, photo.id), "Ana's attachments of the appointment")
+
+            // Ben's open case gets the references by itself; the bytes are neither on his phone nor on the relay.
+            eventually("the attachments in Ben's open case", 30_000) { benCase.attachments(target).size == 2 }
+            val seen = benCase.attachment(scan.id)
+            check(!seen.onDevice && seen.sha256 == scan.sha256 && seen.size == scan.size && seen.fileName == "biopsy-report.pdf") {
+                "Ben's view of the scan: $seen"
+            }
+            throws<CasebookException.InvalidInput> { benCase.readAttachment(scan.id) }
+            throws<CasebookException.NotFound> { ben.sync.downloadAttachment(caseId, scan.id) }
+
+            val progress = ConcurrentLinkedQueue<Triple<String, ULong, ULong>>()
+            val recorder = object : TransferProgress {
+                override fun onProgress(attachmentId: String, done: ULong, total: ULong) {
+                    progress += Triple(attachmentId, done, total)
+                }
+            }
+            eq(ana.sync.uploadAttachments(caseId, recorder), 2u, "uploaded")
+            val upScan = progress.filter { it.first == scan.id }
+            check(upScan.isNotEmpty() && upScan.all { it.third == scan.size && it.second <= it.third }) { "upload progress: $progress" }
+            eq(upScan.last().second, scan.size, "upload progress reached the total")
+            check(upScan.zipWithNext().all { (a, b) -> a.second <= b.second }) { "upload progress only goes forward: $upScan" }
+            eq(ana.sync.uploadAttachments(caseId), 0u, "nothing left to upload")
+
+            progress.clear()
+            ben.sync.downloadAttachment(caseId, scan.id, recorder)
+            eq(progress.last(), Triple(scan.id, scan.size, scan.size), "download progress reached the total")
+            check(benCase.attachment(scan.id).onDevice) { "the scan is on Ben's phone" }
+            val got = benCase.readAttachment(scan.id)
+            eq(sha256(got), sha256(bytes), "SHA-256 of Ben's copy")
+            check(got.contentEquals(bytes)) { "Ben has the same bytes" }
+            val out = File(ben.dir, "exported.pdf")
+            ben.store.exportAttachment(caseId, scan.id, out.path)
+            check(out.readBytes().contentEquals(bytes)) { "the exported file" }
+
+            // Keep offline: the pinned photo comes with downloadPinned.
+            ben.store.keepOffline(caseId, photo.id, true)
+            eq(ben.store.pinnedAttachments(caseId), listOf(photo.id), "pinned")
+            eq(ben.sync.downloadPinned(caseId), 1u, "pinned photo downloaded")
+            check(benCase.readAttachment(photo.id).contentEquals(soi + scanData)) { "Ben's photo" }
+            eq(ben.sync.downloadPinned(caseId), 0u, "nothing left to download")
+
+            // Retracted on Ana's phone: gone from Ben's list too.
+            anaCase.retractAttachment(photo.id, "wrong photo", anaId, today)
+            eventually("the retraction on Ben's phone", 30_000) { benCase.attachments(target).map { it.id } == listOf(scan.id) }
         }
 
         test("co-owners: Ana makes Ben an owner; Ben invites; the last owner cannot leave") { _ ->

@@ -9,6 +9,9 @@ struct AccountView: View {
     @State private var url = "https://"
     @State private var name = ""
     @State private var message: String?
+    /// Shown once, right after sign-up or recovery; never saved (the Keychain keeps the token only).
+    @State private var recoveryCode: String?
+    @State private var typedRecoveryCode = ""
 
     var body: some View {
         Form {
@@ -23,9 +26,34 @@ struct AccountView: View {
                     do {
                         let creds = try await session.signUp(relayUrl: u, displayName: n)
                         CredentialStore.save(url: u, creds)
+                        recoveryCode = creds.recoveryCode
                         message = "Signed in."
                     } catch {
                         message = errorMessage(error)
+                    }
+                }
+            }
+            if let code = recoveryCode {
+                Section("Recovery code") {
+                    Text("Write this down and keep it somewhere safe. If this phone is lost, it gets your account and every case back on a new phone. It is shown only now.")
+                    Text(code).font(.title3.monospaced()).textSelection(.enabled)
+                    Button("I have written it down") { recoveryCode = nil }
+                }
+            }
+            Section("Lost phone") {
+                TextField("Recovery code", text: $typedRecoveryCode).textInputAutocapitalization(.characters)
+                Button("Recover my account") {
+                    let u = url.trimmingCharacters(in: .whitespaces)
+                    Task {
+                        do {
+                            let (creds, cases) = try await session.recover(relayUrl: u, recoveryCode: typedRecoveryCode)
+                            CredentialStore.save(url: u, creds)
+                            typedRecoveryCode = ""
+                            recoveryCode = creds.recoveryCode
+                            message = "Account recovered: \(cases.count) case(s) restored; the other devices are signed out."
+                        } catch {
+                            message = errorMessage(error)
+                        }
                     }
                 }
             }
