@@ -63,8 +63,8 @@ fn hh_mm<S: serde::Serializer>(t: &Option<Time>, s: S) -> Result<S::Ok, S::Error
     }
 }
 
-/// "Second-opinion consultation", "Follow-up", ….
-fn appointment_label(kind: AppointmentKind) -> &'static str {
+/// "Second-opinion consultation", "Follow-up", … (also the calendar's detailed titles).
+pub(crate) fn appointment_label(kind: AppointmentKind) -> &'static str {
     match kind {
         AppointmentKind::FirstOpinion => "Appointment with the treating oncologist",
         AppointmentKind::SecondOpinion => "Second-opinion consultation",

@@ -38,7 +38,7 @@ use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{ActorId, AutoCommit, ObjId, ObjType, ScalarValue};
 use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-use super::agenda::{AgendaEntry, AgendaKind};
+use super::agenda::{AgendaEntry, AgendaKind, appointment_label};
 use super::appointment::AppointmentKind;
 use super::record_request::{RecordItem, RequestProgress};
 use super::retraction::is_retracted;
@@ -152,18 +152,6 @@ fn uid_kind(kind: AgendaKind) -> &'static str {
 /// Shown with a records-due date (DOMAIN.md: say so where the due date is shown).
 const DUE_NOTE: &str = "Legal due date of a records request, counted from the day the request was sent. The law \
                         counts from the day it was received, so this date is a little early: the safe side.";
-
-/// "Second-opinion consultation", …: the appointment's kind, for a detailed title.
-fn appointment_label(kind: AppointmentKind) -> &'static str {
-    match kind {
-        AppointmentKind::FirstOpinion => "Appointment with the treating oncologist",
-        AppointmentKind::SecondOpinion => "Second-opinion consultation",
-        AppointmentKind::ThirdOpinion => "Third-opinion consultation",
-        AppointmentKind::FollowUp => "Follow-up",
-        AppointmentKind::Tests => "Tests",
-        AppointmentKind::Other => "Appointment",
-    }
-}
 
 /// `s` trimmed, or `None` when blank.
 fn named(s: Option<&str>) -> Option<&str> {
