@@ -15,6 +15,7 @@ pub mod decision;
 pub mod exchange;
 pub mod history;
 pub mod opinion;
+pub mod packet;
 pub mod patient;
 pub mod plausibility;
 pub mod progress;

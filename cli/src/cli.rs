@@ -175,6 +175,9 @@ pub(crate) enum Command {
     /// A record request as a letter to sign and send: the patient's right-of-access request for the
     /// records (with the 30-day rule), and a loan request for slides and blocks.
     Letter(crate::commands::letter::LetterArgs),
+    /// The case as one HTML page for the new specialist (records, medications, history, opinions,
+    /// questions, contacts): self-contained and ready to print.
+    Packet(crate::commands::packet::PacketArgs),
     /// Progress through the guide's seven steps.
     Progress,
     /// What was retracted (items removed by mistake, retracted record requests): by whom, when and why.

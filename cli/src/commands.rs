@@ -17,6 +17,7 @@ pub(crate) mod history;
 pub(crate) mod letter;
 pub(crate) mod notes;
 pub(crate) mod opinion;
+pub(crate) mod packet;
 pub(crate) mod patient;
 pub(crate) mod preferences;
 pub(crate) mod progress;
@@ -78,6 +79,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Agenda => agenda::show(&ctx),
         Command::Calendar(a) => calendar::export(&ctx, a),
         Command::Letter(a) => letter::print(&ctx, a),
+        Command::Packet(a) => packet::export(&ctx, a),
         Command::Progress => progress::show(&ctx),
         Command::Retracted => retracted::list(&ctx),
         Command::Conflicts => conflict::list(&ctx),

@@ -33,6 +33,7 @@ pub mod history;
 pub mod letter;
 pub mod notation;
 pub mod opinion;
+pub mod packet;
 pub mod patient;
 pub mod plausibility;
 pub mod progress;
