@@ -1016,17 +1016,17 @@ fn export_and_import_carry_notes_between_stores() {
     assert!(err.contains("not a Casebook exchange file"), "{err}");
 }
 
-#[test]
-fn concurrent_edits_show_as_conflicts_until_resolved() {
-    let (a, _, _) = Cb::with_case();
+/// Ana's store with a case, and a sibling's store that got it from an exchange file and joined the care team
+/// as `sibling`; both set the stage offline (IIIA, IIIB), then swap exchange files both ways. Returns the two
+/// stores and the caregiver ids of Ana and the sibling.
+fn siblings_set_the_stage_offline(sibling: &str) -> (Cb, Cb, String, String) {
+    let (a, _, ana) = Cb::with_case();
     let b = Cb::new();
     let file = a.path("all.cbx");
     a.ok(&["export", "--out", &file]);
     b.ok(&["import", &file]);
-    b.ok(&["caregiver", "add", "Bruno"]);
-    b.ok(&["me", "set", "Bruno"]);
-
-    // Both set the stage offline, then exchange both ways.
+    let other = b.add(&["caregiver", "add", sibling]);
+    b.ok(&["me", "set", sibling]);
     a.ok(&["patient", "set", "stage", "IIIA"]);
     b.ok(&["patient", "set", "stage", "IIIB"]);
     let (fa, fb) = (a.path("a.cbx"), b.path("b.cbx"));
@@ -1034,7 +1034,12 @@ fn concurrent_edits_show_as_conflicts_until_resolved() {
     b.ok(&["export", "--out", &fb]);
     a.ok(&["import", &fb]);
     b.ok(&["import", &fa]);
+    (a, b, ana, other)
+}
 
+#[test]
+fn concurrent_edits_show_as_conflicts_until_resolved() {
+    let (a, b, _, _) = siblings_set_the_stage_offline("Bruno");
     let ca = a.json(&["conflicts"]);
     assert_eq!(ca, b.json(&["conflicts"]));
     assert_eq!(ca[0]["path"], "patient/stage");
@@ -1861,22 +1866,7 @@ fn co_owners_recovery_and_last_seen_from_the_cli() {
 
 #[test]
 fn who_did_what_names_the_caregiver_of_each_device() {
-    let (a, _, ana) = Cb::with_case();
-    let b = Cb::new();
-    let file = a.path("all.cbx");
-    a.ok(&["export", "--out", &file]);
-    b.ok(&["import", &file]);
-    let ben = b.add(&["caregiver", "add", "Ben"]);
-    b.ok(&["me", "set", "Ben"]);
-
-    // Both set the stage offline, then exchange both ways.
-    a.ok(&["patient", "set", "stage", "IIIA"]);
-    b.ok(&["patient", "set", "stage", "IIIB"]);
-    let (fa, fb) = (a.path("a.cbx"), b.path("b.cbx"));
-    a.ok(&["export", "--out", &fa]);
-    b.ok(&["export", "--out", &fb]);
-    a.ok(&["import", &fb]);
-    b.ok(&["import", &fa]);
+    let (a, b, ana, ben) = siblings_set_the_stage_offline("Ben");
 
     // The field's history: every value with who set it and when, the same on both devices.
     let log = a.json(&["log", "patient/stage"]);
