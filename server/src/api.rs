@@ -38,6 +38,11 @@ const MAX_CODE_BYTES: usize = 64;
 /// The relay's router: API, sync, health and metrics.
 pub(crate) fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
+    // With --metrics-listen, `/metrics` moves to that address.
+    let main_metrics = match state.config.metrics_listen {
+        None => Router::new().route("/metrics", get(metrics)),
+        Some(_) => Router::new(),
+    };
     Router::new()
         .route("/v1/accounts", post(create_account))
         .route("/v1/accounts/recover", post(recover_account))
@@ -68,8 +73,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/cases/{case_id}/last-seen", get(last_seen))
         .route("/v1/cases/{case_id}/members/{account_id}", put(change_role).delete(remove_member))
         .route("/v1/sync", get(sync::upgrade))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
+        .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(crate::health::readyz))
+        .merge(main_metrics)
         .fallback(|| async { Error::NotFound("no such route") })
         .method_not_allowed_fallback(|| async {
             let body = Json(casebook_core::relay_api::ApiError {
@@ -80,6 +86,16 @@ pub(crate) fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::map_response_with_state(state.clone(), count_response))
+        .with_state(state)
+}
+
+/// The monitoring router served on `--metrics-listen`: metrics, health and readiness only.
+pub(crate) fn monitoring_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(crate::health::readyz))
+        .fallback(|| async { Error::NotFound("no such route") })
         .with_state(state)
 }
 

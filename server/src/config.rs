@@ -33,6 +33,15 @@ pub const DEFAULT_SYNC_BYTES_PER_SEC: u64 = 32 * 1024 * 1024;
 /// Default inbound byte burst on one sync connection: a whole case up to the default quota (512 MiB).
 pub const DEFAULT_SYNC_BYTE_BURST: u64 = DEFAULT_CASE_QUOTA_BYTES;
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (timestamp, level, target, message, fields).
+    Json,
+}
+
 /// The relay's configuration. Every limit has a flag and an environment variable; `--help` lists them.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "casebook-server", version, about = "Casebook relay: authenticated sync of cases over WebSocket")]
@@ -150,6 +159,21 @@ pub struct Config {
     /// On shutdown, how long to let running syncs finish before closing connections, in seconds.
     #[arg(long, env = "CASEBOOK_SHUTDOWN_GRACE_SECS", default_value_t = 3)]
     pub shutdown_grace_secs: u64,
+
+    /// Log format: `text` for people, `json` (one object per line) for log collectors.
+    #[arg(long, env = "CASEBOOK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Also serve `/metrics`, `/healthz` and `/readyz` on this address (e.g. `127.0.0.1:9090`, reachable by
+    /// the monitoring system only); `/metrics` is then no longer served on --listen.
+    #[arg(long, env = "CASEBOOK_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// With TLS: check the certificate and key files every this many seconds and serve the new ones when
+    /// they change (a renewed certificate needs no restart; 0: never). A pair that fails to load is logged
+    /// and the current one kept.
+    #[arg(long, env = "CASEBOOK_TLS_RELOAD_SECS", default_value_t = 30)]
+    pub tls_reload_secs: u64,
 }
 
 impl Default for Config {
@@ -182,6 +206,9 @@ impl Default for Config {
             max_pending_invites_per_case: 50,
             link_code_ttl_secs: 600,
             shutdown_grace_secs: 3,
+            log_format: LogFormat::Text,
+            metrics_listen: None,
+            tls_reload_secs: 30,
         }
     }
 }
@@ -266,6 +293,9 @@ mod tests {
         assert_eq!(parsed.sync_message_burst, d.sync_message_burst);
         assert_eq!(parsed.sync_bytes_per_sec, d.sync_bytes_per_sec);
         assert_eq!(parsed.sync_byte_burst, d.sync_byte_burst);
+        assert_eq!(parsed.log_format, d.log_format);
+        assert_eq!(parsed.metrics_listen, d.metrics_listen);
+        assert_eq!(parsed.tls_reload_secs, d.tls_reload_secs);
     }
 
     #[test]
@@ -279,6 +309,12 @@ mod tests {
                 .unwrap();
         assert_eq!((c.sync_messages_per_sec, c.sync_message_burst), (0, 7));
         assert!(Config::try_parse_from(["casebook-server", "--tls-cert", "a.pem"]).is_err());
+        let c =
+            Config::try_parse_from(["casebook-server", "--log-format", "json", "--metrics-listen", "127.0.0.1:9090"])
+                .unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        assert!(Config::try_parse_from(["casebook-server", "--log-format", "xml"]).is_err());
     }
 
     #[test]

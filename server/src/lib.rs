@@ -60,6 +60,7 @@ mod cases;
 mod connections;
 mod demux;
 mod detachable;
+mod health;
 mod inbound;
 mod limits;
 mod listener;
@@ -75,7 +76,7 @@ mod state;
 mod sync;
 mod tls;
 
-pub use config::Config;
+pub use config::{Config, LogFormat};
 pub use error::{Error, Result};
-pub use logging::init_logging;
+pub use logging::{init_logging, init_logging_as};
 pub use relay::{Relay, RelayHandle, run, shutdown_signal};

@@ -3,12 +3,17 @@
 //! tungstenite prints WebSocket frames, samod and automerge print sync messages, sled prints stored values —
 //! and all of those carry note text. The relay's own events carry ids and counts only: never display names,
 //! device names, tokens, note text or diagnoses.
+//!
+//! `--log-format json` writes one JSON object per line (`timestamp`, `level`, `target`, `fields`) for log
+//! collectors; the same guard applies.
 
 use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{Layer, fmt};
+use tracing_subscriber::{Layer, Registry, fmt};
+
+use crate::config::LogFormat;
 
 /// Whether an event of `target` at `level` may be logged at all.
 pub(crate) fn allowed(target: &str, level: &Level) -> bool {
@@ -16,12 +21,29 @@ pub(crate) fn allowed(target: &str, level: &Level) -> bool {
     ours || *level <= Level::INFO
 }
 
-/// Install the global subscriber (the binary does; tests may install their own). Does nothing if one is
+/// Install the global subscriber writing text lines (tests may install their own). Does nothing if one is
 /// already installed.
 pub fn init_logging() {
+    init_logging_as(LogFormat::Text)
+}
+
+/// Install the global subscriber writing `format` to stderr (the binary does, with `--log-format`). Does
+/// nothing if one is already installed.
+pub fn init_logging_as(format: LogFormat) {
+    let _ = tracing_subscriber::registry().with(layer(format, std::io::stderr)).try_init();
+}
+
+/// The guarded, `RUST_LOG`-filtered layer writing `format` to what `writer` makes.
+fn layer<W>(format: LogFormat, writer: W) -> Box<dyn Layer<Registry> + Send + Sync>
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let layer = fmt::layer().with_filter(filter_fn(|m| allowed(m.target(), m.level()))).with_filter(env);
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    let guard = filter_fn(|m| allowed(m.target(), m.level()));
+    match format {
+        LogFormat::Text => fmt::layer().with_writer(writer).with_filter(guard).with_filter(env).boxed(),
+        LogFormat::Json => fmt::layer().json().with_writer(writer).with_filter(guard).with_filter(env).boxed(),
+    }
 }
 
 #[cfg(test)]
@@ -38,5 +60,39 @@ mod tests {
         assert!(allowed("hyper", &Level::INFO));
         assert!(allowed("casebook_server::sync", &Level::TRACE));
         assert!(!allowed("casebook_server_evil", &Level::TRACE));
+    }
+
+    /// A writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_lines_are_json_objects_and_keep_the_guard() {
+        let buf = Buffer::default();
+        let out = buf.clone();
+        let subscriber = tracing_subscriber::registry().with(layer(LogFormat::Json, move || out.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "casebook_server::sync", case = "c1", "case loaded");
+            tracing::debug!(target: "sled::pagecache", "a stored value");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["target"], "casebook_server::sync");
+        assert_eq!(v["fields"]["message"], "case loaded");
+        assert_eq!(v["fields"]["case"], "c1");
+        assert!(v["timestamp"].is_string());
     }
 }

@@ -41,6 +41,10 @@ pub struct RelayHandle {
     server: JoinHandle<std::io::Result<()>>,
     /// Saves last-seen times periodically.
     seen_saver: JoinHandle<()>,
+    /// The monitoring listener (`--metrics-listen`) and its server.
+    monitoring: Option<(SocketAddr, JoinHandle<std::io::Result<()>>)>,
+    /// Reloads the TLS certificate when its files change.
+    tls_reloader: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for RelayHandle {
@@ -55,9 +59,12 @@ impl Relay {
     /// handle tells the port chosen.
     pub async fn start(config: Config) -> Result<RelayHandle> {
         config.validate()?;
-        let tls_acceptor = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
-            _ => None,
+        let (tls_acceptor, tls_certs) = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                let (acceptor, certs) = tls::acceptor(cert, key)?;
+                (Some(acceptor), Some(certs))
+            }
+            _ => (None, None),
         };
         let data_dir = config.data_dir.clone();
         let limits = DirectoryLimits::from(&config);
@@ -65,6 +72,7 @@ impl Relay {
             std::fs::create_dir_all(&data_dir)?;
             let sled: Arc<dyn Storage> = Arc::new(SledStorage::open(&data_dir)?);
             let database = Arc::new(Detachable::new(sled));
+            crate::health::check_format(&*database)?;
             let dir = Directory::open(database.clone(), limits, unix_now())?;
             let seen = Seen::open(database.clone(), &dir)?;
             Ok((database, Arc::new(dir), Arc::new(seen)))
@@ -93,6 +101,7 @@ impl Relay {
             dir,
             seen: seen.clone(),
             quota,
+            database: storage.clone(),
             storage: samod_storage,
             metrics,
             connections: Arc::new(Connections::default()),
@@ -114,8 +123,22 @@ impl Relay {
             }
         };
         let seen_saver = tokio::spawn(seen::persist_periodically(seen));
+        let monitoring = match state.config.metrics_listen {
+            None => None,
+            Some(at) => {
+                let listener = TcpListener::bind(at).await?;
+                let at = listener.local_addr()?;
+                let app = api::monitoring_router(state.clone());
+                tracing::info!(addr = %at, "monitoring listening");
+                Some((at, tokio::spawn(axum::serve(listener, app).into_future())))
+            }
+        };
+        let reload_every = Duration::from_secs(state.config.tls_reload_secs);
+        let tls_reloader = tls_certs
+            .filter(|_| !reload_every.is_zero())
+            .map(|certs| tokio::spawn(certs.reload_periodically(reload_every)));
         tracing::info!(%addr, tls, "relay listening");
-        Ok(RelayHandle { addr, tls, state, database, stop_http, server, seen_saver })
+        Ok(RelayHandle { addr, tls, state, database, stop_http, server, seen_saver, monitoring, tls_reloader })
     }
 }
 
@@ -136,6 +159,11 @@ impl RelayHandle {
         format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
+    /// The address of the monitoring listener (`--metrics-listen`), if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.monitoring.as_ref().map(|(a, _)| *a)
+    }
+
     /// Open sync connections.
     pub fn connection_count(&self) -> usize {
         self.state.connections.len()
@@ -152,9 +180,12 @@ impl RelayHandle {
     /// storage and release the data directory (it can be reopened by a new [`Relay::start`] in the same
     /// process once this returns).
     pub async fn shutdown(self) {
-        let RelayHandle { addr, state, database, stop_http, server, seen_saver, .. } = self;
+        let RelayHandle { addr, state, database, stop_http, server, seen_saver, monitoring, tls_reloader, .. } = self;
         tracing::info!(%addr, "relay shutting down");
         state.shutting_down.store(true, Ordering::SeqCst);
+        if let Some(reloader) = tls_reloader {
+            reloader.abort();
+        }
         let _ = stop_http.send(());
 
         // Let running syncs finish: wait for 200 ms without a message, at most the grace period.
@@ -181,6 +212,11 @@ impl RelayHandle {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server ended with an error"),
             Err(_) => tracing::warn!("HTTP server did not stop in time"),
             _ => {}
+        }
+        // The monitoring listener answered `/readyz` with 503 while draining; it stops with the relay.
+        if let Some((_, monitoring)) = monitoring {
+            monitoring.abort();
+            let _ = monitoring.await;
         }
         // The last-seen times that changed since the last periodic save.
         seen_saver.abort();

@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) seen: Arc<Seen>,
     /// Per-case storage accounting.
     pub(crate) quota: Arc<Quota>,
+    /// The relay's database (readiness probes).
+    pub(crate) database: Arc<dyn casebook_core::storage::Storage>,
     /// The samod storage (for its failure count).
     pub(crate) storage: QuotaStorage,
     /// Counters.

@@ -387,3 +387,40 @@ async fn health_and_metrics() {
         assert!(r.body.contains(name), "{name} missing in\n{}", r.body);
     }
 }
+
+#[tokio::test]
+async fn ready_when_storage_answers_and_monitoring_on_its_own_address() {
+    let relay = TestRelay::start_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    let http = relay.http();
+    let r = http.get("/readyz", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = r.json();
+    assert_eq!(v["ready"], true);
+    assert_eq!(v["storage"], "ok");
+    assert_eq!(v["format_version"], v["expected_format_version"]);
+    // Metrics moved to the monitoring address; the public one no longer serves them.
+    assert_eq!(http.get("/metrics", None).await.status, 404);
+    let monitoring = Http::new(relay.handle.metrics_addr().expect("a monitoring address"));
+    let r = monitoring.get("/metrics", None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("casebook_relay_connections 0"), "{}", r.body);
+    assert_eq!(monitoring.get("/readyz", None).await.status, 200);
+    assert_eq!(monitoring.get("/healthz", None).await.body, "ok");
+    // Nothing of the API is reachable there.
+    assert_eq!(monitoring.post("/v1/accounts", None, &serde_json::json!({"display_name": "Ana"})).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_data_directory_from_a_newer_relay_is_refused_at_start() {
+    let relay = TestRelay::start().await;
+    let dir = relay.dir;
+    relay.handle.shutdown().await;
+    {
+        let db = casebook_core::storage::SledStorage::open(dir.path()).unwrap();
+        use casebook_core::storage::Storage as _;
+        db.put(&casebook_core::storage::key(["relay", "meta", "format"]).unwrap(), b"99").unwrap();
+        db.flush().unwrap();
+    }
+    let e = casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path())).await.unwrap_err();
+    assert!(e.to_string().contains("newer relay"), "{e}");
+}

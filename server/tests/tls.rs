@@ -4,6 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use casebook_core::relay_api::Me;
 use common::{Http, TestRelay, send_request};
@@ -95,4 +96,110 @@ async fn a_bad_certificate_path_is_a_clear_startup_error() {
         ..casebook_server::Config::for_tests(dir.path())
     };
     assert!(casebook_server::Relay::start(config).await.is_err());
+}
+
+/// Accepts any server certificate and records the leaf it was shown (to see which certificate is served).
+#[derive(Debug)]
+struct Recorder {
+    seen: std::sync::Mutex<Vec<Vec<u8>>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.seen.lock().unwrap().push(end_entity.to_vec());
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The leaf certificate the relay at `addr` presents now.
+async fn served_leaf(addr: std::net::SocketAddr) -> Vec<u8> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let recorder = Arc::new(Recorder { seen: Default::default(), provider: provider.clone() });
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(recorder.clone())
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let _tls =
+        TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    recorder.seen.lock().unwrap().pop().expect("a certificate was shown")
+}
+
+fn leaf_of(pem: &std::path::Path) -> Vec<u8> {
+    CertificateDer::pem_file_iter(pem).unwrap().next().unwrap().unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::copy(fixture("cert.pem"), &cert).unwrap();
+    std::fs::copy(fixture("key.pem"), &key).unwrap();
+    let relay = TestRelay::start_with(|c| {
+        c.tls_cert = Some(cert.clone());
+        c.tls_key = Some(key.clone());
+        c.tls_reload_secs = 1;
+    })
+    .await;
+    assert_eq!(served_leaf(relay.addr()).await, leaf_of(&fixture("cert.pem")));
+
+    // A renewal caught half-way (new certificate, old key) keeps serving the old pair.
+    std::fs::copy(fixture("renewed-cert.pem"), &cert).unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(served_leaf(relay.addr()).await, leaf_of(&fixture("cert.pem")));
+
+    // Once the key is there too, new connections get the renewed certificate.
+    std::fs::copy(fixture("renewed-key.pem"), &key).unwrap();
+    let renewed = leaf_of(&fixture("renewed-cert.pem"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while served_leaf(relay.addr()).await != renewed {
+        assert!(std::time::Instant::now() < deadline, "the renewed certificate was not served within 10 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = send_request(tls_stream_any(&relay).await, &relay.addr().to_string(), "GET", "/healthz", None, None).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+    relay.handle.shutdown().await;
+}
+
+/// A TLS stream to the relay that accepts whatever certificate it shows.
+async fn tls_stream_any(relay: &TestRelay) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let recorder = Arc::new(Recorder { seen: Default::default(), provider: provider.clone() });
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(recorder)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(relay.addr()).await.unwrap();
+    TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap()
 }
