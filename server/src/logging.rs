@@ -27,10 +27,10 @@ pub fn init_logging() {
     init_logging_as(LogFormat::Text)
 }
 
-/// Install the global subscriber writing `format` to stderr (the binary does, with `--log-format`). Does
+/// Install the global subscriber writing `format` to stdout (the binary does, with `--log-format`). Does
 /// nothing if one is already installed.
 pub fn init_logging_as(format: LogFormat) {
-    let _ = tracing_subscriber::registry().with(layer(format, std::io::stderr)).try_init();
+    let _ = tracing_subscriber::registry().with(layer(format, std::io::stdout)).try_init();
 }
 
 /// The guarded, `RUST_LOG`-filtered layer writing `format` to what `writer` makes.

@@ -153,3 +153,64 @@ async fn runs_logs_no_content_and_stops_on_sigterm() {
     Command::new("kill").args(["-TERM", &again.0.id().to_string()]).status().unwrap();
     assert!(again.0.wait().unwrap().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_a_monitoring_address_and_the_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--metrics-listen", "127.0.0.1:0"])
+        .env("CASEBOOK_DATA_DIR", dir.path())
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut child = Kill(child);
+    let lines = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let reader = {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                let v: serde_json::Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+                let message = v["fields"]["message"].as_str().unwrap_or("").to_string();
+                if message == "relay listening" || message == "monitoring listening" {
+                    let _ = addr_tx.send((message, v["fields"]["addr"].as_str().unwrap().to_string()));
+                }
+                lines.lock().unwrap().push(v);
+            }
+        })
+    };
+    let mut public = None;
+    let mut monitoring = None;
+    while public.is_none() || monitoring.is_none() {
+        let (what, addr) = addr_rx.recv_timeout(Duration::from_secs(20)).expect("listening");
+        let addr: std::net::SocketAddr = addr.parse().unwrap();
+        if what == "relay listening" { public = Some(addr) } else { monitoring = Some(addr) }
+    }
+    let (public, monitoring) = (public.unwrap(), monitoring.unwrap());
+    let http = Http::new(public);
+    http.post("/v1/accounts", None, &CreateAccount { display_name: "Zelda Quixote".into(), device_name: None }).await;
+    assert_eq!(http.get("/metrics", None).await.status, 404);
+    assert!(Http::new(monitoring).get("/metrics", None).await.body.contains("casebook_relay_accounts 1"));
+
+    // The probe a container health check runs: 0 when ready, 1 when nothing answers.
+    let probe = |url: String| Command::new(BIN).args(["probe", "--url", &url]).output().unwrap();
+    assert!(probe(format!("http://{monitoring}/readyz")).status.success());
+    assert!(probe(format!("http://{public}/readyz")).status.success());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = probe(format!("http://{closed}/readyz"));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+
+    Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    assert!(child.0.wait().unwrap().success());
+    reader.join().unwrap();
+    let lines = lines.lock().unwrap();
+    assert!(lines.iter().any(|v| v["fields"]["message"] == "relay stopped"));
+    assert!(lines.iter().all(|v| v["level"].is_string() && v["timestamp"].is_string()));
+    let text: String = lines.iter().map(|v| v.to_string()).collect();
+    assert!(!text.contains("Zelda") && !text.contains("Quixote"), "a name reached the log");
+}
