@@ -12,9 +12,53 @@
 //! | `casebook_relay_limit_hits_total{kind}` | counter | each limit violation, by [`LimitKind`] |
 //! | `casebook_relay_http_responses_total{class}` | counter | API responses by status class |
 //! | `casebook_relay_storage_failures_total` | counter | failed storage operations of the sync engine |
+//! | `casebook_relay_sync_message_seconds` | histogram | handling of one inbound sync message: checks, dry run, hand-off to the case's repository |
+//! | `casebook_relay_storage_write_seconds` | histogram | one durable write (or delete) of the sync engine, flush included |
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the latency histograms' buckets, in seconds (Prometheus `le`).
+const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// A latency histogram: counts per bucket (not cumulative), the sum in microseconds, the count.
+#[derive(Debug, Default)]
+pub(crate) struct Histogram {
+    /// One count per bucket of [`BUCKETS`], then the overflow (`+Inf`).
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    /// Record one observation.
+    pub(crate) fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = BUCKETS.iter().position(|le| secs <= *le).unwrap_or(BUCKETS.len());
+        inc(&self.buckets[i], 1);
+        inc(&self.sum_micros, d.as_micros().min(u128::from(u64::MAX)) as u64);
+        inc(&self.count, 1);
+    }
+
+    /// Observations so far.
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        cumulative += self.buckets[BUCKETS.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
+    }
+}
 
 /// A limit that was hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +172,10 @@ pub(crate) struct Metrics {
     auth_invalid: AtomicU64,
     limit_hits: [AtomicU64; LimitKind::ALL.len()],
     http: [AtomicU64; 5],
+    /// Handling of one inbound sync message.
+    pub(crate) sync_message: Histogram,
+    /// One durable write of the sync engine.
+    pub(crate) storage_write: Histogram,
 }
 
 fn inc(a: &AtomicU64, n: u64) {
@@ -253,6 +301,16 @@ impl Metrics {
             "Failed storage operations of the sync engine.",
             &[("", g.storage_failures)],
         );
+        self.sync_message.render(
+            &mut out,
+            "casebook_relay_sync_message_seconds",
+            "Handling of one inbound sync message (checks, dry run, hand-off to the case's repository).",
+        );
+        self.storage_write.render(
+            &mut out,
+            "casebook_relay_storage_write_seconds",
+            "One durable write or delete of the sync engine, flush included.",
+        );
         out
     }
 }
@@ -282,5 +340,29 @@ mod tests {
         assert!(text.contains("casebook_relay_limit_hits_total{kind=\"message_rate\"} 0\n"));
         assert!(text.contains("casebook_relay_http_responses_total{class=\"4xx\"} 1\n"));
         assert!(text.contains("# TYPE casebook_relay_messages_in_total counter\n"));
+        assert!(text.contains("# TYPE casebook_relay_sync_message_seconds histogram\n"));
+    }
+
+    #[test]
+    fn histograms_are_cumulative() {
+        let m = Metrics::default();
+        m.storage_write.observe(Duration::from_micros(300));
+        m.storage_write.observe(Duration::from_millis(3));
+        m.storage_write.observe(Duration::from_millis(3));
+        m.storage_write.observe(Duration::from_secs(60));
+        let text = m.render(Gauges::default());
+        for line in [
+            "casebook_relay_storage_write_seconds_bucket{le=\"0.0005\"} 1\n",
+            "casebook_relay_storage_write_seconds_bucket{le=\"0.0025\"} 1\n",
+            "casebook_relay_storage_write_seconds_bucket{le=\"0.005\"} 3\n",
+            "casebook_relay_storage_write_seconds_bucket{le=\"10\"} 3\n",
+            "casebook_relay_storage_write_seconds_bucket{le=\"+Inf\"} 4\n",
+            "casebook_relay_storage_write_seconds_count 4\n",
+            "casebook_relay_storage_write_seconds_sum 60.0063\n",
+            "casebook_relay_sync_message_seconds_count 0\n",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
+        assert_eq!(m.storage_write.count(), 4);
     }
 }

@@ -202,7 +202,9 @@ impl samod::storage::Storage for QuotaStorage {
         let write = samod::storage::Storage::put(&self.inner, key, data);
         let quota = self.quota.clone();
         async move {
+            let started = std::time::Instant::now();
             write.await;
+            quota.metrics.storage_write.observe(started.elapsed());
             if let Some(d) = doc {
                 quota.after_write(&d, old, Some(len));
             }
@@ -218,7 +220,9 @@ impl samod::storage::Storage for QuotaStorage {
         let write = samod::storage::Storage::delete(&self.inner, key);
         let quota = self.quota.clone();
         async move {
+            let started = std::time::Instant::now();
             write.await;
+            quota.metrics.storage_write.observe(started.elapsed());
             if let Some(d) = doc {
                 quota.after_write(&d, old, None);
             }

@@ -227,6 +227,7 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
                         Message::Binary(bytes) => {
                             state.metrics.message_in(bytes.len());
                             msgs_in += 1;
+                            let started = std::time::Instant::now();
                             let changes = match crate::inbound::check(&bytes) {
                                 Ok(changes) => changes,
                                 Err(why) => {
@@ -235,7 +236,9 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
                                     break Some(UNDECODABLE);
                                 }
                             };
-                            if let Err(refused) = demux.deliver(bytes.to_vec(), changes).await {
+                            let delivered = demux.deliver(bytes.to_vec(), changes).await;
+                            state.metrics.sync_message.observe(started.elapsed());
+                            if let Err(refused) = delivered {
                                 break Some(refusal(&state, &auth, refused, &mut lobby_ended, &mut demux).await);
                             }
                         }

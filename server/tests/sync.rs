@@ -95,6 +95,13 @@ async fn members_sync_a_case_and_its_documents() {
     let metrics = http.get("/metrics", None).await.body;
     assert!(metrics.contains("casebook_relay_connections 2\n"), "{metrics}");
     assert!(!metrics.contains("casebook_relay_messages_in_total 0\n"));
+    // Every inbound message and every durable write was timed.
+    let count = |name: &str| -> u64 {
+        let line = metrics.lines().find(|l| l.starts_with(&format!("{name}_count "))).expect(name);
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(count("casebook_relay_sync_message_seconds") > 0, "{metrics}");
+    assert!(count("casebook_relay_storage_write_seconds") > 0, "{metrics}");
     ana_client.stop().await;
     ben_client.stop().await;
 }
