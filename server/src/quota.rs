@@ -199,10 +199,11 @@ impl samod::storage::Storage for QuotaStorage {
             self.old_len(&key)
         });
         let len = data.len();
+        // The core's adapter writes (and flushes) when called, and returns a ready future: time both.
+        let started = std::time::Instant::now();
         let write = samod::storage::Storage::put(&self.inner, key, data);
         let quota = self.quota.clone();
         async move {
-            let started = std::time::Instant::now();
             write.await;
             quota.metrics.storage_write.observe(started.elapsed());
             if let Some(d) = doc {
@@ -217,10 +218,11 @@ impl samod::storage::Storage for QuotaStorage {
             self.quota.before_write(d);
             self.old_len(&key)
         });
+        // The core's adapter writes (and flushes) when called, and returns a ready future: time both.
+        let started = std::time::Instant::now();
         let write = samod::storage::Storage::delete(&self.inner, key);
         let quota = self.quota.clone();
         async move {
-            let started = std::time::Instant::now();
             write.await;
             quota.metrics.storage_write.observe(started.elapsed());
             if let Some(d) = doc {

@@ -102,6 +102,14 @@ async fn members_sync_a_case_and_its_documents() {
     };
     assert!(count("casebook_relay_sync_message_seconds") > 0, "{metrics}");
     assert!(count("casebook_relay_storage_write_seconds") > 0, "{metrics}");
+    // Writes are flushed to disk: they take time (the histogram times the write, not a ready future).
+    let sum: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("casebook_relay_storage_write_seconds_sum "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sum > 0.0, "{metrics}");
     ana_client.stop().await;
     ben_client.stop().await;
 }
