@@ -17,6 +17,8 @@ pub mod history;
 pub mod opinion;
 pub mod packet;
 pub mod patient;
+#[cfg(feature = "pdf")]
+pub mod pdf;
 pub mod plausibility;
 pub mod progress;
 pub mod question;

@@ -172,11 +172,12 @@ pub(crate) enum Command {
     /// due, slides to return, tasks due. Titles are generic ("Medical appointment") unless --details;
     /// importing a newer file updates the events and removes those that no longer apply.
     Calendar(crate::commands::calendar::CalendarArgs),
-    /// A record request as a letter to sign and send: the patient's right-of-access request for the
-    /// records (with the 30-day rule), and a loan request for slides and blocks.
+    /// A record request as a letter to sign and send (text, or a PDF with --out letter.pdf): the patient's
+    /// right-of-access request for the records (with the 30-day rule), and a loan request for slides and
+    /// blocks.
     Letter(crate::commands::letter::LetterArgs),
-    /// The case as one HTML page for the new specialist (records, medications, history, opinions,
-    /// questions, contacts): self-contained and ready to print.
+    /// The case for the new specialist (records, medications, history, opinions, questions, contacts): a PDF
+    /// (--out packet.pdf, --appendix encloses the attached images and PDFs) or one self-contained HTML page.
     Packet(crate::commands::packet::PacketArgs),
     /// Progress through the guide's seven steps.
     Progress,

@@ -35,10 +35,10 @@ use casebook_core::storage::SledStorage;
 use casebook_core::{Case, CaseId, Store};
 
 /// Hidden argument: run the one-year-case open measurement in this (fresh) process.
-const CHILD_ARG: &str = "--child-open";
+pub(crate) const CHILD_ARG: &str = "--child-open";
 
 /// Sizes of one run.
-struct Config {
+pub(crate) struct Config {
     quick: bool,
     /// Single-character edits of the typing benchmark.
     typing_edits: usize,
@@ -61,7 +61,7 @@ struct Config {
 }
 
 impl Config {
-    fn full() -> Self {
+    pub(crate) fn full() -> Self {
         Self {
             quick: false,
             typing_edits: 100_000,
@@ -76,7 +76,7 @@ impl Config {
         }
     }
 
-    fn quick() -> Self {
+    pub(crate) fn quick() -> Self {
         Self {
             quick: true,
             typing_edits: 5_000,
@@ -101,7 +101,7 @@ struct Verdict {
 }
 
 #[derive(Default)]
-struct Summary(Vec<Verdict>);
+pub(crate) struct Summary(Vec<Verdict>);
 
 impl Summary {
     fn add(&mut self, figure: impl Into<String>, measured: impl Into<String>, target: &str, ok: Option<bool>) {
@@ -669,9 +669,9 @@ fn durable(cfg: &Config, year: Option<&YearCase>, summary: &mut Summary) {
 // 3. One-year case
 
 /// The generated case, kept on disk until the end of the run.
-struct YearCase {
-    dir: tempfile::TempDir,
-    case: CaseId,
+pub(crate) struct YearCase {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) case: CaseId,
     sample_appointment: String,
     authors: Vec<String>,
     task: String,
@@ -791,7 +791,7 @@ struct Ids {
     opinions: usize,
 }
 
-fn year_case(cfg: &Config, summary: &mut Summary) -> YearCase {
+pub(crate) fn year_case(cfg: &Config, summary: &mut Summary) -> YearCase {
     let keystrokes = cfg.appointments * cfg.authors * cfg.note_chars;
     println!();
     println!(
@@ -1007,7 +1007,7 @@ fn year_case(cfg: &Config, summary: &mut Summary) -> YearCase {
 }
 
 /// Child mode: open the case from disk in this fresh process and print `RESULT key value` lines.
-fn child_open(args: &[String]) {
+pub(crate) fn child_open(args: &[String]) {
     let [dir, id, appointment] = args else {
         panic!("usage: {CHILD_ARG} DIR CASE_ID APPOINTMENT_ID");
     };

@@ -87,6 +87,10 @@ pub(crate) fn save_shared_changes(case: &Mutex<Case>) -> Result<(SaveStats, Writ
 pub struct CaseState {
     /// Heads (hex change hashes) of each document of the case, by document id.
     pub docs: BTreeMap<String, Vec<String>>,
+    /// SHA-256 of the attachment blobs the device holds ([`Case::exchange_state`]; empty from
+    /// [`Case::state`]): an export with attachments leaves those out.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub blobs: std::collections::BTreeSet<String>,
 }
 
 impl Case {
@@ -362,7 +366,21 @@ impl Case {
             };
             docs.insert(id.to_string(), hex_heads(&heads));
         }
-        Ok(CaseState { docs })
+        Ok(CaseState { docs, blobs: Default::default() })
+    }
+
+    /// [`Case::state`] plus the attachment blobs this device holds: what a peer needs to export only the
+    /// changes **and** attachment files this device lacks (`casebook state`).
+    pub fn exchange_state(&mut self) -> Result<CaseState> {
+        let mut state = self.state()?;
+        state.blobs = self.attachments(None).into_iter().filter(|a| a.on_device).map(|a| a.sha256).collect();
+        Ok(state)
+    }
+
+    /// A case over an overview document merged in memory and not saved yet (an import reads it before it
+    /// writes it; `main` is taken back from the field).
+    pub(crate) fn unsaved(storage: Arc<dyn Storage>, main: TrackedDoc) -> Self {
+        Case { main, notes: BTreeMap::new(), storage, text_cache: None, saving: Arc::default(), me: None, bound: false }
     }
 }
 

@@ -10,6 +10,8 @@
 //! - [`exchange`]: offline export/import of changes as a file.
 //! - [`storage`]: the [`storage::Storage`] trait, its sled and in-memory implementations and the samod
 //!   adapter. The only module that touches sled.
+//! - [`blob_store`]: the [`blob_store::BlobStore`] trait: attachment bytes as plain files beside the
+//!   key/value store (a directory, or memory in tests).
 //! - `engine` (features `sync` or `sim`): the sans-IO sync engine — events in, effects out — that the
 //!   sync client and the deterministic simulation both drive; `changes`: what a merge changed in a case.
 //! - [`relay_api`]: the relay's HTTP routes and JSON bodies, shared by relay and sync client;
@@ -27,6 +29,7 @@
 
 mod am;
 pub mod autosave;
+pub mod blob_store;
 #[cfg(any(feature = "sync", feature = "sim"))]
 mod bridge;
 pub mod case;

@@ -35,6 +35,7 @@ pub mod notation;
 pub mod opinion;
 pub mod packet;
 pub mod patient;
+pub mod photo_location;
 pub mod plausibility;
 pub mod progress;
 pub mod question;

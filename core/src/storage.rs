@@ -4,6 +4,10 @@
 //! `<doc id>/snapshot/<compaction hash>`), so the same data can back a samod repository through
 //! [`SamodStorage`]. Two implementations: [`SledStorage`] on disk (the only code in the workspace that
 //! names sled) and [`MemoryStorage`] for tests.
+//!
+//! The bytes of attachment blobs are not values of the store: each storage hands out a
+//! [`BlobStore`](crate::blob_store::BlobStore) ([`Storage::blobs`]) that keeps them as files — in
+//! `<sled directory>/attachments/` for [`SledStorage`], in memory for [`MemoryStorage`].
 
 use std::sync::Arc;
 
@@ -34,6 +38,9 @@ pub enum StorageError {
     InvalidKey,
 }
 
+/// What [`Storage::scan`] calls with each entry (key, value); an error stops the scan and is returned.
+pub type ScanVisitor<'a> = dyn FnMut(&StorageKey, &[u8]) -> Result<(), StorageError> + 'a;
+
 /// A synchronous key/value store with prefix scans. Every method may fail; [`Storage::flush`] makes every
 /// earlier `put` and `delete` durable.
 pub trait Storage: Send + Sync + 'static {
@@ -51,6 +58,18 @@ pub trait Storage: Send + Sync + 'static {
     fn delete(&self, key: &StorageKey) -> Result<(), StorageError>;
     /// Make every earlier write durable.
     fn flush(&self) -> Result<(), StorageError>;
+    /// Where the bytes of attachment blobs live beside this storage (always the same files for the same
+    /// storage). By default none: reads find nothing and writes fail.
+    fn blobs(&self) -> Arc<dyn crate::blob_store::BlobStore> {
+        Arc::new(crate::blob_store::NoBlobStore)
+    }
+    /// Visit every entry in key order, one at a time (a backup streams the store without holding it in
+    /// memory). Writes made during the visit may or may not be seen; callers that need one instant pause
+    /// their writers. By default unsupported.
+    fn scan(&self, visit: &mut ScanVisitor<'_>) -> Result<(), StorageError> {
+        let _ = visit;
+        Err(StorageError::Io("this storage cannot be scanned".into()))
+    }
 }
 
 impl<S: Storage + ?Sized> Storage for Arc<S> {
@@ -71,6 +90,12 @@ impl<S: Storage + ?Sized> Storage for Arc<S> {
     }
     fn flush(&self) -> Result<(), StorageError> {
         (**self).flush()
+    }
+    fn blobs(&self) -> Arc<dyn crate::blob_store::BlobStore> {
+        (**self).blobs()
+    }
+    fn scan(&self, visit: &mut ScanVisitor<'_>) -> Result<(), StorageError> {
+        (**self).scan(visit)
     }
 }
 

@@ -41,9 +41,17 @@ pub struct Store {
 const INDEX: &str = "casebook";
 
 impl Store {
-    /// Open (or create) an on-disk store in directory `dir` (sled).
+    /// Open (or create) an on-disk store in directory `dir` (sled; attachment files in `dir/attachments/`).
+    /// Attachment blobs of the earlier layout (chunks inside sled) are moved into files the first time; a
+    /// failure to move them (a full disk) is logged and retried at the next open, never fatal.
     pub fn open(dir: &Path) -> Result<Self> {
-        Ok(Self::with_storage(Arc::new(SledStorage::open(dir)?)))
+        let store = Self::with_storage(Arc::new(SledStorage::open(dir)?));
+        match crate::model::attachment::migrate_chunked_blobs(&*store.storage) {
+            Ok(0) => {}
+            Ok(moved) => tracing::info!(moved, "attachment blobs moved from the database into files"),
+            Err(e) => tracing::warn!(error = %e, "cannot move attachment blobs into files yet"),
+        }
+        Ok(store)
     }
 
     /// Open an existing on-disk store; an error if `dir` holds none (so a mistyped path creates nothing).

@@ -26,4 +26,4 @@ pub use client::{SyncClient, SyncOptions};
 pub use driver::SharedCase;
 pub use error::{SyncError, SyncResult};
 pub use relay_client::{RelayClient, TransferOptions};
-pub use status::{CaseSyncStatus, SyncEvent, SyncObserver, SyncState};
+pub use status::{CaseSyncStatus, SyncEvent, SyncObserver, SyncState, TransferDirection};

@@ -1,5 +1,9 @@
 //! Attachments: blobs on the device, references in the document.
 
+#[path = "support/bytes.rs"]
+mod bytes;
+use bytes::pseudo_random;
+
 use std::sync::Arc;
 
 use casebook_core::model::attachment::{AttachTarget, CHUNK_SIZE, NewAttachment, TargetKind, strip_jpeg_app1_bytes};
@@ -17,18 +21,6 @@ fn setup() -> (Arc<MemoryStorage>, Store, casebook_core::Case, String, String) {
         .add_document(Some("2026-10-01"), DocumentKind::PathologyReport, None, "biopsy report", Location::Digital)
         .unwrap();
     (storage, store, case, me, doc)
-}
-
-fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn target(kind: TargetKind, id: &str) -> AttachTarget {
@@ -49,10 +41,11 @@ fn attach_offline_list_and_open_byte_identical() {
     assert_eq!(a.size, bytes.len() as u64);
     assert!(a.on_device);
     case.save().unwrap();
-    // Chunked: no value holds the whole file.
+    // The bytes are a file of the blob store, named by the hash; the key/value store holds the manifest only.
     let blob_keys = storage.load_range(&key(["casebook", "blob", &a.sha256]).unwrap()).unwrap();
-    assert_eq!(blob_keys.len(), 5, "4 chunks + a manifest");
-    assert!(blob_keys.iter().all(|(_, v)| v.len() <= CHUNK_SIZE));
+    assert_eq!(blob_keys.len(), 1, "a manifest");
+    assert!(blob_keys.iter().all(|(_, v)| v.len() < 200));
+    assert_eq!(storage.blobs().size(&a.sha256).unwrap(), Some(bytes.len() as u64));
 
     let case = store.open_case(case.id()).unwrap();
     let listed = case.attachments(Some(&target(TargetKind::Document, &doc)));
@@ -99,10 +92,12 @@ fn corruption_is_detected_and_missing_blobs_say_so() {
             &bytes,
         )
         .unwrap();
-    let k = key(["casebook", "blob", &a.sha256, "c", "1"]).unwrap();
-    let mut c = storage.load(&k).unwrap().unwrap();
-    c[3] ^= 0xFF;
-    storage.put(&k, &c).unwrap();
+    // One byte of the blob's file damaged (same length).
+    let mut damaged = bytes.clone();
+    damaged[CHUNK_SIZE + 3] ^= 0xFF;
+    let mut f = storage.blobs().open_append(&a.sha256, 0).unwrap();
+    f.write(&damaged).unwrap();
+    f.sync().unwrap();
     let err = case.read_attachment(&a.id).unwrap_err();
     assert!(matches!(err, Error::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("SHA-256"), "{err}");

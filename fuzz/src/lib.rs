@@ -7,9 +7,10 @@
 //!
 //! # Layout
 //! - [`mutate`]: generic byte mutations.
-//! - [`targets`]: the four targets — `ws` (the relay's `/v1/sync` WebSocket), `exchange`
+//! - [`targets`]: the five targets — `ws` (the relay's `/v1/sync` WebSocket), `exchange`
 //!   ([`casebook_core::Store::import_changes`]), `loader` (stored chunks → [`casebook_core::Store::open_case`]),
-//!   `http` (JSON bodies of every POST/PUT route of a real relay).
+//!   `photo` (the location stripper of attached photos: JPEG, PNG, HEIF, WebP), `http` (JSON bodies of every
+//!   POST/PUT route of a real relay).
 //! - [`run`]: the loop, with a seed and a budget of executions or seconds.
 //!
 //! Reproduce: `cargo run --release -p casebook-fuzz -- <target> --seed N --secs S` (same seed, same inputs;
@@ -93,13 +94,14 @@ pub trait Target {
 }
 
 /// The target names, in the order the smoke test runs them.
-pub const TARGETS: [&str; 4] = ["exchange", "loader", "http", "ws"];
+pub const TARGETS: [&str; 5] = ["exchange", "loader", "photo", "http", "ws"];
 
 /// Build a target by name.
 pub fn target(name: &str) -> anyhow::Result<Box<dyn Target>> {
     Ok(match name {
         "exchange" => Box::new(targets::exchange::Exchange::new()?),
         "loader" => Box::new(targets::loader::Loader::new()?),
+        "photo" => Box::new(targets::photo::Photo::new()?),
         "http" => Box::new(targets::http::Http::new()?),
         "ws" => Box::new(targets::ws::Ws::new()?),
         other => anyhow::bail!("unknown target {other}; one of {TARGETS:?}"),

@@ -18,6 +18,7 @@ use casebook_server::{Config, Relay, RelayHandle};
 pub mod exchange;
 pub mod http;
 pub mod loader;
+pub mod photo;
 pub mod ws;
 
 /// An in-memory [`Storage`] whose content can be copied and compared (clones share the map).

@@ -1,10 +1,19 @@
 //! Attachment blobs: content-addressed bytes of a case, uploaded in chunks and resumable both ways.
 //!
 //! # Storage
-//! `relay/blob-meta/<case>/<sha256>`: JSON [`Meta`] (declared size, bytes received, complete, first upload
-//! time). `relay/blob-data/<case>/<sha256>/<offset, 16 digits>`: one uploaded chunk (at most
-//! `--max-blob-chunk-bytes`), so a blob is never one value nor whole in memory. A blob belongs to the case
-//! it was uploaded to (two cases holding the same file hold two copies: nothing is learned across cases).
+//! The bytes are a plain file per blob, `<data dir>/attachments/<case>/<sha256>` (the storage's
+//! [`BlobStore`]; not `blobs/`, which sled owns), appended to chunk by chunk and read back through a small
+//! buffer, so a blob is never a database value nor whole in memory. Both path components are validated
+//! ids (a case id that parses, 64 lowercase hex digits) and the blob store checks them again: no path
+//! traversal. `relay/blob-meta/<case>/<sha256>` in sled: JSON [`Meta`] (declared size, bytes received,
+//! complete, first upload time). A blob belongs to the case it was uploaded to (two cases holding the same
+//! file hold two copies: nothing is learned across cases).
+//!
+//! Durability: a chunk is fsynced (and the directory, when the file is new) before the metadata counts it
+//! and before the PUT is answered. Whenever the metadata is read for a write or a status, a file longer than
+//! it says (bytes of a chunk never acknowledged, a crash) is cut back to it, and a missing or shorter file
+//! starts the blob over (`received` 0). Blobs of the earlier layout (chunks as sled values,
+//! `relay/blob-data/<case>/<sha256>/<offset>`) are moved into files at start ([`migrate_chunked_blobs`]).
 //!
 //! # Rules
 //! Members only, exactly like documents: a non-member (and an unknown case) gets 404. Editors and owners
@@ -28,6 +37,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use casebook_core::blob_store::BlobRead;
 use casebook_core::relay_api::{BlobStatus, RetainBlobs, RetainedBlobs, Role};
 use casebook_core::storage::{Storage, StorageKey, key};
 use sha2::{Digest, Sha256};
@@ -55,12 +65,16 @@ struct Meta {
 fn meta_key(case: &str, sha: &str) -> Result<StorageKey> {
     Ok(key(["relay", "blob-meta", case, sha])?)
 }
+/// The earlier layout's chunks of a blob (only [`migrate_chunked_blobs`] and deletion look there).
 fn data_prefix(case: &str, sha: &str) -> Result<StorageKey> {
     Ok(key(["relay", "blob-data", case, sha])?)
 }
-fn chunk_key(case: &str, sha: &str, offset: u64) -> Result<StorageKey> {
-    Ok(key(["relay", "blob-data", case, sha, &format!("{offset:016}")])?)
+/// The blob store's name of a blob's file: `<case>/<sha256>` (both validated ids).
+fn file_name(case: &str, sha: &str) -> String {
+    format!("{case}/{sha}")
 }
+/// Bytes read from a blob's file at a time (hashing, download).
+const READ_BYTES: usize = 128 << 10;
 
 fn load_meta(raw: &dyn Storage, case: &str, sha: &str) -> Result<Option<Meta>> {
     Ok(raw.load(&meta_key(case, sha)?)?.and_then(|v| serde_json::from_slice(&v).ok()))
@@ -72,23 +86,111 @@ fn put_meta(raw: &dyn Storage, case: &str, sha: &str, m: &Meta) -> Result<()> {
     Ok(())
 }
 
+/// Delete a blob: its metadata (and any chunk of the earlier layout), then its file.
 fn delete_blob(raw: &dyn Storage, case: &str, sha: &str) -> Result<()> {
     for k in raw.keys(&data_prefix(case, sha)?)? {
         raw.delete(&k)?;
     }
     raw.delete(&meta_key(case, sha)?)?;
+    raw.blobs().delete(&file_name(case, sha))?;
     Ok(())
 }
 
-/// The chunks of a blob as (offset, key), in order.
-fn chunks(raw: &dyn Storage, case: &str, sha: &str) -> Result<Vec<(u64, StorageKey)>> {
-    let mut v: Vec<(u64, StorageKey)> = raw
-        .keys(&data_prefix(case, sha)?)?
-        .into_iter()
-        .filter_map(|k| k.to_string().rsplit('/').next().and_then(|s| s.parse().ok()).map(|o| (o, k)))
-        .collect();
-    v.sort_by_key(|(o, _)| *o);
-    Ok(v)
+/// The metadata of a blob, made to agree with its file (call with [`WRITE`] held): a file longer than
+/// `received` (a chunk written but never acknowledged: a crash between the write and the metadata) is cut
+/// back to it; a missing or shorter file (lost or damaged outside the relay) starts the blob over.
+fn reconciled_meta(raw: &dyn Storage, case: &str, sha: &str) -> Result<Option<Meta>> {
+    let Some(mut m) = load_meta(raw, case, sha)? else { return Ok(None) };
+    let blobs = raw.blobs();
+    let name = file_name(case, sha);
+    let len = blobs.size(&name)?.unwrap_or(0);
+    if len > m.received {
+        blobs.truncate(&name, m.received)?;
+    } else if len < m.received {
+        tracing::warn!(case_id = case, "a blob's file is shorter than its metadata: the blob starts over");
+        blobs.delete(&name)?;
+        m.received = 0;
+        m.complete = false;
+        put_meta(raw, case, sha, &m)?;
+        raw.flush()?;
+    }
+    Ok(Some(m))
+}
+
+/// SHA-256 (hex) and length of what `r` yields, through a small buffer.
+fn hash_of(mut r: impl std::io::Read) -> std::io::Result<(String, u64)> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; READ_BYTES];
+    let mut n = 0u64;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => {
+                h.update(&buf[..k]);
+                n += k as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((h.finalize().iter().map(|b| format!("{b:02x}")).collect(), n))
+}
+
+/// Move blobs of the earlier layout (chunks as sled values, `relay/blob-data/<case>/<sha256>/<offset>`)
+/// into files, once: each blob's chunks are copied in order (as far as they are contiguous and its
+/// metadata counts), the file is fsynced, the metadata records what it holds, then the chunks are deleted.
+/// Safe to run again after a crash at any point. Returns how many blobs were moved.
+pub(crate) fn migrate_chunked_blobs(raw: &dyn Storage) -> Result<usize> {
+    let mut blobs_found = BTreeSet::new();
+    for k in raw.keys(&key(["relay", "blob-data"])?)? {
+        let s = k.to_string();
+        let parts: Vec<&str> = s.split('/').collect();
+        if let [_, _, case, sha, _] = parts[..]
+            && (1..=64).contains(&case.len())
+            && case.bytes().all(|b| b.is_ascii_alphanumeric())
+            && path_sha(sha).is_ok()
+        {
+            blobs_found.insert((case.to_string(), sha.to_string()));
+        }
+    }
+    let blobs = raw.blobs();
+    let mut moved = 0;
+    for (case, sha) in blobs_found {
+        let Some(mut m) = load_meta(raw, &case, &sha)? else {
+            delete_blob(raw, &case, &sha)?;
+            continue;
+        };
+        let mut chunks: Vec<(u64, StorageKey)> = raw
+            .keys(&data_prefix(&case, &sha)?)?
+            .into_iter()
+            .filter_map(|k| k.to_string().rsplit('/').next().and_then(|s| s.parse().ok()).map(|o| (o, k)))
+            .collect();
+        chunks.sort_by_key(|(o, _)| *o);
+        let name = file_name(&case, &sha);
+        let mut file = blobs.open_append(&name, 0)?;
+        let mut held = 0u64;
+        for (o, k) in &chunks {
+            if *o != held || held >= m.received {
+                break;
+            }
+            let Some(c) = raw.load(k)? else { break };
+            let take = (c.len() as u64).min(m.received - held) as usize;
+            file.write(&c[..take])?;
+            held += take as u64;
+        }
+        file.sync()?;
+        drop(file);
+        m.complete = m.complete && held == m.size;
+        m.received = held;
+        put_meta(raw, &case, &sha, &m)?;
+        raw.flush()?;
+        for (_, k) in chunks {
+            raw.delete(&k)?;
+        }
+        raw.flush()?;
+        moved += 1;
+    }
+    Ok(moved)
 }
 
 /// Bytes of attachment blobs a case holds on the relay (what the quota counts).
@@ -176,7 +278,9 @@ pub(crate) async fn put_blob(
     let st = state.clone();
     let out = blocking(move || {
         let _one = WRITE.lock().unwrap_or_else(|e| e.into_inner());
-        let mut m = match load_meta(&*raw, &case, &sha)? {
+        let blobs = raw.blobs();
+        let name = file_name(&case, &sha);
+        let mut m = match reconciled_meta(&*raw, &case, &sha)? {
             Some(m) if m.size == size => m,
             Some(m) if m.complete => return Ok(status(&sha, Some(m))),
             Some(_) => {
@@ -209,24 +313,19 @@ pub(crate) async fn put_blob(
         if m.received + body.len() as u64 > m.size {
             return Err(Error::InvalidInput("more bytes than the declared size".into()));
         }
-        if !body.is_empty() {
-            raw.put(&chunk_key(&case, &sha, offset)?, &body)?;
+        if !body.is_empty() || m.received == 0 {
+            // Durable before the metadata counts it and before the answer acknowledges it.
+            let mut file = blobs.open_append(&name, offset)?;
+            file.write(&body)?;
+            file.sync()?;
             m.received += body.len() as u64;
         }
         if m.received == m.size {
-            let mut h = Sha256::new();
-            let mut at = 0u64;
-            for (o, k) in chunks(&*raw, &case, &sha)? {
-                let c = raw.load(&k)?.unwrap_or_default();
-                if o != at {
-                    at = u64::MAX;
-                    break;
-                }
-                at += c.len() as u64;
-                h.update(&c);
-            }
-            let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-            if at != m.size || hex != sha {
+            let verified = match blobs.open_read(&name, 0)? {
+                Some(r) => hash_of(std::io::Read::take(r, m.size)).is_ok_and(|(h, n)| n == m.size && h == sha),
+                None => false,
+            };
+            if !verified {
                 delete_blob(&*raw, &case, &sha)?;
                 raw.flush()?;
                 quota.refresh(&case);
@@ -257,7 +356,11 @@ pub(crate) async fn blob_status(
     state.dir.role_of(&auth, &case)?;
     let sha = path_sha(&sha)?;
     let raw = state.quota.raw().clone();
-    let m = blocking(move || load_meta(&*raw, &case, &sha).map(|m| (sha, m))).await?;
+    let m = blocking(move || {
+        let _one = WRITE.lock().unwrap_or_else(|e| e.into_inner());
+        reconciled_meta(&*raw, &case, &sha).map(|m| (sha, m))
+    })
+    .await?;
     Ok(Json(status(&m.0, m.1)))
 }
 
@@ -285,38 +388,65 @@ pub(crate) async fn get_blob(
     };
     let raw = state.quota.raw().clone();
     let (c2, s2) = (case.clone(), sha.clone());
-    let (m, list) = blocking(move || {
+    let (m, file) = blocking(move || {
         let m = load_meta(&*raw, &c2, &s2)?.filter(|m| m.complete).ok_or(Error::NotFound("no such blob"))?;
-        Ok((m, chunks(&*raw, &c2, &s2)?))
+        let blobs = raw.blobs();
+        let name = file_name(&c2, &s2);
+        if blobs.size(&name)?.is_none_or(|len| len < m.size) {
+            tracing::warn!(case_id = %c2, "a complete blob's file is missing or short: not served");
+            return Err(Error::NotFound("no such blob"));
+        }
+        let start = range.unwrap_or(0).min(m.size);
+        let file = blobs.open_read(&name, start)?.ok_or(Error::NotFound("no such blob"))?;
+        Ok((m, file))
     })
     .await?;
     let start = range.unwrap_or(0);
     if start > m.size {
         return Err(Error::InvalidInput("range starts after the end of the blob".into()));
     }
-    // Chunks that hold bytes at or after `start`, with how much of each to skip.
-    let next_offsets: Vec<u64> = list.iter().skip(1).map(|(o, _)| *o).chain(std::iter::once(m.size)).collect();
-    let parts: Vec<(StorageKey, usize)> = list
-        .into_iter()
-        .zip(next_offsets)
-        .filter(|((_, _), end)| *end > start)
-        .map(|((o, k), _)| (k, start.saturating_sub(o) as usize))
-        .collect();
+    // The file from `start`, READ_BYTES at a time (each read on a blocking thread).
+    struct Left {
+        file: Option<BlobRead>,
+        remaining: u64,
+    }
     let stream = futures::stream::unfold(
-        (parts.into_iter(), state.clone(), auth, case),
-        |(mut it, st, auth, case)| async move {
-            let (k, skip) = it.next()?;
-            // Membership is checked before every chunk: a removed member's download stops here.
-            if st.dir.role_of(&auth, &case).is_err() {
-                return Some((Err(std::io::Error::other("no longer a member of the case")), (it, st, auth, case)));
+        (Left { file: Some(file), remaining: m.size - start }, state.clone(), auth, case),
+        |(mut left, st, auth, case)| async move {
+            if left.remaining == 0 {
+                return None;
             }
-            let raw = st.quota.raw().clone();
-            let r = tokio::task::spawn_blocking(move || raw.load(&k)).await;
+            let mut file = left.file.take()?;
+            // Membership is checked before every read: a removed member's download stops here.
+            if st.dir.role_of(&auth, &case).is_err() {
+                let e = std::io::Error::other("no longer a member of the case");
+                return Some((Err(e), (left, st, auth, case)));
+            }
+            let want = left.remaining.min(READ_BYTES as u64) as usize;
+            let r = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; want];
+                let mut got = 0;
+                while got < want {
+                    match std::io::Read::read(&mut file, &mut buf[got..]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                buf.truncate(got);
+                Ok((file, buf))
+            })
+            .await;
             let item = match r {
-                Ok(Ok(Some(c))) if skip <= c.len() => Ok(Bytes::from(c).slice(skip..)),
-                _ => Err(std::io::Error::other("a chunk of the blob is unreadable")),
+                Ok(Ok((file, buf))) if !buf.is_empty() => {
+                    left.remaining -= buf.len() as u64;
+                    left.file = Some(file);
+                    Ok(Bytes::from(buf))
+                }
+                _ => Err(std::io::Error::other("the blob's file is unreadable")),
             };
-            Some((item, (it, st, auth, case)))
+            Some((item, (left, st, auth, case)))
         },
     );
     let mut resp = Body::from_stream(stream).into_response();
@@ -364,10 +494,81 @@ pub(crate) async fn retain_blobs(
             out.deleted += 1;
             out.freed_bytes += m.received;
         }
+        // Files without metadata (a crash between a first chunk and its metadata): never acknowledged.
+        let blobs = raw.blobs();
+        for sha in blobs.list(&case)? {
+            if path_sha(&sha).is_ok() && load_meta(&*raw, &case, &sha)?.is_none() {
+                blobs.delete(&file_name(&case, &sha))?;
+            }
+        }
         raw.flush()?;
         quota.refresh(&case);
         Ok(out)
     })
     .await?;
     Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casebook_core::storage::SledStorage;
+
+    const CASE: &str = "2W7hUGUKr7oAmKDYR6cdv8c6Wko6";
+
+    fn sha() -> String {
+        "ab".repeat(32)
+    }
+
+    fn write_file(raw: &dyn Storage, bytes: &[u8]) {
+        let mut f = raw.blobs().open_append(&file_name(CASE, &sha()), 0).unwrap();
+        f.write(bytes).unwrap();
+        f.sync().unwrap();
+    }
+
+    #[test]
+    fn a_file_longer_than_its_metadata_is_cut_back_and_a_short_one_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = SledStorage::open(dir.path()).unwrap();
+        let m = Meta { size: 100, received: 10, complete: false, created: 1 };
+        put_meta(&raw, CASE, &sha(), &m).unwrap();
+        // A crash after a chunk reached the file and before the metadata counted it.
+        write_file(&raw, &[7; 30]);
+        let got = reconciled_meta(&raw, CASE, &sha()).unwrap().unwrap();
+        assert_eq!(got.received, 10);
+        assert_eq!(raw.blobs().size(&file_name(CASE, &sha())).unwrap(), Some(10));
+        assert!(std::fs::metadata(dir.path().join("attachments").join(CASE).join(sha())).unwrap().len() == 10);
+        // A file lost outside the relay: the blob starts over, and the metadata says so.
+        raw.blobs().delete(&file_name(CASE, &sha())).unwrap();
+        let got = reconciled_meta(&raw, CASE, &sha()).unwrap().unwrap();
+        assert_eq!((got.received, got.complete), (0, false));
+        assert_eq!(load_meta(&raw, CASE, &sha()).unwrap().unwrap().received, 0);
+        // No metadata: nothing.
+        assert!(reconciled_meta(&raw, CASE, &"cd".repeat(32)).unwrap().is_none());
+    }
+
+    #[test]
+    fn chunks_of_the_earlier_layout_move_into_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes: Vec<u8> = (0..40u8).collect();
+        let hex: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        {
+            let raw = SledStorage::open(dir.path()).unwrap();
+            for (o, c) in [(0u64, &bytes[..16]), (16, &bytes[16..])] {
+                raw.put(&key(["relay", "blob-data", CASE, &hex, &format!("{o:016}")]).unwrap(), c).unwrap();
+            }
+            put_meta(&raw, CASE, &hex, &Meta { size: 40, received: 40, complete: true, created: 1 }).unwrap();
+            // Chunks without metadata: dropped.
+            raw.put(&key(["relay", "blob-data", CASE, &sha(), &format!("{:016}", 0)]).unwrap(), b"x").unwrap();
+            raw.flush().unwrap();
+        }
+        let raw = SledStorage::open(dir.path()).unwrap();
+        assert_eq!(migrate_chunked_blobs(&raw).unwrap(), 1);
+        assert!(raw.keys(&key(["relay", "blob-data"]).unwrap()).unwrap().is_empty());
+        assert_eq!(std::fs::read(dir.path().join("attachments").join(CASE).join(&hex)).unwrap(), bytes);
+        let m = load_meta(&raw, CASE, &hex).unwrap().unwrap();
+        assert!(m.complete && m.received == 40);
+        assert_eq!(migrate_chunked_blobs(&raw).unwrap(), 0);
+        assert_eq!(case_blob_bytes(&raw, CASE), 40);
+    }
 }

@@ -54,6 +54,11 @@ pub struct Config {
     #[arg(long, env = "CASEBOOK_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 
+    /// Keep everything in PostgreSQL instead of sled in --data-dir (e.g. `postgres://casebook@db/casebook`;
+    /// migrations run at start). One relay process per database for now.
+    #[arg(long, env = "CASEBOOK_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
+
     /// PEM certificate chain: serve `https://` and `wss://` (requires --tls-key).
     #[arg(long, env = "CASEBOOK_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -181,6 +186,7 @@ impl Default for Config {
         Config {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            database: None,
             tls_cert: None,
             tls_key: None,
             client_ip_header: None,

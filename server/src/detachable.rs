@@ -13,17 +13,29 @@ use casebook_core::storage::{Storage, StorageError, StorageKey};
 /// A [`Storage`] that forwards to an inner one until detached.
 pub(crate) struct Detachable {
     inner: RwLock<Option<Arc<dyn Storage>>>,
+    /// Writes (put, delete, flush) share it; an online backup takes it alone, so that what it copies is
+    /// one instant of the database (writers wait meanwhile; reads go on).
+    writes: RwLock<()>,
 }
 
 impl Detachable {
     /// Wrap `inner`.
     pub(crate) fn new(inner: Arc<dyn Storage>) -> Self {
-        Detachable { inner: RwLock::new(Some(inner)) }
+        Detachable { inner: RwLock::new(Some(inner)), writes: RwLock::new(()) }
     }
 
     /// Drop the inner storage; returns it (so the caller can wait for the last reference to go).
     pub(crate) fn detach(&self) -> Option<Arc<dyn Storage>> {
         self.inner.write().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Hold every write until the guard is dropped (an online backup's consistent copy).
+    pub(crate) fn pause_writes(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.writes.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.writes.read().unwrap_or_else(|e| e.into_inner())
     }
 
     fn get(&self) -> Result<Arc<dyn Storage>, StorageError> {
@@ -46,13 +58,25 @@ impl Storage for Detachable {
         self.get()?.keys(prefix)
     }
     fn put(&self, key: &StorageKey, data: &[u8]) -> Result<(), StorageError> {
+        let _w = self.writing();
         self.get()?.put(key, data)
     }
     fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
+        let _w = self.writing();
         self.get()?.delete(key)
     }
     fn flush(&self) -> Result<(), StorageError> {
+        let _w = self.writing();
         self.get()?.flush()
+    }
+    fn scan(&self, visit: &mut casebook_core::storage::ScanVisitor<'_>) -> Result<(), StorageError> {
+        self.get()?.scan(visit)
+    }
+    fn blobs(&self) -> Arc<dyn casebook_core::blob_store::BlobStore> {
+        match self.get() {
+            Ok(s) => s.blobs(),
+            Err(_) => Arc::new(casebook_core::blob_store::NoBlobStore),
+        }
     }
 }
 

@@ -42,6 +42,7 @@ impl Histogram {
     }
 
     /// Observations so far.
+    #[cfg(test)]
     pub(crate) fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }

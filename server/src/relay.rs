@@ -45,6 +45,8 @@ pub struct RelayHandle {
     monitoring: Option<(SocketAddr, JoinHandle<std::io::Result<()>>)>,
     /// Reloads the TLS certificate when its files change.
     tls_reloader: Option<JoinHandle<()>>,
+    /// Serves the admin socket (online backups).
+    admin: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for RelayHandle {
@@ -67,11 +69,22 @@ impl Relay {
             _ => (None, None),
         };
         let data_dir = config.data_dir.clone();
+        let database_url = config.database.clone();
         let limits = DirectoryLimits::from(&config);
         let (database, dir, seen) = tokio::task::spawn_blocking(move || -> Result<_> {
-            std::fs::create_dir_all(&data_dir)?;
-            let sled: Arc<dyn Storage> = Arc::new(SledStorage::open(&data_dir)?);
-            let database = Arc::new(Detachable::new(sled));
+            let backend: Arc<dyn Storage> = match &database_url {
+                Some(url) => Arc::new(crate::PgStorage::open(url)?),
+                None => {
+                    std::fs::create_dir_all(&data_dir)?;
+                    Arc::new(SledStorage::open(&data_dir)?)
+                }
+            };
+            let database = Arc::new(Detachable::new(backend));
+            match crate::blobs::migrate_chunked_blobs(&*database) {
+                Ok(0) => {}
+                Ok(moved) => tracing::info!(moved, "attachment blobs moved from the database into files"),
+                Err(e) => tracing::warn!(error = %e, "cannot move attachment blobs into files yet"),
+            }
             crate::health::check_format(&*database)?;
             let dir = Directory::open(database.clone(), limits, unix_now())?;
             let seen = Seen::open(database.clone(), &dir)?;
@@ -137,8 +150,14 @@ impl Relay {
         let tls_reloader = tls_certs
             .filter(|_| !reload_every.is_zero())
             .map(|certs| tokio::spawn(certs.reload_periodically(reload_every)));
-        tracing::info!(%addr, tls, "relay listening");
-        Ok(RelayHandle { addr, tls, state, database, stop_http, server, seen_saver, monitoring, tls_reloader })
+        // Online backups of sled through the admin socket; PostgreSQL has its own (pg_dump).
+        let admin = match state.config.database {
+            None => crate::backup::serve_admin(&state.config.data_dir, database.clone()),
+            Some(_) => None,
+        };
+        let backend = if state.config.database.is_some() { "postgres" } else { "sled" };
+        tracing::info!(%addr, tls, backend, "relay listening");
+        Ok(RelayHandle { addr, tls, state, database, stop_http, server, seen_saver, monitoring, tls_reloader, admin })
     }
 }
 
@@ -180,11 +199,18 @@ impl RelayHandle {
     /// storage and release the data directory (it can be reopened by a new [`Relay::start`] in the same
     /// process once this returns).
     pub async fn shutdown(self) {
-        let RelayHandle { addr, state, database, stop_http, server, seen_saver, monitoring, tls_reloader, .. } = self;
+        let RelayHandle {
+            addr, state, database, stop_http, server, seen_saver, monitoring, tls_reloader, admin, ..
+        } = self;
         tracing::info!(%addr, "relay shutting down");
         state.shutting_down.store(true, Ordering::SeqCst);
         if let Some(reloader) = tls_reloader {
             reloader.abort();
+        }
+        if let Some(admin) = admin {
+            admin.abort();
+            let _ = admin.await;
+            crate::backup::remove_admin_socket(&state.config.data_dir);
         }
         let _ = stop_http.send(());
 

@@ -205,6 +205,20 @@ async fn json_logs_a_monitoring_address_and_the_probe() {
     let out = probe(format!("http://{closed}/readyz"));
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
 
+    // An online backup of the serving relay, then a restore into a new directory.
+    let backups = tempfile::tempdir().unwrap();
+    let file = backups.path().join("relay.backup");
+    let out =
+        Command::new(BIN).args(["backup", "--data-dir"]).arg(dir.path()).arg("--out").arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("backup written: "));
+    let restored = backups.path().join("restored");
+    let out =
+        Command::new(BIN).args(["restore", "--from"]).arg(&file).arg("--data-dir").arg(&restored).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = Command::new(BIN).args(["restore", "--from"]).arg(&file).arg("--data-dir").arg(&restored).output();
+    assert!(!again.unwrap().status.success(), "a restore never writes over a directory that holds data");
+
     Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
     assert!(child.0.wait().unwrap().success());
     reader.join().unwrap();

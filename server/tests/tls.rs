@@ -138,8 +138,8 @@ impl rustls::client::danger::ServerCertVerifier for Recorder {
     }
 }
 
-/// The leaf certificate the relay at `addr` presents now.
-async fn served_leaf(addr: std::net::SocketAddr) -> Vec<u8> {
+/// A TLS connection to `addr` that accepts whatever certificate it is shown, and the recorder of it.
+async fn connect_any(addr: std::net::SocketAddr) -> (tokio_rustls::client::TlsStream<TcpStream>, Arc<Recorder>) {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let recorder = Arc::new(Recorder { seen: Default::default(), provider: provider.clone() });
     let config = ClientConfig::builder_with_provider(provider)
@@ -149,8 +149,14 @@ async fn served_leaf(addr: std::net::SocketAddr) -> Vec<u8> {
         .with_custom_certificate_verifier(recorder.clone())
         .with_no_client_auth();
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let _tls =
+    let tls =
         TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    (tls, recorder)
+}
+
+/// The leaf certificate the relay at `addr` presents now.
+async fn served_leaf(addr: std::net::SocketAddr) -> Vec<u8> {
+    let (_tls, recorder) = connect_any(addr).await;
     recorder.seen.lock().unwrap().pop().expect("a certificate was shown")
 }
 
@@ -185,21 +191,8 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
         assert!(std::time::Instant::now() < deadline, "the renewed certificate was not served within 10 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let r = send_request(tls_stream_any(&relay).await, &relay.addr().to_string(), "GET", "/healthz", None, None).await;
+    let r =
+        send_request(connect_any(relay.addr()).await.0, &relay.addr().to_string(), "GET", "/healthz", None, None).await;
     assert_eq!((r.status, r.body.as_str()), (200, "ok"));
     relay.handle.shutdown().await;
-}
-
-/// A TLS stream to the relay that accepts whatever certificate it shows.
-async fn tls_stream_any(relay: &TestRelay) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let recorder = Arc::new(Recorder { seen: Default::default(), provider: provider.clone() });
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(recorder)
-        .with_no_client_auth();
-    let tcp = TcpStream::connect(relay.addr()).await.unwrap();
-    TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap()
 }

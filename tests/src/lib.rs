@@ -1,5 +1,6 @@
 //! Casebook end-to-end tests: see `tests/` (kill -9 durability, CLI) and the helper binaries in `src/bin/`.
 
+pub mod bytes;
 pub mod in_process_relay;
 pub mod node;
 pub mod proxy;

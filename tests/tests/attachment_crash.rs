@@ -11,6 +11,8 @@
 //!   relay still holds every acknowledged byte, and the resumed upload starts from the relay's `received`
 //!   (not from 0) and completes.
 
+use casebook_tests::bytes::pseudo_random;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -27,19 +29,6 @@ const BLOB_BYTES: usize = 20 << 20;
 const CHUNK: usize = 256 << 10;
 /// Chunks the relay must have acknowledged before the kill.
 const ACKED_CHUNKS_BEFORE_KILL: u64 = 4;
-
-fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut v = Vec::with_capacity(n);
-    while v.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(n);
-    v
-}
 
 /// SHA-256 (hex) of `bytes`, computed by core's blob writer in a scratch store.
 fn sha256_of(bytes: &[u8]) -> String {

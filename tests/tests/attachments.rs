@@ -3,6 +3,8 @@
 //!
 //! The large transfer's size is `CASEBOOK_ATTACHMENT_TEST_MB` (50 by default).
 
+use casebook_tests::bytes::pseudo_random;
+
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +13,7 @@ use casebook_core::model::attachment::{AttachTarget, BlobWriter, NewAttachment, 
 use casebook_core::model::chronology::{DocumentKind, Location};
 use casebook_core::relay_api::{DeviceCredentials, Role};
 use casebook_core::sync::attachments::{download_attachment, download_pinned, retain_attachments, upload_attachments};
-use casebook_core::sync::{RelayClient, SyncClient, TransferOptions};
+use casebook_core::sync::{RelayClient, SyncClient, SyncEvent, SyncOptions, TransferDirection, TransferOptions};
 use casebook_core::{CaseId, Store};
 use casebook_tests::InProcessRelay;
 use casebook_tests::proxy::{Mode, Proxy};
@@ -36,17 +38,9 @@ impl Phone {
     }
 }
 
-fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut v = Vec::with_capacity(n);
-    while v.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(n);
-    v
+/// A client that moves blobs only when asked (these tests count what the explicit calls move).
+fn explicit() -> SyncOptions {
+    SyncOptions { move_attachments: false, ..Default::default() }
 }
 
 #[test]
@@ -69,7 +63,7 @@ fn attached_offline_synced_and_downloaded_byte_identical_on_a_sibling_phone() {
 
     // Online: share, sync the document, upload the blob the relay lacks.
     let a = Arc::new(Mutex::new(a));
-    let sa = SyncClient::start(&ana.store, &url, ana.creds.clone()).unwrap();
+    let sa = SyncClient::start_with(&ana.store, &url, ana.creds.clone(), explicit()).unwrap();
     sa.block_on(sa.share_case(&a)).unwrap();
     sa.block_on(sa.sync_and_wait(&a, WAIT)).unwrap();
     let list = a.lock().unwrap().attachments(None);
@@ -82,7 +76,7 @@ fn attached_offline_synced_and_downloaded_byte_identical_on_a_sibling_phone() {
     // Ben joins: he sees the reference, not the bytes, until he downloads them.
     let code = ana.relay(&url).create_invite(&id, Role::Viewer, None).unwrap().code;
     ben.relay(&url).redeem_invite(&code).unwrap();
-    let sb = SyncClient::start(&ben.store, &url, ben.creds.clone()).unwrap();
+    let sb = SyncClient::start_with(&ben.store, &url, ben.creds.clone(), explicit()).unwrap();
     let b = sb.block_on(sb.join_case(&id, WAIT)).unwrap();
     let theirs = b.lock().unwrap().attachments(Some(&target));
     assert_eq!(theirs.len(), 1);
@@ -292,4 +286,120 @@ fn the_cli_attaches_syncs_and_opens() {
     }
     let (success, _, err) = run("ben", &["open-attachment", "nope", "--out", "x.bin"]);
     assert!(!success && !err.is_empty());
+}
+
+/// Wait until `f` holds (polled every 50 ms), or fail naming `what`.
+fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The long-running clients move blobs by themselves: Ana attaches a scan while syncing, her client
+/// uploads it; Ben pins it "keep offline" and his client downloads it; neither calls a blob function. The
+/// case's lock is never held while bytes move: Ana's edits stay fast during her upload. Progress arrives
+/// as events; once Ben is removed from the case, his client stops asking the relay for it.
+#[test]
+fn sync_clients_upload_and_download_pinned_blobs_in_the_background() {
+    let relay = InProcessRelay::start();
+    let url = relay.url();
+    let ana = Phone::new(&url, "Ana");
+    let ben = Phone::new(&url, "Ben");
+    let options = SyncOptions {
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        attachment_sweep: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let (mut a, me) = ana.store.create_case("Mum", "Ana", Some("daughter")).unwrap();
+    let doc =
+        a.add_document(Some("2026-10-02"), DocumentKind::PathologyReport, None, "biopsy", Location::Digital).unwrap();
+    a.save().unwrap();
+    let id = a.id().clone();
+    let a = Arc::new(Mutex::new(a));
+    let sa = SyncClient::start_with(&ana.store, &url, ana.creds.clone(), options.clone()).unwrap();
+    let events = |c: &SyncClient| {
+        let seen: Arc<Mutex<Vec<SyncEvent>>> = Arc::default();
+        let s = seen.clone();
+        c.add_observer(Arc::new(move |e: SyncEvent| {
+            if matches!(e, SyncEvent::AttachmentProgress { .. }) {
+                s.lock().unwrap().push(e)
+            }
+        }));
+        seen
+    };
+    let ana_events = events(&sa);
+    sa.block_on(sa.share_case(&a)).unwrap();
+    sa.block_on(sa.sync_and_wait(&a, WAIT)).unwrap();
+
+    let code = ana.relay(&url).create_invite(&id, Role::Viewer, None).unwrap().code;
+    ben.relay(&url).redeem_invite(&code).unwrap();
+    let sb = SyncClient::start_with(&ben.store, &url, ben.creds.clone(), options).unwrap();
+    let ben_events = events(&sb);
+    let b = sb.block_on(sb.join_case(&id, WAIT)).unwrap();
+
+    // Ana attaches while syncing (as an app does: the attach, then its save pushes).
+    let scan = pseudo_random(3 * 1024 * 1024 + 11, 21);
+    let target = AttachTarget { kind: TargetKind::Document, id: doc.clone() };
+    let att = a
+        .lock()
+        .unwrap()
+        .attach(target.clone(), NewAttachment::new("scan.pdf", "application/pdf", Some(&me)), &scan[..])
+        .unwrap();
+    sa.sync_case(&a).unwrap();
+    // Keystrokes while her client uploads: the case's lock is never held across the network.
+    let mut slowest = Duration::ZERO;
+    for i in 0..40 {
+        let t = Instant::now();
+        a.lock()
+            .unwrap()
+            .set_patient(casebook_core::model::patient::PatientField::Stage, Some(&format!("II{i}")))
+            .unwrap();
+        slowest = slowest.max(t.elapsed());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(slowest < Duration::from_millis(200), "an edit waited {slowest:?}");
+    sa.sync_case(&a).unwrap();
+    eventually("the scan complete on the relay", WAIT, || {
+        ana.relay(&url).blob_status(&id, &att.sha256).is_ok_and(|s| s.complete)
+    });
+
+    // Ben sees the reference; he pins it and the bytes arrive by themselves.
+    eventually("the reference on Ben's phone", WAIT, || b.lock().unwrap().attachment(&att.id).is_ok());
+    assert!(!b.lock().unwrap().attachment(&att.id).unwrap().on_device, "not pinned: not downloaded");
+    ben.store.pin_attachment(&id, &att.id, true).unwrap();
+    eventually("the pinned scan on Ben's phone", WAIT, || {
+        b.lock().unwrap().attachment(&att.id).is_ok_and(|x| x.on_device)
+    });
+    assert!(b.lock().unwrap().read_attachment(&att.id).unwrap() == scan, "byte-identical");
+
+    let finished = |seen: &Arc<Mutex<Vec<SyncEvent>>>, dir: TransferDirection| {
+        seen.lock().unwrap().iter().any(|e| {
+            matches!(e, SyncEvent::AttachmentProgress { case_id, attachment_id, direction, done, total }
+                if *case_id == id && *attachment_id == att.id && *direction == dir && done == total
+                    && *total == scan.len() as u64)
+        })
+    };
+    eventually("Ana's upload progress", WAIT, || finished(&ana_events, TransferDirection::Upload));
+    eventually("Ben's download progress", WAIT, || finished(&ben_events, TransferDirection::Download));
+
+    // Ben removed from the case: nothing more moves for him (his next pass finds he is not a member).
+    let ben_account = sb.account_id().to_string();
+    ana.relay(&url).remove_member(&id, &ben_account).unwrap();
+    let second = pseudo_random(200_000, 22);
+    let att2 = a
+        .lock()
+        .unwrap()
+        .attach(target, NewAttachment::new("scan2.pdf", "application/pdf", Some(&me)), &second[..])
+        .unwrap();
+    sa.sync_case(&a).unwrap();
+    eventually("the second scan on the relay", WAIT, || {
+        ana.relay(&url).blob_status(&id, &att2.sha256).is_ok_and(|s| s.complete)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(b.lock().unwrap().attachment(&att2.id).is_err(), "a removed member gets nothing new");
+    sa.stop().unwrap();
+    sb.stop().unwrap();
 }

@@ -19,7 +19,7 @@ use casebook_core::model::attachment::{
 use casebook_core::model::retraction::Retract;
 
 use crate::case::Case;
-use crate::convert::{parse_case_id, today_or};
+use crate::convert::{parse_case_id, today_or, u64_of};
 use crate::error::{CasebookError, Result};
 use crate::model::record_request::Retraction;
 use crate::store::Store;
@@ -162,6 +162,17 @@ impl CaseSource {
     }
 }
 
+/// What `Store.collectBlobs` did on this device.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct BlobCollection {
+    /// Blobs kept (referenced, or written within the last hour).
+    pub kept: u64,
+    /// Blobs deleted.
+    pub deleted: u64,
+    /// Bytes freed.
+    pub freed_bytes: u64,
+}
+
 /// Run blocking disk work on tokio's blocking pool, awaited without blocking the caller.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
@@ -271,9 +282,10 @@ impl Case {
 #[uniffi::export(async_runtime = "tokio")]
 impl Store {
     /// Write the file at `path` to this device as a blob (chunked, never whole in memory; no case is
-    /// locked meanwhile), then `Case.attachStored` references it. A JPEG loses its Exif and XMP segments
-    /// (where a phone writes the location) unless `keep_location`. Refused over 100 MiB, or when the file
-    /// cannot be read (`InvalidInput`).
+    /// locked meanwhile), then `Case.attachStored` references it. A photo (JPEG, PNG, HEIC/HEIF, WebP) loses
+    /// its Exif and XMP metadata (where a phone writes the location) unless `keep_location`; a HEIC whose
+    /// location cannot be removed safely is refused. Refused over 100 MiB, or when the file cannot be read
+    /// (`InvalidInput`).
     #[uniffi::method(default(keep_location = false))]
     pub async fn store_blob(&self, path: String, keep_location: bool) -> Result<StoredBlob> {
         let store = self.inner.clone();
@@ -303,14 +315,35 @@ impl Store {
     }
 
     /// Keep attachment `attachment_id` of a case on this device ("keep offline": `SyncClient.downloadPinned`
-    /// downloads it), or stop keeping it (`on` false). Local only, never synced.
+    /// downloads it, or the client by itself, unless `SyncClient.setMoveAttachments(false)`), or stop keeping it
+    /// (`on` false). Local only, never synced.
     pub fn keep_offline(&self, case_id: String, attachment_id: String, on: bool) -> Result<()> {
-        Ok(self.inner.pin_attachment(&parse_case_id(&case_id)?, &attachment_id, on)?)
+        let id = parse_case_id(&case_id)?;
+        self.inner.pin_attachment(&id, &attachment_id, on)?;
+        // A running sync client that moves blobs by itself starts the download now (in the background).
+        #[cfg(feature = "sync")]
+        if on && let Some(client) = self.sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner).upgrade() {
+            client.move_attachments_now(&id);
+        }
+        Ok(())
     }
 
     /// The attachments of a case kept offline on this device (ids).
     pub fn pinned_attachments(&self, case_id: String) -> Result<Vec<String>> {
         Ok(self.inner.pinned_attachments(&parse_case_id(&case_id)?)?.into_iter().collect())
+    }
+
+    /// Delete every attachment blob on this device that no case of the store references (retracted
+    /// attachments and those of retracted items do not count), except blobs written within the last hour
+    /// (an attach whose case is not saved yet). A case that cannot be opened keeps every blob. Reads every
+    /// case: run off the UI thread (async).
+    pub async fn collect_blobs(&self) -> Result<BlobCollection> {
+        let store = self.inner.clone();
+        blocking(move || {
+            let c = store.collect_blobs()?;
+            Ok(BlobCollection { kept: u64_of(c.kept), deleted: u64_of(c.deleted), freed_bytes: c.freed_bytes })
+        })
+        .await
     }
 }
 

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use casebook_core::sync::{
-    CaseSyncStatus as CoreStatus, RelayClient, SyncClient as CoreClient, SyncEvent, SyncState, TransferOptions,
+    CaseSyncStatus as CoreStatus, RelayClient, SyncClient as CoreClient, SyncEvent, SyncState, TransferDirection,
+    TransferOptions,
 };
 
 use crate::case::Case;
@@ -79,6 +80,26 @@ pub trait TransferProgress: Send + Sync {
     fn on_progress(&self, attachment_id: String, done: u64, total: u64);
 }
 
+/// Told how attachments move in the background (`SyncClient.setMoveAttachments`, on by default): the client
+/// uploads the blobs the relay lacks and downloads those kept offline after each sync. Called on a
+/// background thread, about every 100 ms per attachment and always once one is complete (`done == total`:
+/// a download is then on this device, refresh its screen). An exception thrown here is caught and logged.
+#[uniffi::export(foreign)]
+pub trait AttachmentTransferObserver: Send + Sync {
+    /// `done` of the `total` bytes of attachment `attachment_id` of case `case_id` moved, up to the relay
+    /// (`upload`) or down to this device.
+    fn on_attachment_progress(&self, case_id: String, attachment_id: String, upload: bool, done: u64, total: u64);
+}
+
+/// What `SyncClient.retainAttachments` made the relay delete.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RetainedBlobs {
+    /// Blobs deleted on the relay.
+    pub deleted: u64,
+    /// Bytes freed there.
+    pub freed_bytes: u64,
+}
+
 /// Calls a [`TransferProgress`], throttled, never letting a foreign exception unwind into the transfer.
 struct Reporter {
     progress: Option<Arc<dyn TransferProgress>>,
@@ -132,6 +153,8 @@ pub struct SyncClient {
     observers: Arc<Observers<dyn SyncObserver>>,
     /// Presence observers (see `presence.rs`).
     presence_observers: Arc<Observers<dyn PresenceObserver>>,
+    /// Observers of the background attachment transfers.
+    transfer_observers: Arc<Observers<dyn AttachmentTransferObserver>>,
 }
 
 fn timeout(ms: u32) -> Duration {
@@ -142,6 +165,13 @@ impl SyncClient {
     /// The running core client.
     fn core(&self) -> Result<Arc<CoreClient>> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner).clone().ok_or(CasebookError::Stopped)
+    }
+
+    /// A pin changed (`Store.keepOffline`): a background pass for the case now.
+    pub(crate) fn move_attachments_now(&self, case_id: &casebook_core::CaseId) {
+        if let Ok(c) = self.core() {
+            c.move_attachments_now(case_id);
+        }
     }
 
     /// Keep an open case in sync (called by the store for every case it opens).
@@ -191,9 +221,11 @@ impl SyncClient {
         let relay = Arc::new(Relay { inner: inner.relay().clone() });
         let observers: Arc<Observers<dyn SyncObserver>> = Arc::new(Observers::default());
         let presence_observers: Arc<Observers<dyn PresenceObserver>> = Arc::new(Observers::default());
+        let transfer_observers: Arc<Observers<dyn AttachmentTransferObserver>> = Arc::new(Observers::default());
         {
             let observers = observers.clone();
             let presence_observers = presence_observers.clone();
+            let transfer_observers = transfer_observers.clone();
             let case_observers = store.observers.clone();
             inner.add_observer(Arc::new(move |event: SyncEvent| match event {
                 SyncEvent::CaseChanged { case_id, change } => case_observers.changed(case_id.as_str(), change.into()),
@@ -206,6 +238,12 @@ impl SyncClient {
                 SyncEvent::PresenceChanged { case_id, doc } => {
                     presence_observers.each(|o| o.on_presence_changed(case_id.to_string(), doc.to_string()))
                 }
+                SyncEvent::AttachmentProgress { case_id, attachment_id, direction, done, total } => {
+                    let upload = direction == TransferDirection::Upload;
+                    transfer_observers.each(|o| {
+                        o.on_attachment_progress(case_id.to_string(), attachment_id.clone(), upload, done, total)
+                    })
+                }
             }));
         }
         let client = Arc::new(Self {
@@ -214,6 +252,7 @@ impl SyncClient {
             relay,
             observers,
             presence_observers,
+            transfer_observers,
         });
         *store.sync.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&client);
         for case in store.open_cases() {
@@ -390,6 +429,42 @@ impl SyncClient {
     /// Remove a sync observer; whether it was registered.
     pub fn remove_observer(&self, id: u64) -> bool {
         self.observers.remove(id)
+    }
+
+    /// Let the client move attachment blobs by itself (on from the start; `false` leaves them to the explicit
+    /// calls): after each case
+    /// syncs, on a background thread, it uploads the blobs the relay lacks, downloads the attachments kept
+    /// offline (`Store.keepOffline`) and, for editors and owners, tells the relay which blobs the case
+    /// still references. Never on the caller's thread, never holding a case while bytes move; failures are
+    /// retried with backoff; a case this account was removed from stops. Progress reaches
+    /// `addAttachmentObserver`'s observers. The explicit calls (`uploadAttachments`, …) keep working.
+    pub fn set_move_attachments(&self, on: bool) -> Result<()> {
+        self.core()?.set_move_attachments(on);
+        Ok(())
+    }
+
+    /// Add an observer of the background attachment transfers; returns an id for
+    /// [`SyncClient::remove_attachment_observer`].
+    pub fn add_attachment_observer(&self, observer: Arc<dyn AttachmentTransferObserver>) -> u64 {
+        self.transfer_observers.add(observer)
+    }
+
+    /// Remove an observer of the background attachment transfers; whether it was registered.
+    pub fn remove_attachment_observer(&self, id: u64) -> bool {
+        self.transfer_observers.remove(id)
+    }
+
+    /// Tell the relay which blobs case `case_id` references (every live attachment of the open or saved
+    /// case): it deletes the case's other blobs (those uploaded within the last hour excepted). Editors and
+    /// owners (`Forbidden` for a viewer).
+    pub async fn retain_attachments(&self, case_id: String) -> Result<RetainedBlobs> {
+        let id = parse_case_id(&case_id)?;
+        self.transfer(move |relay, cases| {
+            let list = cases.attachments(&id)?;
+            let r = casebook_core::sync::attachments::retain_attachments(relay, &id, &list)?;
+            Ok(RetainedBlobs { deleted: r.deleted, freed_bytes: r.freed_bytes })
+        })
+        .await
     }
 
     /// Save pending edits, close the connection and stop (pending writes complete, the store is flushed).

@@ -111,6 +111,24 @@ inline fun <reified E : Throwable> throws(block: () -> Unit): E {
 
 fun sha256(bytes: ByteArray): String = MessageDigest.getInstance("SHA-256").digest(bytes).joinToString("") { "%02x".format(it) }
 
+/** The text of [pdf] as poppler's `pdftotext` reads it (installed by scripts/test.sh; a clear failure without it). */
+fun pdftotext(pdf: ByteArray): String {
+    val file = java.io.File.createTempFile("casebook", ".pdf")
+    try {
+        file.writeBytes(pdf)
+        val process = try {
+            ProcessBuilder("pdftotext", "-enc", "UTF-8", file.path, "-").redirectErrorStream(true).start()
+        } catch (e: java.io.IOException) {
+            throw AssertionError("pdftotext (poppler-utils) is needed: run scripts/test.sh, which installs it ($e)")
+        }
+        val out = process.inputStream.readBytes().toString(Charsets.UTF_8)
+        check(process.waitFor() == 0) { "pdftotext failed: $out" }
+        return out
+    } finally {
+        file.delete()
+    }
+}
+
 /** Poll [cond] until it holds (a deadline, not a fixed sleep). */
 suspend fun eventually(what: String, timeoutMs: Long = 20_000, cond: suspend () -> Boolean) {
     val end = System.currentTimeMillis() + timeoutMs
@@ -312,6 +330,19 @@ fun main() {
         check(q.questions.value.any { it.question.id == mine && !it.fromGuide }) { "own question" }
     }
 
+    test("the packet and the request letter as PDFs: pdftotext finds the patient's name") { _ ->
+        val case = ana.session.case(caseId)
+        val pdf = case.packetPdf(today, true)
+        eq(String(pdf.copyOfRange(0, 4), Charsets.US_ASCII), "%PDF", "the packet's first bytes")
+        val text = pdftotext(pdf)
+        check(text.contains("Mum") && text.contains("Questions for the specialist")) { "the packet:\n$text" }
+        val letter = case.requestLetterPdf(request, today, null)
+        eq(String(letter.copyOfRange(0, 4), Charsets.US_ASCII), "%PDF", "the letter's first bytes")
+        val letterText = pdftotext(letter).split(Regex("\\s+")).joinToString(" ")
+        check(letterText.contains("City Hospital pathology") && letterText.contains("Printed name: Mum")) { "the letter:\n$letterText" }
+        throws<CasebookException.NotFound> { case.requestLetterPdf("nope", today, null) }
+    }
+
     test("offline exchange both ways converges; an open screen re-reads after the import") { screens ->
         val anaNotes = AppointmentNotesViewModel(ana.session, caseId, appt, screens)
         anaNotes.state.await("Ana's notes screen") { it != null }
@@ -493,6 +524,10 @@ fun main() {
             val anaCase = ana.session.case(caseId)
             val benCase = ben.session.case(caseId)
             val target = AttachTarget(TargetKind.APPOINTMENT, appt)
+            // This part moves the bytes with the explicit calls (counted); the background passes, which the
+            // apps leave on, come at the end.
+            ana.sync.setMoveAttachments(false)
+            ben.sync.setMoveAttachments(false)
             // A scan: a few hundred KB of random bytes, from a file (storeBlob reads it off the case's lock).
             val bytes = Random(20261206).nextBytes(300 * 1024 + 17)
             val file = File.createTempFile("casebook-scan", ".pdf")
@@ -558,6 +593,20 @@ fun main() {
             // Retracted on Ana's phone: gone from Ben's list too.
             anaCase.retractAttachment(photo.id, "wrong photo", anaId, today)
             eventually("the retraction on Ben's phone", 30_000) { benCase.attachments(target).map { it.id } == listOf(scan.id) }
+
+            // In the background, as the apps run: a new letter goes up by itself, and Ben, who keeps it
+            // offline, gets its bytes without any call.
+            ana.sync.setMoveAttachments(true)
+            ben.sync.setMoveAttachments(true)
+            val letterBytes = Random(7).nextBytes(20 * 1024)
+            val letterFile = File.createTempFile("casebook-letter", ".pdf")
+            letterFile.writeBytes(letterBytes)
+            val letter = anaCase.attachStored(target, ana.store.storeBlob(letterFile.path, false), "letter.pdf", "application/pdf", anaId)
+            letterFile.delete()
+            eventually("the letter in Ben's open case", 30_000) { benCase.attachments(target).any { it.id == letter.id } }
+            ben.store.keepOffline(caseId, letter.id, true)
+            eventually("the letter's bytes on Ben's phone, moved in the background", 60_000) { benCase.attachment(letter.id).onDevice }
+            check(benCase.readAttachment(letter.id).contentEquals(letterBytes)) { "Ben's letter" }
         }
 
         test("co-owners: Ana makes Ben an owner; Ben invites; the last owner cannot leave") { _ ->

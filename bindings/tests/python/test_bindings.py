@@ -21,6 +21,9 @@ import traceback
 
 from casebook_ffi import (
     AppointmentKind,
+    AttachTarget,
+    AttachmentTransferObserver,
+    TargetKind,
     CaseObserver,
     CasebookError,
     ChangeOrigin,
@@ -235,6 +238,49 @@ async def main():
                              timeout=30.0)
 
         await run_test("pause and resume: a paused phone catches up", pause_resume)
+
+        async def background_blobs():
+            case_id, appt, acase, bcase = state["case_id"], state["appt"], state["acase"], state["bcase"]
+
+            class Moves(AttachmentTransferObserver):
+                def __init__(self):
+                    self.seen = []
+
+                def on_attachment_progress(self, case_id, attachment_id, upload, done, total):
+                    self.seen.append((case_id, attachment_id, upload, done, total))
+
+            moves = Moves()
+            ben.sync.add_attachment_observer(moves)
+            ana.sync.set_move_attachments(True)
+            ben.sync.set_move_attachments(True)
+            data = os.urandom(1_500_000)
+            path = os.path.join(ana.dir, "scan.pdf")
+            with open(path, "wb") as f:
+                f.write(data)
+            blob = await ana.store.store_blob(path, False)
+            target = AttachTarget(kind=TargetKind.APPOINTMENT, id=appt)
+            att = acase.attach_stored(target, blob, "scan.pdf", "application/pdf", None)
+            # No upload or download call: the autosave pushes, Ana's client uploads, Ben pins and his downloads.
+            await eventually("the reference on Ben's phone", lambda: any(a.id == att.id for a in bcase.attachments(None)),
+                             timeout=30.0)
+            ben.store.keep_offline(case_id, att.id, True)
+            await eventually("the pinned scan on Ben's phone", lambda: bcase.attachment(att.id).on_device, timeout=60.0)
+            assert bcase.read_attachment(att.id) == data
+            await eventually("Ben's download progress", lambda: (case_id, att.id, False, len(data), len(data)) in moves.seen)
+
+            # An exchange file carries it too; a third device imports it without a relay.
+            acase.save()
+            cbx = os.path.join(ana.dir, "case.cbx")
+            report = await ana.store.export_exchange_file(case_id, cbx)
+            assert report.attachments == 1, report
+            third = Store.in_memory()
+            imported = await third.import_exchange_file(cbx)
+            assert imported.new_attachments == 1, imported
+            assert third.open_case(case_id).read_attachment(att.id) == data
+            assert (await ana.sync.retain_attachments(case_id)).deleted == 0
+            assert (await ana.store.collect_blobs()).deleted == 0
+
+        await run_test("attachments move by themselves and in exchange files", background_blobs)
     finally:
         for p in (ana, ben):
             await p.close()

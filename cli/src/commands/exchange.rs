@@ -2,12 +2,17 @@
 //!
 //! On the receiving device, `casebook state > STATE.json`; on the sending device,
 //! `casebook export --out FILE --since STATE.json` writes only what the receiver lacks.
+//!
+//! An export carries the files of the case's attachments held on this device by default (those the
+//! receiver's state says it holds are left out): the exchange file is how a family without a relay moves
+//! the case, and a scan that arrives as "not on this device yet" with no relay to fetch it from is of no
+//! use. `--no-attachments` writes the changes only (a small file, readable by older versions).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use casebook_core::CaseState;
-use casebook_core::exchange::MAX_EXCHANGE_BYTES;
 use clap::Args;
 use serde::Serialize;
 
@@ -23,6 +28,9 @@ pub(crate) struct ExportArgs {
     /// Only the changes a device at this state lacks (a file written by `casebook state` there).
     #[arg(long, value_name = "STATEFILE")]
     since: Option<PathBuf>,
+    /// Leave the attachments' files out (changes only). By default the files held on this device go too.
+    #[arg(long)]
+    no_attachments: bool,
 }
 
 /// Arguments of `casebook import`.
@@ -43,11 +51,13 @@ pub(crate) struct StateArgs {
 #[derive(Serialize)]
 struct Exported {
     file: String,
-    bytes: usize,
+    bytes: u64,
     since: bool,
+    attachments: usize,
+    attachments_missing: usize,
 }
 
-/// Write the case's changes (since a state, or all) to a file.
+/// Write the case's changes (since a state, or all), and the attachments' files, to a file.
 pub(crate) fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
     let since = a
         .since
@@ -60,39 +70,64 @@ pub(crate) fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         .transpose()?;
     let store = ctx.store()?;
     let id = ctx.case_id(&store)?;
-    let bytes = store.export_changes(&id, since.as_ref())?;
-    write_atomically(&a.out, &bytes)?;
-    let done = Exported { file: a.out.display().to_string(), bytes: bytes.len(), since: since.is_some() };
+    let report = write_atomically(&a.out, |w| Ok(store.export_exchange(&id, since.as_ref(), !a.no_attachments, w)?))?;
+    let done = Exported {
+        file: a.out.display().to_string(),
+        bytes: report.bytes,
+        since: since.is_some(),
+        attachments: report.attachments,
+        attachments_missing: report.attachments_missing,
+    };
     output::emit(ctx, &done, |d| {
         let what = if d.since { "changes since the given state" } else { "the whole case" };
-        format!("Wrote {what} to {} ({} bytes).", d.file, d.bytes)
+        let mut out = vec![format!("Wrote {what} to {} ({} bytes).", d.file, d.bytes)];
+        if d.attachments > 0 {
+            out.push(format!("With {}.", files(d.attachments)));
+        }
+        if d.attachments_missing > 0 {
+            out.push(format!(
+                "{} not on this device, so not in the file: sync, or open them, first.",
+                files(d.attachments_missing)
+            ));
+        }
+        out.join("\n")
     })
 }
 
-/// Write a file completely or not at all (a temporary file beside it, then a rename).
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+fn files(n: usize) -> String {
+    if n == 1 { "1 attachment file".into() } else { format!("{n} attachment files") }
+}
+
+/// Write a file completely or not at all (a temporary file beside it, synced, then a rename).
+fn write_atomically<T>(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
     let name = path.file_name().ok_or_else(|| failure::invalid(format!("{} is not a file name", path.display())))?;
     let mut tmp_name = name.to_os_string();
     tmp_name.push(".part");
     let tmp = path.with_file_name(tmp_name);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    let written = write(&mut w).and_then(|t| {
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        Ok(t)
+    });
+    match written {
+        Ok(t) => {
+            std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(t)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
-/// Merge an exchange file into the store (created if needed).
+/// Merge an exchange file (and the attachment files it carries) into the store (created if needed).
 pub(crate) fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
-    let len = std::fs::metadata(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?.len();
-    if len > MAX_EXCHANGE_BYTES as u64 {
-        return Err(failure::invalid(format!(
-            "{} is larger than {} MiB: not an exchange file",
-            a.file.display(),
-            MAX_EXCHANGE_BYTES >> 20
-        )));
-    }
-    let bytes = std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let file = std::fs::File::open(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
     let store = ctx.store_or_create()?;
-    let report = store.import_changes(&bytes)?;
+    let report = store.import_exchange(&mut std::io::BufReader::with_capacity(1 << 20, file))?;
     let me = store.me(&report.case)?;
     output::emit(ctx, &report, |r| {
         let mut out = vec![match (r.new_case, r.new_changes) {
@@ -100,6 +135,9 @@ pub(crate) fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
             (false, 0) => format!("Nothing new for case {}: this store already had every change.", r.case),
             (false, n) => format!("Merged {} into case {}.", changes(n), r.case),
         }];
+        if r.new_attachments > 0 {
+            out.push(format!("Stored {} (verified).", files(r.new_attachments)));
+        }
         if me.is_none() {
             out.push("Tip: add yourself with `casebook caregiver add NAME`, then `casebook me set NAME`.".to_string());
         }
@@ -114,11 +152,12 @@ fn changes(n: usize) -> String {
 /// Print (or write) the case's state as JSON.
 pub(crate) fn state(ctx: &Ctx, a: StateArgs) -> Result<()> {
     let mut open = ctx.open()?;
-    let state = open.case.state()?;
+    // With the attachment files this device holds, so that an export to it leaves them out.
+    let state = open.case.exchange_state()?;
     let text = serde_json::to_string_pretty(&state)?;
     match a.out {
         Some(p) => {
-            write_atomically(&p, format!("{text}\n").as_bytes())?;
+            write_atomically(&p, |w| Ok(w.write_all(format!("{text}\n").as_bytes())?))?;
             output::saved(ctx, &format!("Wrote the case state to {}.", p.display()))
         }
         None => output::print(&text),

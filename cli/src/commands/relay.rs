@@ -185,7 +185,9 @@ pub(crate) fn client(account: &RelayAccount) -> Result<RelayClient> {
 }
 
 fn start(store: &Store, account: &RelayAccount) -> Result<SyncClient> {
-    Ok(SyncClient::start(store, &account.server, account.credentials.clone())?)
+    // The CLI moves attachment blobs with explicit, reported steps (`sync`), not in the background.
+    let options = casebook_core::sync::SyncOptions { move_attachments: false, ..Default::default() };
+    Ok(SyncClient::start_with(store, &account.server, account.credentials.clone(), options)?)
 }
 
 #[derive(Serialize)]

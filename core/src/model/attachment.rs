@@ -2,10 +2,19 @@
 //! appointment or an opinion.
 //!
 //! # What is stored
-//! The bytes are a content-addressed **blob** kept outside the CRDT, on the device's storage only:
-//! `casebook/blob/<sha256 hex>/manifest` (JSON: size, chunk size, how much is held, complete) and
-//! `casebook/blob/<sha256 hex>/c/<chunk index>` (1 MiB each, the last one shorter). A blob is never one
-//! value and never whole in memory when written from a reader.
+//! The bytes are a content-addressed **blob** kept outside the CRDT, on the device only, as a plain file
+//! of the storage's [`BlobStore`] named by its hash (`<sha256 hex>`: on disk
+//! `<store directory>/attachments/<sha256 hex>`), never as values of the key/value store; its manifest
+//! stays there: `casebook/blob/<sha256 hex>/manifest` (JSON: size, bytes held, complete, first
+//! written). The file is written and read through a small buffer, so a blob is never whole in memory.
+//!
+//! Durability: the manifest is written only after the bytes it counts are fsynced (a download's
+//! [`BlobWriter::flush`], about every MiB); on open a file longer than its manifest says is cut back to it,
+//! and a missing or shorter one makes the blob incomplete (the sync downloads it again). A file written from
+//! a reader ([`Store::store_blob`](crate::Store::store_blob), [`Case::attach`]) is hashed as it is written
+//! to `tmp/<random>`, fsynced, then renamed to its hash. Blobs of the earlier layout (1 MiB chunks as
+//! values, `casebook/blob/<sha256>/c/<i>`) are moved into files once when the store opens
+//! ([`Store::open`](crate::Store::open)).
 //!
 //! The document holds the reference, in the target item's `attachments` map (keyed by attachment id, like
 //! every collection): `{sha256, size, media_type, file_name, author?, added_at}`. An attachment is retracted
@@ -17,11 +26,12 @@
 //! [`Store::collect_blobs`](crate::Store::collect_blobs) (after a grace period, so that a blob written by an
 //! attach whose case is not saved yet survives).
 //!
-//! JPEG photos carry their location in their Exif segment: [`Case::attach`] drops every APP1 segment (Exif
-//! and XMP) of a JPEG unless asked to keep it ([`NewAttachment::keep_location`]).
+//! Photos carry their location in their Exif and XMP metadata: [`Case::attach`] removes it from a JPEG,
+//! PNG, HEIC/HEIF or WebP unless asked to keep it ([`NewAttachment::keep_location`]); see
+//! [`photo_location`](super::photo_location).
 
 use std::collections::BTreeSet;
-use std::io::{Cursor, Read};
+use std::io::Read;
 
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType};
@@ -31,20 +41,24 @@ use time::OffsetDateTime;
 use super::retraction::{self, Retract, Retraction};
 use super::{check_caregiver, item, items, optional, required};
 use crate::am;
+use crate::blob_store::{BlobAppend, BlobRead, BlobStore};
 use crate::case::Case;
 use crate::dates::format_date;
 use crate::error::{Error, Result};
 use crate::ids::new_item_id;
 use crate::storage::{Storage, StorageKey, key};
 
-/// Size of one stored chunk of a blob.
+/// Size of one chunk of a blob: how often a download's progress is made durable, and the size of the
+/// values of the earlier layout (blobs as sled values).
 pub const CHUNK_SIZE: usize = 1 << 20;
+/// The buffer blob bytes are copied through (hashing, writing from a reader).
+const IO_BUF: usize = 128 << 10;
+/// The directory of the blob store that holds files being written from a reader.
+const TMP_DIR: &str = "tmp";
 /// The default per-file limit.
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: u64 = 100 << 20;
 /// Blobs younger than this are not collected by default (their attach may not be saved yet).
 pub const GC_GRACE_SECS: u64 = 3600;
-/// The largest JPEG header (segments before the image data) read into memory to drop its APP1 segments.
-const MAX_JPEG_HEADER: usize = 16 << 20;
 
 /// What an attachment is attached to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -105,7 +119,8 @@ pub struct NewAttachment<'a> {
     pub author: Option<&'a str>,
     /// When it is added.
     pub at: OffsetDateTime,
-    /// Keep a JPEG's Exif/XMP segments (its location among them); dropped by default.
+    /// Keep a photo's Exif/XMP metadata (its location among them); removed by default
+    /// ([`photo_location`](super::photo_location)).
     pub keep_location: bool,
     /// The per-file limit in bytes ([`DEFAULT_MAX_ATTACHMENT_BYTES`] unless the app says otherwise).
     pub max_bytes: u64,
@@ -193,10 +208,29 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The manifest of blob `sha` on this device, if any.
+/// An I/O error of the blob files as a storage error (no path, no name: nothing private).
+fn blob_io(e: std::io::Error) -> Error {
+    Error::Storage(crate::storage::StorageError::Io(format!("attachment file: {e}")))
+}
+
+/// The manifest as stored, without looking at the file.
+fn stored_manifest(storage: &dyn Storage, sha: &str) -> Result<Option<BlobManifest>> {
+    Ok(storage.load(&manifest_key(sha)?)?.and_then(|v| serde_json::from_slice(&v).ok()))
+}
+
+/// The manifest of blob `sha` on this device, if any, as its file bears it out: when the file is missing
+/// or shorter than the manifest counts (damaged, or cut by something else than Casebook), the blob is
+/// reported incomplete with nothing received (so the sync downloads it again; [`BlobWriter::open`] starts
+/// it over). The stored manifest is left as it is.
 pub fn blob_manifest(storage: &dyn Storage, sha: &str) -> Result<Option<BlobManifest>> {
     check_sha(sha)?;
-    Ok(storage.load(&manifest_key(sha)?)?.and_then(|v| serde_json::from_slice(&v).ok()))
+    let Some(mut m) = stored_manifest(storage, sha)? else { return Ok(None) };
+    let len = storage.blobs().size(sha).map_err(blob_io)?.unwrap_or(0);
+    if len < m.received {
+        m.received = 0;
+        m.complete = false;
+    }
+    Ok(Some(m))
 }
 
 fn put_manifest(storage: &dyn Storage, sha: &str, m: &BlobManifest) -> Result<()> {
@@ -205,54 +239,92 @@ fn put_manifest(storage: &dyn Storage, sha: &str, m: &BlobManifest) -> Result<()
     Ok(())
 }
 
-/// Delete blob `sha` from this device (chunks, then the manifest; not flushed).
+/// Delete blob `sha` from this device: its manifest (and any value of the earlier layout), then its file
+/// (the key/value deletions are not flushed).
 pub fn delete_blob(storage: &dyn Storage, sha: &str) -> Result<()> {
     check_sha(sha)?;
     for k in storage.keys(&blob_prefix(sha)?)? {
         storage.delete(&k)?;
     }
+    storage.blobs().delete(sha).map_err(blob_io)?;
     Ok(())
 }
 
-/// Writes a blob whose hash and size are known in advance (a download), appending from where the device
-/// is: [`BlobWriter::received`] says where to resume. The chunk being filled is kept in memory (at most
-/// 1 MiB) and stored when full or at [`BlobWriter::flush`]. Verified against its hash by
-/// [`BlobWriter::finish`].
+/// Blobs being written in this process, by blob store (its address) and hash: one writer per blob at a
+/// time, because two appending to one file (the sync's download pass and an "open" download of the same
+/// attachment) would cut each other's bytes.
+static WRITING: std::sync::Mutex<BTreeSet<(usize, String)>> = std::sync::Mutex::new(BTreeSet::new());
+/// Signalled when a blob leaves [`WRITING`].
+static WRITING_DONE: std::sync::Condvar = std::sync::Condvar::new();
+
+/// The right to write one blob's file; released when dropped.
+struct WriteGuard {
+    key: (usize, String),
+}
+
+impl WriteGuard {
+    /// Wait until no one else in this process writes blob `sha` of `blobs`, then take it.
+    fn acquire(blobs: &std::sync::Arc<dyn BlobStore>, sha: &str) -> Self {
+        let key = (std::sync::Arc::as_ptr(blobs) as *const () as usize, sha.to_string());
+        let mut writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+        while writing.contains(&key) {
+            writing = WRITING_DONE.wait(writing).unwrap_or_else(|e| e.into_inner());
+        }
+        writing.insert(key.clone());
+        WriteGuard { key }
+    }
+}
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        WRITING.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+        WRITING_DONE.notify_all();
+    }
+}
+
+/// Writes a blob whose hash and size are known in advance (a download), appending to its file from where
+/// the device is: [`BlobWriter::received`] says where to resume. Bytes go straight to the file (nothing is
+/// buffered here); about every [`CHUNK_SIZE`] bytes, and at [`BlobWriter::flush`], the file is fsynced and
+/// then the manifest records them. Verified against its hash by [`BlobWriter::finish`]. One writer per blob
+/// at a time in a process: [`BlobWriter::open`] waits while another one writes the same blob (and then
+/// finds what it left: often the whole blob).
 pub struct BlobWriter {
     storage: std::sync::Arc<dyn Storage>,
+    blobs: std::sync::Arc<dyn BlobStore>,
     sha: String,
     manifest: BlobManifest,
-    /// The bytes of the chunk being filled (chunk index `manifest.received / CHUNK_SIZE`).
-    current: Vec<u8>,
+    /// The file being appended to (opened at the first write).
+    file: Option<std::sync::Mutex<Box<dyn BlobAppend>>>,
+    /// Bytes written since the manifest last recorded them.
+    unsynced: u64,
+    /// This writer's right to the blob's file (dropped last).
+    _guard: WriteGuard,
 }
 
 impl BlobWriter {
-    /// Start or resume writing blob `sha` of `size` bytes.
+    /// Start or resume writing blob `sha` of `size` bytes. A file longer than the manifest counts (bytes
+    /// written after the last flush) is cut back to it; a missing or shorter one starts the blob over.
     pub fn open(storage: std::sync::Arc<dyn Storage>, sha: &str, size: u64) -> Result<Self> {
         check_sha(sha)?;
+        let blobs = storage.blobs();
+        let guard = WriteGuard::acquire(&blobs, sha);
         let fresh = |storage: &dyn Storage| -> Result<BlobManifest> {
             delete_blob(storage, sha)?;
             let m = BlobManifest { size, received: 0, complete: false, created: unix_now() };
             put_manifest(storage, sha, &m)?;
             Ok(m)
         };
-        let mut manifest = match blob_manifest(&*storage, sha)? {
+        let mut manifest = match stored_manifest(&*storage, sha)? {
             Some(m) if m.size == size && m.received <= size => m,
             Some(_) | None => fresh(&*storage)?,
         };
-        let mut current = Vec::new();
-        let off = (manifest.received % CHUNK_SIZE as u64) as usize;
-        if off > 0 && !manifest.complete {
-            let idx = manifest.received / CHUNK_SIZE as u64;
-            match storage.load(&chunk_key(sha, idx)?)? {
-                Some(mut c) if c.len() >= off => {
-                    c.truncate(off);
-                    current = c;
-                }
-                _ => manifest = fresh(&*storage)?,
-            }
+        let len = blobs.size(sha).map_err(blob_io)?.unwrap_or(0);
+        if len < manifest.received {
+            manifest = fresh(&*storage)?;
+        } else if len > manifest.received {
+            blobs.truncate(sha, manifest.received).map_err(blob_io)?;
         }
-        Ok(BlobWriter { storage, sha: sha.to_string(), manifest, current })
+        Ok(BlobWriter { storage, blobs, sha: sha.to_string(), manifest, file: None, unsynced: 0, _guard: guard })
     }
 
     /// The blob's size.
@@ -271,31 +343,43 @@ impl BlobWriter {
     }
 
     /// Append bytes at [`BlobWriter::received`]. Refuses more bytes than the blob's size.
-    pub fn write(&mut self, mut data: &[u8]) -> Result<()> {
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
         if self.manifest.received + data.len() as u64 > self.manifest.size {
             return Err(Error::InvalidInput { field: "blob", reason: "more bytes than its size".into() });
         }
-        while !data.is_empty() {
-            let n = (CHUNK_SIZE - self.current.len()).min(data.len());
-            self.current.extend_from_slice(&data[..n]);
-            self.manifest.received += n as u64;
-            data = &data[n..];
-            if self.current.len() == CHUNK_SIZE {
-                let idx = (self.manifest.received - 1) / CHUNK_SIZE as u64;
-                self.storage.put(&chunk_key(&self.sha, idx)?, &self.current)?;
-                self.current.clear();
-                put_manifest(&*self.storage, &self.sha, &self.manifest)?;
-            }
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.file.is_none() {
+            let f = self.blobs.open_append(&self.sha, self.manifest.received).map_err(blob_io)?;
+            self.file = Some(std::sync::Mutex::new(f));
+        }
+        if let Some(f) = self.file.as_mut() {
+            f.get_mut().unwrap_or_else(|e| e.into_inner()).write(data).map_err(blob_io)?;
+        }
+        self.manifest.received += data.len() as u64;
+        self.unsynced += data.len() as u64;
+        if self.unsynced >= CHUNK_SIZE as u64 {
+            // Progress a crash keeps (the manifest is flushed by the key/value store within a moment).
+            self.sync_file()?;
+            put_manifest(&*self.storage, &self.sha, &self.manifest)?;
+            self.unsynced = 0;
         }
         Ok(())
     }
 
-    /// Store the chunk being filled and flush (an interrupted download resumes from here).
-    pub fn flush(&self) -> Result<()> {
-        if !self.current.is_empty() {
-            let idx = self.manifest.received / CHUNK_SIZE as u64;
-            self.storage.put(&chunk_key(&self.sha, idx)?, &self.current)?;
+    /// fsync the file's bytes (and its directory entry when it was created).
+    fn sync_file(&self) -> Result<()> {
+        if let Some(f) = &self.file {
+            f.lock().unwrap_or_else(|e| e.into_inner()).sync().map_err(blob_io)?;
         }
+        Ok(())
+    }
+
+    /// Make every byte written so far durable (fsync), then record it in the manifest and flush (an
+    /// interrupted download resumes from here).
+    pub fn flush(&self) -> Result<()> {
+        self.sync_file()?;
         put_manifest(&*self.storage, &self.sha, &self.manifest)?;
         self.storage.flush()?;
         Ok(())
@@ -308,24 +392,14 @@ impl BlobWriter {
             return Err(Error::InvalidInput { field: "blob", reason: "incomplete".into() });
         }
         self.flush()?;
-        let mut h = Sha256::new();
-        let mut r = BlobReader::new_unchecked(self.storage.clone(), &self.sha, self.manifest.size);
-        let mut buf = vec![0; 64 << 10];
-        loop {
-            let n = match r.read(&mut buf) {
-                Ok(n) => n,
-                Err(_) => {
-                    h = Sha256::new();
-                    h.update(b"unreadable");
-                    break;
-                }
-            };
-            if n == 0 {
-                break;
+        self.file = None;
+        let matches = match self.blobs.open_read(&self.sha, 0) {
+            Ok(Some(r)) => {
+                hash_of(r.take(self.manifest.size)).is_ok_and(|(h, n)| n == self.manifest.size && h == self.sha)
             }
-            h.update(&buf[..n]);
-        }
-        if hex(&h.finalize()) != self.sha {
+            Ok(None) | Err(_) => false,
+        };
+        if !matches {
             delete_blob(&*self.storage, &self.sha)?;
             self.storage.flush()?;
             return Err(Error::InvalidInput {
@@ -340,31 +414,45 @@ impl BlobWriter {
     }
 }
 
-/// Reads a blob chunk by chunk from storage (1 MiB in memory at a time).
+/// SHA-256 (hex) and length of what `r` yields, read through a small buffer.
+fn hash_of(mut r: impl Read) -> std::io::Result<(String, u64)> {
+    let mut h = Sha256::new();
+    let mut n = 0u64;
+    let mut buf = vec![0u8; IO_BUF];
+    loop {
+        let k = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((hex(&h.finalize()), n))
+}
+
+/// Reads a complete blob from its file, from an offset (straight into the caller's buffer: nothing of the
+/// blob is kept in memory here).
 pub struct BlobReader {
-    storage: std::sync::Arc<dyn Storage>,
     sha: String,
     size: u64,
     pos: u64,
-    chunk: Vec<u8>,
-    chunk_pos: usize,
+    file: BlobRead,
     hasher: Option<Sha256>,
 }
 
 impl BlobReader {
-    fn new_unchecked(storage: std::sync::Arc<dyn Storage>, sha: &str, size: u64) -> Self {
-        BlobReader { storage, sha: sha.to_string(), size, pos: 0, chunk: Vec::new(), chunk_pos: 0, hasher: None }
-    }
-
-    /// A reader of complete blob `sha` from offset `offset`; `None` if the device does not hold it whole.
+    /// A reader of complete blob `sha` from offset `offset`; `None` if the device does not hold it whole
+    /// (its file missing or shorter than its size included).
     pub fn open(storage: std::sync::Arc<dyn Storage>, sha: &str, offset: u64) -> Result<Option<Self>> {
         let Some(m) = blob_manifest(&*storage, sha)? else { return Ok(None) };
         if !m.complete {
             return Ok(None);
         }
-        let mut r = Self::new_unchecked(storage, sha, m.size);
-        r.pos = offset.min(m.size);
-        Ok(Some(r))
+        let pos = offset.min(m.size);
+        let Some(file) = storage.blobs().open_read(sha, pos).map_err(blob_io)? else { return Ok(None) };
+        Ok(Some(BlobReader { sha: sha.to_string(), size: m.size, pos, file, hasher: None }))
     }
 
     /// The blob's size.
@@ -375,195 +463,153 @@ impl BlobReader {
 
 impl Read for BlobReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.chunk_pos >= self.chunk.len() {
-            if self.pos >= self.size {
-                if let Some(h) = self.hasher.take()
-                    && hex(&h.finalize()) != self.sha
-                {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "the attachment's bytes do not match its SHA-256 (damaged on this device)",
-                    ));
-                }
-                return Ok(0);
-            }
-            let idx = self.pos / CHUNK_SIZE as u64;
-            let off = (self.pos % CHUNK_SIZE as u64) as usize;
-            let k = chunk_key(&self.sha, idx).map_err(|e| std::io::Error::other(e.to_string()))?;
-            let c = self.storage.load(&k).map_err(|e| std::io::Error::other(e.to_string()))?.ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "a chunk of the blob is missing")
-            })?;
-            let want = ((self.size - idx * CHUNK_SIZE as u64).min(CHUNK_SIZE as u64)) as usize;
-            if c.len() != want || off > c.len() {
+        if self.pos >= self.size || buf.is_empty() {
+            if self.pos >= self.size
+                && let Some(h) = self.hasher.take()
+                && hex(&h.finalize()) != self.sha
+            {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
-                    "a chunk of the blob has the wrong size",
+                    "the attachment's bytes do not match its SHA-256 (damaged on this device)",
                 ));
             }
-            if let Some(h) = self.hasher.as_mut() {
-                h.update(&c);
-            }
-            self.chunk = c;
-            self.chunk_pos = off;
+            return Ok(0);
         }
-        let n = (self.chunk.len() - self.chunk_pos).min(buf.len());
-        buf[..n].copy_from_slice(&self.chunk[self.chunk_pos..self.chunk_pos + n]);
-        self.chunk_pos += n;
+        let want = ((self.size - self.pos).min(buf.len() as u64)) as usize;
+        let n = loop {
+            match self.file.read(&mut buf[..want]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the attachment's file on this device is shorter than its size (damaged)",
+            ));
+        }
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         self.pos += n as u64;
         Ok(n)
     }
 }
 
-/// Write the bytes of `reader` as a blob: chunks under a temporary prefix while hashing, then under the
-/// hash (chunk by chunk). Returns (sha256 hex, size). Refuses more than `max` bytes.
+/// Write the bytes of `reader` as a blob: to a temporary file while hashing (through a small buffer), then
+/// fsynced and renamed to its hash. Returns (sha256 hex, size). Refuses more than `max` bytes.
 fn write_blob(storage: &std::sync::Arc<dyn Storage>, reader: &mut dyn Read, max: u64) -> Result<(String, u64)> {
-    let tmp = new_item_id();
-    let tmp_key = |i: u64| -> Result<StorageKey> { Ok(key(["casebook", "blob-tmp", &tmp, &i.to_string()])?) };
-    let cleanup = |n: u64| -> Result<()> {
-        for i in 0..n {
-            storage.delete(&tmp_key(i)?)?;
-        }
-        Ok(())
-    };
+    let blobs = storage.blobs();
+    let tmp = format!("{TMP_DIR}/{}", new_item_id());
+    let mut file = blobs.open_append(&tmp, 0).map_err(blob_io)?;
     let mut h = Sha256::new();
     let mut size = 0u64;
-    let mut chunks = 0u64;
-    let mut buf = vec![0u8; CHUNK_SIZE];
-    loop {
-        let mut filled = 0;
-        while filled < CHUNK_SIZE {
-            let n = match reader.read(&mut buf[filled..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    cleanup(chunks)?;
-                    return Err(Error::InvalidInput { field: "file", reason: format!("cannot be read: {}", e.kind()) });
-                }
-            };
-            if n == 0 {
-                break;
+    let mut buf = vec![0u8; IO_BUF];
+    let written = loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                break Err(Error::InvalidInput { field: "file", reason: format!("cannot be read: {}", e.kind()) });
             }
-            filled += n;
-        }
-        if filled == 0 {
-            break;
-        }
-        size += filled as u64;
+        };
+        size += n as u64;
         if size > max {
-            cleanup(chunks)?;
-            return Err(Error::InvalidInput {
+            break Err(Error::InvalidInput {
                 field: "file",
                 reason: format!("larger than the limit of {} MiB per attachment", max >> 20),
             });
         }
-        h.update(&buf[..filled]);
-        storage.put(&tmp_key(chunks)?, &buf[..filled])?;
-        chunks += 1;
-        if filled < CHUNK_SIZE {
-            break;
+        h.update(&buf[..n]);
+        if let Err(e) = file.write(&buf[..n]) {
+            break Err(blob_io(e));
         }
+    }
+    .and_then(|()| file.sync().map_err(blob_io));
+    drop(file);
+    if let Err(e) = written {
+        let _ = blobs.delete(&tmp);
+        return Err(e);
     }
     let sha = hex(&h.finalize());
-    let done = matches!(blob_manifest(&**storage, &sha)?, Some(m) if m.complete);
-    if !done {
-        delete_blob(&**storage, &sha)?;
-        for i in 0..chunks {
-            let c = storage.load(&tmp_key(i)?)?.ok_or_else(|| {
-                Error::Storage(crate::storage::StorageError::Io("a chunk written a moment ago is missing".into()))
-            })?;
-            storage.put(&chunk_key(&sha, i)?, &c)?;
-        }
-        put_manifest(&**storage, &sha, &BlobManifest { size, received: size, complete: true, created: unix_now() })?;
+    let _guard = WriteGuard::acquire(&blobs, &sha);
+    if matches!(blob_manifest(&**storage, &sha)?, Some(m) if m.complete) {
+        blobs.delete(&tmp).map_err(blob_io)?;
+        return Ok((sha, size));
     }
-    cleanup(chunks)?;
+    // The manifest first (the bytes are durable in the temporary file): a collection running meanwhile
+    // sees a young blob; a crash before the rename leaves a manifest whose file is missing, which counts
+    // as not on the device.
+    for k in storage.keys(&blob_prefix(&sha)?)? {
+        storage.delete(&k)?;
+    }
+    put_manifest(&**storage, &sha, &BlobManifest { size, received: size, complete: true, created: unix_now() })?;
+    if let Err(e) = blobs.rename(&tmp, &sha) {
+        let _ = storage.delete(&manifest_key(&sha)?);
+        let _ = blobs.delete(&tmp);
+        return Err(blob_io(e));
+    }
     storage.flush()?;
     Ok((sha, size))
 }
 
-/// Whether `head` starts like a JPEG (SOI then a marker).
-fn is_jpeg(head: &[u8]) -> bool {
-    head.len() >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF
-}
-
-/// A JPEG stream without its APP1 segments (Exif, XMP: where a phone writes the location). The segments
-/// before the image data are read (bounded) and rewritten; everything from the start of scan on is passed
-/// through. Anything that does not parse as a JPEG header is passed through unchanged (never a panic).
-pub fn strip_jpeg_app1<'r>(mut reader: Box<dyn Read + 'r>) -> std::io::Result<Box<dyn Read + 'r>> {
-    let mut head = Vec::new();
-    // Read exactly n more bytes into `head`; false on a short stream.
-    fn more(r: &mut dyn Read, head: &mut Vec<u8>, n: usize) -> std::io::Result<bool> {
-        let start = head.len();
-        head.resize(start + n, 0);
-        let mut got = 0;
-        while got < n {
-            match r.read(&mut head[start + got..]) {
-                Ok(0) => {
-                    head.truncate(start + got);
-                    return Ok(false);
-                }
-                Ok(k) => got += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+/// Move blobs of the earlier layout (1 MiB chunks as values, `casebook/blob/<sha>/c/<i>`) into files,
+/// once: each blob's chunks are copied in order to a temporary file (as far as they are contiguous and the
+/// manifest counts), fsynced and renamed to its hash; then the manifest records what the file holds and
+/// the chunks are deleted. Leftover temporary chunks of an interrupted attach are deleted. Returns how
+/// many blobs were moved. Safe to run again after a crash at any point.
+pub(crate) fn migrate_chunked_blobs(storage: &dyn Storage) -> Result<usize> {
+    let mut shas = BTreeSet::new();
+    for k in storage.keys(&key(["casebook", "blob"])?)? {
+        let s = k.to_string();
+        let parts: Vec<&str> = s.split('/').collect();
+        if parts.len() == 5 && parts[3] == "c" && is_sha256_hex(parts[2]) {
+            shas.insert(parts[2].to_string());
         }
-        Ok(true)
     }
-    if !more(&mut reader, &mut head, 2)? || head[..] != [0xFF, 0xD8] {
-        return Ok(Box::new(Cursor::new(head).chain(reader)));
-    }
-    let mut out = vec![0xFF, 0xD8];
-    loop {
-        let at = head.len();
-        if !more(&mut reader, &mut head, 2)? || head[at] != 0xFF {
-            // Not a marker where one must be: give the rest back untouched.
-            out.extend_from_slice(&head[at..]);
-            return Ok(Box::new(Cursor::new(out).chain(reader)));
-        }
-        let m = head[at + 1];
-        // Markers without a length: TEM, RST0-7, SOI/EOI, and fill bytes.
-        if m == 0x01 || (0xD0..=0xD9).contains(&m) || m == 0xFF || m == 0x00 {
-            out.extend_from_slice(&head[at..]);
-            if m == 0xD9 {
-                return Ok(Box::new(Cursor::new(out).chain(reader)));
-            }
+    let blobs = storage.blobs();
+    let mut moved = 0;
+    for sha in shas {
+        let Some(mut m) = stored_manifest(storage, &sha)? else {
+            // Chunks without a manifest: an attach that never finished.
+            delete_blob(storage, &sha)?;
             continue;
+        };
+        let tmp = format!("{TMP_DIR}/m{sha}");
+        let mut file = blobs.open_append(&tmp, 0).map_err(blob_io)?;
+        let mut held = 0u64;
+        let mut i = 0u64;
+        while held < m.received.min(m.size) {
+            let Some(c) = storage.load(&chunk_key(&sha, i)?)? else { break };
+            let take = (c.len() as u64).min(m.received - held) as usize;
+            file.write(&c[..take]).map_err(blob_io)?;
+            held += take as u64;
+            i += 1;
+            if c.len() < CHUNK_SIZE {
+                break;
+            }
         }
-        if !more(&mut reader, &mut head, 2)? {
-            out.extend_from_slice(&head[at..]);
-            return Ok(Box::new(Cursor::new(out).chain(reader)));
+        file.sync().map_err(blob_io)?;
+        drop(file);
+        blobs.rename(&tmp, &sha).map_err(blob_io)?;
+        m.complete = m.complete && held == m.size;
+        m.received = held;
+        put_manifest(storage, &sha, &m)?;
+        storage.flush()?;
+        for k in storage.keys(&key(["casebook", "blob", &sha, "c"])?)? {
+            storage.delete(&k)?;
         }
-        let len = u16::from_be_bytes([head[at + 2], head[at + 3]]) as usize;
-        if len < 2 || head.len() + len > MAX_JPEG_HEADER {
-            out.extend_from_slice(&head[at..]);
-            return Ok(Box::new(Cursor::new(out).chain(reader)));
-        }
-        if !more(&mut reader, &mut head, len - 2)? {
-            out.extend_from_slice(&head[at..]);
-            return Ok(Box::new(Cursor::new(out).chain(reader)));
-        }
-        if m != 0xE1 {
-            out.extend_from_slice(&head[at..]);
-        }
-        if m == 0xDA {
-            // Start of scan: the image data follows, unparsed.
-            return Ok(Box::new(Cursor::new(out).chain(reader)));
-        }
+        moved += 1;
     }
+    for k in storage.keys(&key(["casebook", "blob-tmp"])?)? {
+        storage.delete(&k)?;
+    }
+    storage.flush()?;
+    Ok(moved)
 }
 
-/// [`strip_jpeg_app1`] on bytes in memory.
-pub fn strip_jpeg_app1_bytes(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    match strip_jpeg_app1(Box::new(bytes)) {
-        Ok(mut r) => {
-            if r.read_to_end(&mut out).is_err() {
-                return bytes.to_vec();
-            }
-            out
-        }
-        Err(_) => bytes.to_vec(),
-    }
-}
+pub use super::photo_location::{strip_jpeg_app1, strip_jpeg_app1_bytes};
 
 /// A blob written to this device ([`Store::store_blob`](crate::Store::store_blob)), ready to attach.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -574,7 +620,7 @@ pub struct StoredBlob {
     pub size: u64,
 }
 
-/// Write the bytes of `reader` as a blob (a JPEG without its APP1 segments unless `keep_location`).
+/// Write the bytes of `reader` as a blob (a photo without its location unless `keep_location`).
 fn store_blob(
     storage: &std::sync::Arc<dyn Storage>,
     reader: impl Read,
@@ -582,26 +628,10 @@ fn store_blob(
     max_bytes: u64,
 ) -> Result<StoredBlob> {
     let mut reader: Box<dyn Read + '_> = Box::new(reader);
-    let cannot =
-        |e: std::io::Error| Error::InvalidInput { field: "file", reason: format!("cannot be read: {}", e.kind()) };
     if !keep_location {
-        // Peek at the start: a JPEG (whatever the media type says) loses its APP1 segments.
-        let mut peek = [0u8; 3];
-        let mut got = 0;
-        while got < 3 {
-            match reader.read(&mut peek[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(cannot(e)),
-            }
-        }
-        let head = peek[..got].to_vec();
-        let jpeg = is_jpeg(&head);
-        reader = Box::new(Cursor::new(head).chain(reader));
-        if jpeg {
-            reader = strip_jpeg_app1(reader).map_err(cannot)?;
-        }
+        // A JPEG, PNG, HEIF or WebP (whatever the media type says) loses its location (Exif, XMP).
+        reader = super::photo_location::strip_location(reader)
+            .map_err(|e| Error::InvalidInput { field: "file", reason: e.to_string() })?;
     }
     let (sha256, size) = write_blob(storage, &mut reader, max_bytes)?;
     Ok(StoredBlob { sha256, size })
@@ -609,8 +639,9 @@ fn store_blob(
 
 impl crate::Store {
     /// Write a file's bytes to this device as a blob, without any case open (a large file takes a while):
-    /// then [`Case::attach_stored`] references it. A JPEG loses its APP1 (Exif, XMP: its location) segments
-    /// unless `keep_location`. Refused over `max_bytes`.
+    /// then [`Case::attach_stored`] references it. A photo (JPEG, PNG, HEIC/HEIF, WebP) loses its Exif and
+    /// XMP metadata (its location) unless `keep_location`; a HEIC whose location cannot be removed safely is
+    /// refused ([`photo_location`](super::photo_location)). Refused over `max_bytes`.
     pub fn store_blob(&self, reader: impl Read, keep_location: bool, max_bytes: u64) -> Result<StoredBlob> {
         store_blob(&self.storage(), reader, keep_location, max_bytes)
     }
@@ -652,9 +683,9 @@ impl Case {
         Ok(o)
     }
 
-    /// Attach the bytes of `reader` to `target`: the blob is written to this device's storage (chunked,
-    /// flushed; the reader is never held whole in memory) and the reference to the document (saved with the
-    /// next [`Case::save`]). A JPEG loses its APP1 (Exif, XMP) segments unless `new.keep_location`. Works
+    /// Attach the bytes of `reader` to `target`: the blob is written to a file of this device's storage
+    /// (through a small buffer, fsynced; the reader is never held whole in memory) and the reference to the document (saved with the
+    /// next [`Case::save`]). A photo loses its location (Exif, XMP) unless `new.keep_location`. Works
     /// offline; the sync uploads it later. Refused: an unknown or retracted target, an author not on the care
     /// team, an empty name or media type, a file over `new.max_bytes`.
     pub fn attach(&mut self, target: AttachTarget, new: NewAttachment<'_>, reader: impl Read) -> Result<AttachmentRef> {
@@ -928,7 +959,7 @@ pub struct BlobCollection {
     pub freed_bytes: u64,
 }
 
-/// Delete every blob (and leftover temporary chunk) that no case in `referenced` needs. `referenced` must
+/// Delete every blob (and leftover temporary file) that no case in `referenced` needs. `referenced` must
 /// hold the references of every case of the store; a case that does not open keeps every blob (the caller
 /// passes `None`).
 pub(crate) fn collect_blobs(
@@ -940,6 +971,8 @@ pub(crate) fn collect_blobs(
     let Some(referenced) = referenced else {
         return Ok(out);
     };
+    let blobs = storage.blobs();
+    // Blobs with a manifest, and files without one (a crash between the file and its manifest).
     let mut shas = BTreeSet::new();
     for k in storage.keys(&key(["casebook", "blob"])?)? {
         let s = k.to_string();
@@ -947,23 +980,30 @@ pub(crate) fn collect_blobs(
             shas.insert(sha.to_string());
         }
     }
+    shas.extend(blobs.list("").map_err(blob_io)?);
     let now = unix_now();
     for sha in shas {
         if !is_sha256_hex(&sha) {
             continue;
         }
-        let m = blob_manifest(storage, &sha)?;
+        let m = stored_manifest(storage, &sha)?;
         let young = m.is_some_and(|m| now.saturating_sub(m.created) < grace_secs);
         if referenced.contains(&sha) || young {
             out.kept += 1;
             continue;
         }
-        out.freed_bytes += m.map(|m| m.received).unwrap_or(0);
+        out.freed_bytes += match m {
+            Some(m) => m.received,
+            None => blobs.size(&sha).map_err(blob_io)?.unwrap_or(0),
+        };
         delete_blob(storage, &sha)?;
         out.deleted += 1;
     }
-    // Temporary chunks of an attach that never finished (a crash), when no attach can be running.
+    // Temporary files of an attach that never finished (a crash), when no attach can be running.
     if grace_secs == 0 {
+        for name in blobs.list(TMP_DIR).map_err(blob_io)? {
+            blobs.delete(&format!("{TMP_DIR}/{name}")).map_err(blob_io)?;
+        }
         for k in storage.keys(&key(["casebook", "blob-tmp"])?)? {
             storage.delete(&k)?;
         }

@@ -1,4 +1,5 @@
-//! The request letter: a record request as a ready-to-sign letter to its custodian, in plain text.
+//! The request letter: a record request as a ready-to-sign letter to its custodian, built once as blocks
+//! ([`LetterData`]) that the plain text here and the PDF of `casebook-pdf` both render.
 //!
 //! For the information in the request (reports, images, results) it is the patient's own written request
 //! under the HIPAA right of access (45 CFR 164.524), "for a second-opinion consultation", with the
@@ -10,6 +11,7 @@
 //! The case keeps the patient's name as the family refers to them, and no date of birth: the letter prints
 //! the name and leaves a line for the date of birth.
 
+use serde::Serialize;
 use time::Date;
 
 use super::Keyed;
@@ -127,6 +129,17 @@ impl Case {
     /// patient's own request ([`Channel::PatientRequest`]): the letter *is* the patient's written request,
     /// and the case must track its 30-day clock, so the request's channel is changed first.
     pub fn request_letter(&self, request_id: &str, today: Date, format: Option<DeliveryFormat>) -> Result<String> {
+        Ok(self.request_letter_data(request_id, today, format)?.text())
+    }
+
+    /// What the letter of [`Case::request_letter`] says, as blocks: the text letter and the PDF
+    /// (`casebook-pdf`) both render it, so that they cannot disagree. Refused as `request_letter` is.
+    pub fn request_letter_data(
+        &self,
+        request_id: &str,
+        today: Date,
+        format: Option<DeliveryFormat>,
+    ) -> Result<LetterData> {
         let Some(r) = self.record_requests().into_iter().find(|r| r.id == request_id) else {
             if self.retracted_record_requests().iter().any(|r| r.id == request_id) {
                 return Err(Error::Retracted { kind: "record request", id: request_id.to_string() });
@@ -149,14 +162,94 @@ impl Case {
             });
         }
         let patient = self.patient().display_name.map(|n| one_line(&n)).filter(|n| !n.is_empty());
-        Ok(letter(&r, &information, patient.as_deref(), today, format.unwrap_or(DeliveryFormat::default_for(&r.items))))
+        let format = format.unwrap_or(DeliveryFormat::default_for(&r.items));
+        Ok(LetterData {
+            date: iso(today),
+            patient_name: patient.clone(),
+            blocks: letter(&r, &information, patient.as_deref(), today, format),
+        })
     }
 }
 
-/// Append `text` wrapped, and an empty line.
-fn para(out: &mut Vec<String>, text: &str) {
-    out.push(wrap(text, "", ""));
-    out.push(String::new());
+/// A block of the letter, as both the text letter and the PDF lay it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LetterBlock {
+    /// A paragraph, then an empty line (wrapped in the text letter).
+    Paragraph {
+        /// The paragraph.
+        text: String,
+    },
+    /// One line, as it is.
+    Line {
+        /// The line.
+        text: String,
+    },
+    /// A paragraph with no empty line after it; `hanging`: its continuation lines are indented.
+    Wrapped {
+        /// The paragraph.
+        text: String,
+        /// Whether continuation lines are indented.
+        hanging: bool,
+    },
+    /// An item of the list of what is requested.
+    Item {
+        /// The item.
+        text: String,
+    },
+    /// An empty line.
+    Space,
+    /// A line to fill in by hand.
+    Fill,
+}
+
+/// The request letter, as blocks (see [`Case::request_letter_data`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LetterData {
+    /// The letter's date, `YYYY-MM-DD`.
+    pub date: String,
+    /// The patient's name, on one line, if recorded.
+    pub patient_name: Option<String>,
+    /// The letter, from the date to the representative's line.
+    pub blocks: Vec<LetterBlock>,
+}
+
+impl LetterData {
+    /// The letter in plain text, paragraphs wrapped to 76 columns.
+    pub fn text(&self) -> String {
+        let mut out: Vec<String> = Vec::new();
+        for b in &self.blocks {
+            match b {
+                LetterBlock::Paragraph { text } => {
+                    out.push(wrap(text, "", ""));
+                    out.push(String::new());
+                }
+                LetterBlock::Line { text } => out.push(text.clone()),
+                LetterBlock::Wrapped { text, hanging } => out.push(wrap(text, "", if *hanging { "    " } else { "" })),
+                LetterBlock::Item { text } => out.push(wrap(text, "  - ", "    ")),
+                LetterBlock::Space => out.push(String::new()),
+                LetterBlock::Fill => out.push(BLANK.repeat(2)),
+            }
+        }
+        let mut text = out.join("\n");
+        text.push('\n');
+        text
+    }
+}
+
+/// "2026-12-05".
+fn iso(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Append a paragraph.
+fn para(out: &mut Vec<LetterBlock>, text: &str) {
+    out.push(LetterBlock::Paragraph { text: text.to_string() });
+}
+
+/// Append a line.
+fn line(out: &mut Vec<LetterBlock>, text: impl Into<String>) {
+    out.push(LetterBlock::Line { text: text.into() });
 }
 
 /// How the copies are to be delivered, in a sentence.
@@ -180,20 +273,20 @@ fn delivery(format: DeliveryFormat, imaging: bool) -> &'static str {
     }
 }
 
-/// The text of the letter.
+/// The blocks of the letter.
 fn letter(
     r: &RecordRequest,
     information: &[String],
     patient: Option<&str>,
     today: Date,
     format: DeliveryFormat,
-) -> String {
+) -> Vec<LetterBlock> {
     let custodian = Some(one_line(&r.custodian)).filter(|c| !c.is_empty()).unwrap_or_else(|| BLANK.to_string());
     let access = !information.is_empty();
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<LetterBlock> = Vec::new();
 
     para(&mut out, &long_date(today));
-    out.push(custodian.clone());
+    line(&mut out, custodian.clone());
     para(
         &mut out,
         if access { "Attn: Health Information Management (medical records)" } else { "Attn: Pathology department" },
@@ -203,10 +296,10 @@ fn letter(
     } else {
         "Re: Request to lend pathology material for a second-opinion consultation"
     };
-    out.push(wrap(subject, "", "    "));
-    out.push(format!("Patient: {}", patient.unwrap_or(BLANK)));
-    out.push(format!("Date of birth: {BLANK}"));
-    out.push(String::new());
+    out.push(LetterBlock::Wrapped { text: subject.to_string(), hanging: true });
+    line(&mut out, format!("Patient: {}", patient.unwrap_or(BLANK)));
+    line(&mut out, format!("Date of birth: {BLANK}"));
+    out.push(LetterBlock::Space);
     para(&mut out, "To whom it may concern,");
 
     if access {
@@ -218,9 +311,9 @@ fn letter(
             ),
         );
         for item in information {
-            out.push(wrap(item, "  - ", "    "));
+            out.push(LetterBlock::Item { text: item.clone() });
         }
-        out.push(String::new());
+        out.push(LetterBlock::Space);
         para(&mut out, delivery(format, r.items.contains(&RecordItem::ImagingDisc)));
         para(&mut out, THIRTY_DAY_RULE);
         para(&mut out, "Any fee for the copies must be a reasonable, cost-based fee (45 CFR 164.524(c)(4)).");
@@ -246,34 +339,32 @@ fn letter(
             )
         };
         para(&mut out, &ask);
-        out.push("Please send the material to (consulting pathologist, institution, address):".to_string());
-        out.push(BLANK.repeat(2));
-        out.push(BLANK.repeat(2));
-        out.push(String::new());
+        line(&mut out, "Please send the material to (consulting pathologist, institution, address):");
+        out.push(LetterBlock::Fill);
+        out.push(LetterBlock::Fill);
+        out.push(LetterBlock::Space);
     }
     if access {
-        out.push("Please send the copies to (address, or secure e-mail for electronic copies):".to_string());
-        out.push(BLANK.repeat(2));
-        out.push(BLANK.repeat(2));
-        out.push(format!("Phone: {BLANK}"));
-        out.push(String::new());
+        line(&mut out, "Please send the copies to (address, or secure e-mail for electronic copies):");
+        out.push(LetterBlock::Fill);
+        out.push(LetterBlock::Fill);
+        line(&mut out, format!("Phone: {BLANK}"));
+        out.push(LetterBlock::Space);
     }
-    out.push("Thank you.".to_string());
-    out.push(String::new());
-    out.push(String::new());
-    out.push(format!("Signature of patient: {BLANK}    Date: ____________"));
-    out.push(format!("Printed name: {}", patient.unwrap_or(BLANK)));
-    out.push(String::new());
-    para(
-        &mut out,
-        "If signed by a personal representative: name, relationship to the patient, and authority to act for the \
-         patient:",
-    );
-    out.pop();
-    out.push(BLANK.repeat(2));
-    let mut text = out.join("\n");
-    text.push('\n');
-    text
+    line(&mut out, "Thank you.");
+    out.push(LetterBlock::Space);
+    out.push(LetterBlock::Space);
+    line(&mut out, format!("Signature of patient: {BLANK}    Date: ____________"));
+    line(&mut out, format!("Printed name: {}", patient.unwrap_or(BLANK)));
+    out.push(LetterBlock::Space);
+    out.push(LetterBlock::Wrapped {
+        text: "If signed by a personal representative: name, relationship to the patient, and authority to act \
+               for the patient:"
+            .to_string(),
+        hanging: false,
+    });
+    out.push(LetterBlock::Fill);
+    out
 }
 
 #[cfg(test)]

@@ -32,6 +32,20 @@ fn range_is_by_component(s: &dyn Storage) {
     }
 }
 
+fn scan_visits_everything_in_key_order(s: &dyn Storage) {
+    for key_ in ["b/2", "a", "b/1", "a/x"] {
+        s.put(&k(key_), key_.as_bytes()).unwrap();
+    }
+    let mut seen = Vec::new();
+    s.scan(&mut |key_, v| {
+        assert_eq!(key_.to_string().as_bytes(), v);
+        seen.push(key_.to_string());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, vec!["a", "a/x", "b/1", "b/2"]);
+}
+
 fn binary_values(s: &dyn Storage) {
     let v: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
     s.put(&k("bin/x"), &v).unwrap();
@@ -57,6 +71,11 @@ macro_rules! suite {
             fn binary_values() {
                 let (s, _g) = $make;
                 super::binary_values(&s);
+            }
+            #[test]
+            fn scan_visits_everything_in_key_order() {
+                let (s, _g) = $make;
+                super::scan_visits_everything_in_key_order(&s);
             }
         }
     };

@@ -5,10 +5,12 @@ use std::sync::{Arc, Mutex};
 
 use super::{Storage, StorageError, StorageKey, flat, unflat};
 
-/// A [`Storage`] kept in a `BTreeMap`; clones share the same map. Flush is a no-op.
+/// A [`Storage`] kept in a `BTreeMap`; clones share the same map (and the same in-memory blob files,
+/// [`Storage::blobs`]). Flush is a no-op.
 #[derive(Clone, Default)]
 pub struct MemoryStorage {
     map: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    blobs: Arc<crate::blob_store::MemoryBlobStore>,
 }
 
 impl MemoryStorage {
@@ -56,6 +58,19 @@ impl Storage for MemoryStorage {
     }
 
     fn flush(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn blobs(&self) -> Arc<dyn crate::blob_store::BlobStore> {
+        self.blobs.clone()
+    }
+
+    fn scan(&self, visit: &mut super::ScanVisitor<'_>) -> Result<(), StorageError> {
+        // A copy, so that `visit` may use the storage.
+        let entries: Vec<(String, Vec<u8>)> = self.map().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (k, v) in entries {
+            visit(&unflat(&k)?, &v)?;
+        }
         Ok(())
     }
 }

@@ -2,15 +2,27 @@
 //!
 //! Keys are stored as their flat `a/b/c` form in the default tree. sled buffers writes and loses up to
 //! about half a second of them on a crash unless flushed, so callers flush before reporting a save.
+//!
+//! Attachment bytes are files in `<directory>/attachments/` ([`Storage::blobs`], a
+//! [`FileBlobStore`]), never sled values; sled itself tolerates the extra directory (it reads only `conf`,
+//! `db`, `snap.*` and its own `blobs/`, which is why the attachments are not there).
 
 use std::path::Path;
 
-use super::{Storage, StorageError, StorageKey, flat, unflat};
+use std::sync::Arc;
 
-/// A [`Storage`] in a sled database directory. Clones share the same database.
+use super::{Storage, StorageError, StorageKey, flat, unflat};
+use crate::blob_store::{BlobStore, FileBlobStore};
+
+/// The directory of attachment files inside the sled directory.
+const ATTACHMENTS_DIR: &str = "attachments";
+
+/// A [`Storage`] in a sled database directory, attachment files in its `attachments/` subdirectory.
+/// Clones share the same database.
 #[derive(Clone)]
 pub struct SledStorage {
     db: sled::Db,
+    blobs: Arc<FileBlobStore>,
 }
 
 fn io(e: sled::Error) -> StorageError {
@@ -31,7 +43,7 @@ impl SledStorage {
             sled::Error::Io(e) => StorageError::Io(format!("cannot open store at {}: {e}", path.display())),
             other => StorageError::Corrupt(format!("cannot open store at {}: {other}", path.display())),
         })?;
-        Ok(Self { db })
+        Ok(Self { db, blobs: Arc::new(FileBlobStore::new(path.join(ATTACHMENTS_DIR))) })
     }
 
     /// Whether directory `path` holds a sled database (without creating one).
@@ -90,6 +102,19 @@ impl Storage for SledStorage {
 
     fn flush(&self) -> Result<(), StorageError> {
         self.db.flush().map_err(io)?;
+        Ok(())
+    }
+
+    fn blobs(&self) -> Arc<dyn BlobStore> {
+        self.blobs.clone()
+    }
+
+    fn scan(&self, visit: &mut super::ScanVisitor<'_>) -> Result<(), StorageError> {
+        for entry in self.db.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let k = std::str::from_utf8(&k).map_err(|_| StorageError::InvalidKey)?;
+            visit(&unflat(k)?, &v)?;
+        }
         Ok(())
     }
 }

@@ -41,6 +41,7 @@ use super::error::{SyncError, SyncResult};
 use super::relay_client::RelayClient;
 use super::status::{CaseSyncStatus, SyncEvent, SyncObserver, SyncState};
 
+pub(super) mod blobs;
 pub(super) mod presence;
 
 /// How long [`SyncClient::pause`] and [`SyncClient::stop`] let what was just sent (the last pushes, presence
@@ -56,6 +57,13 @@ pub struct SyncOptions {
     pub initial_backoff: Duration,
     /// Longest reconnection delay.
     pub max_backoff: Duration,
+    /// Move attachment blobs in the background after a case syncs (upload what the relay lacks, download
+    /// what is pinned "keep offline", send the relay the blobs the case references): on by default; see
+    /// [`SyncClient::set_move_attachments`].
+    pub move_attachments: bool,
+    /// How often the cases synced in this session are looked at again for blobs to move (pinned
+    /// attachments whose bytes reached the relay since). 60 s by default.
+    pub attachment_sweep: Duration,
 }
 
 impl Default for SyncOptions {
@@ -64,6 +72,8 @@ impl Default for SyncOptions {
             relay_peer_id: Some(RELAY_PEER_ID.to_string()),
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
+            move_attachments: true,
+            attachment_sweep: Duration::from_secs(60),
         }
     }
 }
@@ -153,6 +163,7 @@ impl SyncClient {
             repo,
             rt: runtime.handle().clone(),
             presence: Default::default(),
+            blobs: blobs::BlobMover::new(options.move_attachments, options.attachment_sweep),
         });
         // Observers are called on a thread of their own, so that they may call back into the client.
         {
@@ -617,6 +628,27 @@ impl SyncClient {
         self.connect()
     }
 
+    /// Whether the client moves attachment blobs by itself (see `client/blobs.rs`): after a case syncs it
+    /// uploads the blobs the relay lacks, downloads the attachments pinned "keep offline"
+    /// ([`Store::pin_attachment`]) and, for editors and owners, sends the relay the blobs the case
+    /// references; progress arrives as [`SyncEvent::AttachmentProgress`]. On a background thread, never
+    /// holding a case's lock while bytes move; failures are retried with backoff. Turning it off lets an
+    /// app (or the CLI's `sync`) move blobs with the explicit calls of [`super::attachments`] only; a pass
+    /// under way finishes.
+    pub fn set_move_attachments(&self, on: bool) {
+        self.driver.blobs.enabled.store(on, std::sync::atomic::Ordering::SeqCst);
+        if on {
+            self.driver.sweep_blobs();
+        }
+    }
+
+    /// Run a blob pass for a case now (if it is up to date and blobs move in the background): after the app
+    /// pins an attachment "keep offline", so that its download starts without waiting for the next sync or
+    /// sweep. A failed pass's backoff is skipped. Returns at once.
+    pub fn move_attachments_now(&self, case_id: &CaseId) {
+        self.driver.blobs_now(case_id);
+    }
+
     /// This device's account id.
     pub fn account_id(&self) -> &str {
         &self.account_id
@@ -625,6 +657,7 @@ impl SyncClient {
     /// Close the connection, stop samod (its pending writes complete), flush the store. Later calls fail
     /// with `Stopped`. Blocks for at most ~12 s: call it off the UI thread (the bindings' `stop` is async).
     pub fn stop(&self) -> SyncResult<()> {
+        self.driver.blobs.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         if self.say_goodbye_everywhere() > 0
             && let Some(rt) = lock(&self.runtime).as_ref()
         {

@@ -88,12 +88,22 @@ pub(crate) struct Driver {
     pub(crate) rt: tokio::runtime::Handle,
     /// Presence in documents (see `client/presence.rs`).
     pub(crate) presence: super::client::presence::PresenceHub,
+    /// The background blob passes (see `client/blobs.rs`).
+    pub(crate) blobs: super::client::blobs::BlobMover,
 }
 
 impl Driver {
     /// Hand an event to the engine task.
     pub(crate) fn send(&self, event: Event) {
         let _ = self.events.send(event);
+    }
+
+    /// Other devices' changes were merged into a case: a blob pass once it is up to date (now if it is).
+    fn blob_trigger(self: &Arc<Self>, case: &CaseId) {
+        let up = lock(&self.engine).status(case).is_some_and(|s| s.state == crate::engine::SyncState::UpToDate);
+        if up {
+            self.blobs_due(case);
+        }
     }
 
     /// Hand an event to the observer thread.
@@ -279,13 +289,21 @@ impl Driver {
                     this.send(Event::Registered { case, doc, done });
                 });
             }
-            Effect::Status { case, status } => self.emit(SyncEvent::StatusChanged { case_id: case, status }),
+            Effect::Status { case, status } => {
+                if status.state == crate::engine::SyncState::UpToDate {
+                    self.blobs_due(&case);
+                }
+                self.emit(SyncEvent::StatusChanged { case_id: case, status })
+            }
             Effect::RecordSyncTime { case, at_secs } => {
                 if let Err(e) = self.store.set_last_synced(&case, at_secs) {
                     tracing::warn!(case = %case, error = %e, "cannot record the last sync time");
                 }
             }
-            Effect::NotMember { case } => self.emit(SyncEvent::NotMember { case_id: case }),
+            Effect::NotMember { case } => {
+                self.blobs.stop_case(&case);
+                self.emit(SyncEvent::NotMember { case_id: case })
+            }
         }
     }
 
@@ -381,7 +399,7 @@ impl Driver {
     /// Three steps, so that the case's lock covers memory work on the case's own copy only: (1) under the
     /// case's lock, what samod lacks; (2) under samod's lock alone, push it and take what the case lacks;
     /// (3) under the case's lock, merge that (only if there is something to merge).
-    pub(crate) fn exchange(&self, case_id: &CaseId, doc: &DocId) -> crate::Result<Option<Vec<ChangeHash>>> {
+    pub(crate) fn exchange(self: &Arc<Self>, case_id: &CaseId, doc: &DocId) -> crate::Result<Option<Vec<ChangeHash>>> {
         let Some(handle) = lock(&self.handles).get(doc).cloned() else { return Ok(None) };
         if let Some(shared) = self.open_case(case_id) {
             let samod_heads = handle.with_document(|d| d.get_heads());
@@ -407,6 +425,8 @@ impl Driver {
                     // What the merge wrote, made durable without the case's lock held.
                     self.store.storage().flush()?;
                     self.emit(SyncEvent::CaseChanged { case_id: case_id.clone(), change });
+                    // New attachments may have come with it (a pass runs once the case is up to date).
+                    self.blob_trigger(case_id);
                 }
                 if let Some(snap) = snap {
                     let docs = self.case_docs_of(snap, &HashMap::new())?;
@@ -446,6 +466,7 @@ impl Driver {
                 .and_then(|shared| shared.lock().ok().map(|mut c| c.changed_since(doc, &[])))
                 .unwrap_or_default();
             self.emit(SyncEvent::CaseChanged { case_id: case_id.clone(), change });
+            self.blob_trigger(case_id);
         }
         Ok(Some(heads))
     }
@@ -468,6 +489,8 @@ fn peer_states(peers: HashMap<samod::ConnectionId, samod::PeerDocState>) -> Vec<
 pub(crate) async fn run(driver: Arc<Driver>, mut events: tokio::sync::mpsc::UnboundedReceiver<Event>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sweep = tokio::time::interval(driver.blobs.sweep.max(Duration::from_millis(100)));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let event = tokio::select! {
             e = events.recv() => match e {
@@ -475,6 +498,10 @@ pub(crate) async fn run(driver: Arc<Driver>, mut events: tokio::sync::mpsc::Unbo
                 None => break,
             },
             _ = tick.tick() => Event::Tick,
+            _ = sweep.tick() => {
+                driver.sweep_blobs();
+                continue;
+            }
         };
         driver.step(event);
     }

@@ -47,6 +47,30 @@ pub enum SyncEvent {
         /// The document (an appointment's notes).
         doc: DocId,
     },
+    /// An attachment's bytes moving in the background (the client's own blob passes, see
+    /// [`SyncClient::set_move_attachments`](super::SyncClient::set_move_attachments)): about every 100 ms per
+    /// attachment, and always once complete (`done == total`: a download is then on this device).
+    AttachmentProgress {
+        /// The case.
+        case_id: CaseId,
+        /// The attachment.
+        attachment_id: String,
+        /// Up to the relay or down to this device.
+        direction: TransferDirection,
+        /// Bytes moved so far.
+        done: u64,
+        /// The attachment's size.
+        total: u64,
+    },
+}
+
+/// Which way an attachment's bytes move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferDirection {
+    /// From this device to the relay.
+    Upload,
+    /// From the relay to this device.
+    Download,
 }
 
 /// Receives [`SyncEvent`]s (the FFI layer forwards them to Kotlin/Swift; the CLI's watch loop prints them).

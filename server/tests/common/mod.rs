@@ -422,3 +422,61 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// A fresh database on the test PostgreSQL server (`CASEBOOK_TEST_POSTGRES`, default
+/// `postgres://postgres@127.0.0.1:5432`), dropped when this goes. The README test command makes sure the
+/// server runs, so a missing server fails the test with that advice instead of skipping it.
+pub struct TestDb {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+fn pg_admin(admin: &str, sql: String) -> Result<(), String> {
+    let url = format!("{admin}/postgres");
+    // The synchronous client runs its own runtime: keep it off the test's.
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
+        c.batch_execute(&sql).map_err(|e| e.to_string())
+    })
+    .join()
+    .map_err(|_| "the PostgreSQL thread panicked".to_string())?
+}
+
+impl TestDb {
+    pub fn create() -> TestDb {
+        let admin =
+            std::env::var("CASEBOOK_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let name = format!("casebook_test_{}", uuid::Uuid::new_v4().simple());
+        if let Err(e) = pg_admin(&admin, format!("create database {name}")) {
+            panic!("PostgreSQL is needed at {admin} ({e}): run the README test command, which starts it");
+        }
+        TestDb { url: format!("{admin}/{name}"), admin, name }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = pg_admin(&self.admin, format!("drop database if exists {} with (force)", self.name));
+    }
+}
+
+/// Wait until the relay reports `want` as the heads of the case's first document (its overview): what a
+/// member's edit looks like once the relay has stored it. Panics after 5 s.
+pub async fn wait_for_relay_heads(http: &Http, token: &str, case: &str, want: &[String]) {
+    let path = format!("/v1/cases/{case}/heads");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let h: casebook_core::relay_api::CaseHeads = http.get(&path, Some(token)).await.json();
+        if h.documents.first().is_some_and(|d| d.heads == want) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the relay never reported the heads {want:?}: {h:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The heads of a device's handle as the relay reports them (hex).
+pub fn heads_hex(doc: &DocHandle) -> Vec<String> {
+    doc.with_document(|d| d.get_heads()).iter().map(|h| h.to_string()).collect()
+}

@@ -5,25 +5,14 @@
 //! Usage: `blob_uploader STORE_DIR URL TOKEN CASE BYTES SEED CHUNK_BYTES PAUSE_MS` (`PAUSE_MS` after each
 //! acknowledged chunk, so that the parent's kill lands mid-upload).
 
+use casebook_tests::bytes::pseudo_random;
+
 use std::io::Write;
 use std::time::Duration;
 
 use casebook_core::model::attachment::BlobReader;
 use casebook_core::sync::{RelayClient, TransferOptions};
 use casebook_core::{CaseId, Store};
-
-fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut v = Vec::with_capacity(n);
-    while v.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(n);
-    v
-}
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
