@@ -64,7 +64,12 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
-        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+        // Regular files only: the running relay's admin socket (`admin.sock`) cannot be read.
+        if p.is_dir() {
+            out.extend(files_under(&p))
+        } else if p.is_file() {
+            out.push(p)
+        }
     }
     out
 }
