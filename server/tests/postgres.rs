@@ -147,7 +147,7 @@ async fn the_relay_serves_from_postgres_and_keeps_everything_across_a_restart() 
     ana_client.established().await;
     let ben = http.member(&ana.token, &case.to_string(), "Ben", Role::Editor).await;
     let ben_client = Client::connect(&relay, &ben).await;
-    let ben_doc = ben_client.find(&case).await.expect("a member finds the case");
+    let ben_doc = ben_client.find_soon(&case).await;
     assert!(wait_for(&ben_doc, "title", "first", SOON).await);
     put(&ben_doc, "title", "from Ben").await;
     assert!(wait_for(&ana_doc, "title", "from Ben", SOON).await, "Ana receives Ben's edit through PostgreSQL");

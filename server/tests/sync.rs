@@ -64,7 +64,7 @@ async fn members_sync_a_case_and_its_documents() {
     let ben = http.member(&ana.token, &case.to_string(), "Ben", Role::Editor).await;
     let ben_client = Client::connect(&relay.handle, &ben).await;
 
-    let ben_doc = ben_client.find(&case).await.expect("a member finds the case");
+    let ben_doc = ben_client.find_soon(&case).await;
     assert_eq!(get(&ben_doc, "title").await.as_deref(), Some("first"));
     put(&ben_doc, "title", "from Ben").await;
     assert!(wait_for(&ana_doc, "title", "from Ben", SOON).await, "Ana receives Ben's edit");

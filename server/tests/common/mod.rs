@@ -368,6 +368,19 @@ impl Client {
         tokio::time::timeout(TIMEOUT, self.repo.find(id.clone())).await.expect("find in time").unwrap()
     }
 
+    /// Find a document another device has just sent to the relay: its first sync may still be on its
+    /// way, and the relay answers "unavailable" until it is there, so ask again for up to 10 s.
+    pub async fn find_soon(&self, id: &DocumentId) -> DocHandle {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            if let Some(d) = self.find(id).await {
+                return d;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the document never reached this device");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn stop(self) {
         self.repo.stop().await;
     }
