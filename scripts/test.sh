@@ -72,7 +72,9 @@ cargo clippy -p casebook-core --features sim --all-targets -- -D warnings
 cargo test -p casebook-core --features sim --test simulation -- --nocapture
 disk
 echo "== bench smoke"; CASEBOOK_BENCH_QUICK=1 cargo bench -p casebook-core --bench core_bench
-CASEBOOK_BENCH_QUICK=1 cargo bench -p casebook-pdf --bench packet_bench
+# The packet benchmark's smoke run in the test profile: `cargo bench` would build Typst optimized, ~8 minutes
+# on a cold 2-core machine, for a run whose figures are not kept (BENCHMARKS.md has the real ones).
+CASEBOOK_BENCH_QUICK=1 cargo test -p casebook-pdf --bench packet_bench
 # Mobile bindings: cargo check for Android and iOS (installs the rustup targets), then the Kotlin (JVM) and
 # Python scenarios through the generated bindings against a real relay (installs kotlinc and JNA).
 echo "== bindings: android/ios check"; bindings/check-targets.sh
