@@ -222,35 +222,16 @@ fn a_large_scan_gets_through_a_connection_cut_every_two_seconds() {
 /// downloads and writes it byte-identical, `keep-offline` + `sync` downloads ahead of time.
 #[test]
 fn the_cli_attaches_syncs_and_opens() {
-    use std::process::Command;
     let relay = InProcessRelay::start();
-    let bin = casebook_tests::build_bin("casebook-cli", "casebook");
-    let dir = tempfile::tempdir().unwrap();
-    let run = |store: &str, args: &[&str]| -> (bool, String, String) {
-        let mut c = Command::new(&bin);
-        c.arg("--store").arg(dir.path().join(store)).current_dir(dir.path());
-        for var in ["CASEBOOK_STORE", "CASEBOOK_CASE", "CASEBOOK_AS", "CASEBOOK_TZ"] {
-            c.env_remove(var);
-        }
-        let out = c.args(args).output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let ok = |store: &str, args: &[&str]| -> serde_json::Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let (success, out, err) = run(store, &all);
-        assert!(success, "casebook {args:?} failed:\n{out}\n{err}");
-        serde_json::from_str(&out).unwrap_or(serde_json::Value::Null)
-    };
+    let cli = casebook_tests::CliStores::new();
+    let dir = cli.dir();
+    let run = |store: &str, args: &[&str]| cli.run(store, args);
+    let ok = |store: &str, args: &[&str]| cli.ok(store, args);
     ok("ana", &["case", "create", "--patient", "Maria", "--me", "Ana"]);
     let doc =
         ok("ana", &["document", "add", "Biopsy", "--kind", "pathology_report"])["id"].as_str().unwrap().to_string();
     let photo = pseudo_random(2 * 1024 * 1024 + 5, 11);
-    std::fs::write(dir.path().join("photo.bin"), &photo).unwrap();
+    std::fs::write(dir.join("photo.bin"), &photo).unwrap();
     let att = ok("ana", &["attach", &doc[..6], "photo.bin", "--media-type", "image/png"]);
     let att_id = att["id"].as_str().unwrap().to_string();
     assert_eq!(att["on_device"], true);
@@ -267,7 +248,7 @@ fn the_cli_attaches_syncs_and_opens() {
     assert_eq!(list[0]["id"], att_id.as_str());
     assert_eq!(list[0]["on_device"], false);
     ok("ben", &["open-attachment", &att_id, "--out", "got.bin"]);
-    assert!(std::fs::read(dir.path().join("got.bin")).unwrap() == photo, "byte-identical");
+    assert!(std::fs::read(dir.join("got.bin")).unwrap() == photo, "byte-identical");
     assert_eq!(ok("ben", &["attachments"])[0]["on_device"], true);
 
     // A third device pins it: `sync` downloads it ahead of time.

@@ -4,7 +4,6 @@
 use casebook_tests::bytes::pseudo_random;
 
 use std::path::Path;
-use std::process::Command;
 
 /// A PNG with an `eXIf` chunk holding GPS coordinates (CRCs left zero: nothing here checks them).
 fn png_with_gps() -> Vec<u8> {
@@ -21,29 +20,11 @@ fn png_with_gps() -> Vec<u8> {
 
 #[test]
 fn exchange_files_carry_attachments_between_devices_without_a_relay() {
-    let bin = casebook_tests::build_bin("casebook-cli", "casebook");
-    let dir = tempfile::tempdir().unwrap();
-    let run = |store: &str, args: &[&str]| -> (bool, String, String) {
-        let mut c = Command::new(&bin);
-        c.arg("--store").arg(dir.path().join(store)).current_dir(dir.path());
-        for var in ["CASEBOOK_STORE", "CASEBOOK_CASE", "CASEBOOK_AS", "CASEBOOK_TZ"] {
-            c.env_remove(var);
-        }
-        let out = c.args(args).output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let ok = |store: &str, args: &[&str]| -> serde_json::Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let (success, out, err) = run(store, &all);
-        assert!(success, "casebook {args:?} failed:\n{out}\n{err}");
-        serde_json::from_str(&out).unwrap_or(serde_json::Value::Null)
-    };
-    let path = |f: &str| dir.path().join(f);
+    let cli = casebook_tests::CliStores::new();
+    let dir = cli.dir();
+    let run = |store: &str, args: &[&str]| cli.run(store, args);
+    let ok = |store: &str, args: &[&str]| cli.ok(store, args);
+    let path = |f: &str| dir.join(f);
     let size = |f: &str| std::fs::metadata(path(f)).unwrap().len();
 
     ok("ana", &["case", "create", "--patient", "Maria", "--me", "Ana"]);

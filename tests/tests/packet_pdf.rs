@@ -246,18 +246,8 @@ fn the_packet_pdf_prints_every_section_and_encloses_the_attachments() {
 
     let text = pdftotext(&pdf);
     let f = flat(&text);
-    for heading in [
-        "Second-opinion packet",
-        "Patient and diagnosis",
-        "Records",
-        "Medications",
-        "Family cancer history",
-        "Symptoms and concerns",
-        "Prior opinions",
-        "Questions for the specialist",
-        "Contacts",
-        "Appendix: attached files",
-    ] {
+    let sections = casebook_core::model::packet::SECTIONS;
+    for heading in ["Second-opinion packet"].into_iter().chain(sections).chain(["Appendix: attached files"]) {
         assert!(f.contains(heading), "{heading:?} missing:\n{text}");
     }
     for value in [
