@@ -65,6 +65,12 @@ disk
 echo "== fmt";    cargo fmt --all -- --check
 echo "== clippy"; cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests";  cargo test --workspace
+# The relay's whole suite once more with every test relay on PostgreSQL (a fresh database each, dropped
+# after); the few tests about sled's files skip themselves with their reason.
+echo "== relay suite on PostgreSQL"
+relay_pg_started=$(date +%s)
+CASEBOOK_TEST_BACKEND=postgres cargo test -p casebook-server --tests
+echo "   relay suite on PostgreSQL: $(( $(date +%s) - relay_pg_started )) s"
 disk
 # The deterministic simulation (core feature `sim`, not part of the workspace build): 200 seeds.
 echo "== simulation"

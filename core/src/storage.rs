@@ -70,6 +70,31 @@ pub trait Storage: Send + Sync + 'static {
         let _ = visit;
         Err(StorageError::Io("this storage cannot be scanned".into()))
     }
+    /// Atomically replace the value under `key` by `new` (`None`: delete it) if it is exactly `expected`
+    /// (`None`: absent); `Ok(false)`, and nothing written, if it is not. Durable when it returns `Ok(true)`
+    /// (no [`Storage::flush`] needed), because the callers are rules that must hold across processes
+    /// sharing one database (a single-use code taken once, a membership changed from what was read). By
+    /// default unsupported.
+    fn compare_and_swap(
+        &self,
+        key: &StorageKey,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StorageError> {
+        let _ = (key, expected, new);
+        Err(StorageError::Io("this storage has no conditional writes".into()))
+    }
+    /// Remove the value under `key` and return it, atomically: of several callers (threads or processes on
+    /// the same database) at most one gets it. Durable when it returns. Built on
+    /// [`Storage::compare_and_swap`].
+    fn take(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+        loop {
+            let Some(value) = self.load(key)? else { return Ok(None) };
+            if self.compare_and_swap(key, Some(&value), None)? {
+                return Ok(Some(value));
+            }
+        }
+    }
 }
 
 impl<S: Storage + ?Sized> Storage for Arc<S> {
@@ -96,6 +121,17 @@ impl<S: Storage + ?Sized> Storage for Arc<S> {
     }
     fn scan(&self, visit: &mut ScanVisitor<'_>) -> Result<(), StorageError> {
         (**self).scan(visit)
+    }
+    fn compare_and_swap(
+        &self,
+        key: &StorageKey,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StorageError> {
+        (**self).compare_and_swap(key, expected, new)
+    }
+    fn take(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+        (**self).take(key)
     }
 }
 

@@ -15,6 +15,19 @@
 //! | `relay/doc/<doc id>` | the case id it belongs to |
 //! | `relay/invite/<sha256 of code>` | [`InviteRec`] |
 //! | `relay/recovery/<sha256 of code>` | the account id of a recovery code |
+//! | `relay/membership/<account id>/<case id>` | empty: an index of an account's cases, written after the case record; a hint only (the case record decides), so that a process finds a case another process has just added the account to |
+//! | `relay/token/<sha256 of token>` | the device id of a token (devices created since the cluster; older ones are found through their device record) |
+//!
+//! **Several relay processes on one database** (PostgreSQL): each keeps this directory in memory and learns
+//! of the others' writes from change signals ([`Directory::reload`], one record) and a periodic full
+//! reload ([`Directory::reload_all`], which repairs a lost signal). Every rule that must hold across
+//! processes is decided by the database, not by memory: single-use codes are taken with
+//! [`Storage::take`] (one taker wins), a case record is changed with [`Storage::compare_and_swap`] from the
+//! bytes just read (a concurrent change makes the write fail, and the rule is checked again on the new
+//! record), a case id or document id is claimed with a compare-and-swap from absent. Count limits (devices per
+//! account, cases per account, pending codes) are checked against memory and may be overshot by a few
+//! under concurrent requests on different processes. A token, case or membership another process has
+//! just written and this one has not heard of yet is read from the database on a miss.
 //!
 //! (`relay/seen/…` and `relay/device-seen/…` hold the last-seen times of `seen`, not of this directory.)
 //!
@@ -31,6 +44,7 @@ use casebook_core::storage::{Storage, StorageError, key};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::cluster::{Announce, Signal};
 use crate::error::{Error, Result};
 use crate::membership;
 use crate::secret;
@@ -187,12 +201,56 @@ impl Inner {
         self.memberships.get(account_id).map_or(0, BTreeSet::len)
     }
 
-    fn add_membership(&mut self, case_id: &str, account_id: &str, role: Role) {
-        if let Some(c) = self.cases.get_mut(case_id) {
-            c.members.insert(account_id.to_string(), role);
+    /// Replace a case record (`None`: gone) and the membership index with it.
+    fn set_case(&mut self, case_id: &str, rec: Option<CaseRec>) {
+        if let Some(old) = self.cases.remove(case_id) {
+            for account in old.members.keys() {
+                if let Some(m) = self.memberships.get_mut(account) {
+                    m.remove(case_id);
+                }
+            }
         }
-        self.memberships.entry(account_id.to_string()).or_default().insert(case_id.to_string());
+        if let Some(rec) = rec {
+            for account in rec.members.keys() {
+                self.memberships.entry(account.clone()).or_default().insert(case_id.to_string());
+            }
+            self.cases.insert(case_id.to_string(), rec);
+        }
     }
+
+    /// Replace a device record (`None`: revoked) and the token index; whether a device went away.
+    fn set_device(&mut self, device_id: &str, rec: Option<DeviceRec>) -> bool {
+        let old = self.devices.remove(device_id);
+        if let Some(old) = &old {
+            self.tokens.remove(&old.token_hash);
+        }
+        let gone = old.is_some() && rec.is_none();
+        if let Some(rec) = rec {
+            self.tokens.insert(rec.token_hash.clone(), device_id.to_string());
+            self.devices.insert(device_id.to_string(), rec);
+        }
+        gone
+    }
+
+    /// Replace a document's case (`None`: unregistered).
+    fn set_doc(&mut self, doc_id: &str, case_id: Option<String>) {
+        if let Some(old) = self.docs.remove(doc_id)
+            && let Some(docs) = self.case_docs.get_mut(&old)
+        {
+            docs.remove(doc_id);
+        }
+        if let Some(case_id) = case_id {
+            self.case_docs.entry(case_id.clone()).or_default().insert(doc_id.to_string());
+            self.docs.insert(doc_id.to_string(), case_id);
+        }
+    }
+}
+
+/// What a reload found that the relay acts on.
+#[derive(Debug, Default)]
+pub(crate) struct Reloaded {
+    /// Devices revoked by another process (their live connections are closed).
+    pub(crate) revoked_devices: Vec<String>,
 }
 
 /// Counts for metrics.
@@ -215,6 +273,11 @@ pub(crate) struct Directory {
     inner: RwLock<Inner>,
     /// Bumped on every change that can alter what a device may access (the share policy watches it).
     changes: watch::Sender<u64>,
+    /// Other relay processes on the same database, told of every record written (none with sled).
+    announce: std::sync::OnceLock<Arc<dyn Announce>>,
+    /// Bumped by every taking of the write lock: a full reload read from storage before a change was made
+    /// in memory must not replace memory with its older picture.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 fn corrupt(what: &str, k: &str) -> Error {
@@ -229,6 +292,22 @@ impl Directory {
     /// Load every record from `storage`; expired codes are dropped. A record that does not decode stops
     /// the relay (skipping a case record could let someone else register the case).
     pub(crate) fn open(storage: Arc<dyn Storage>, limits: DirectoryLimits, now: u64) -> Result<Self> {
+        let inner = Self::load_all(&*storage)?;
+        let (changes, _) = watch::channel(0);
+        let dir = Directory {
+            storage,
+            limits,
+            inner: RwLock::new(inner),
+            changes,
+            announce: Default::default(),
+            generation: Default::default(),
+        };
+        dir.purge_expired(now)?;
+        Ok(dir)
+    }
+
+    /// Every record of the directory, read from `storage`.
+    fn load_all(storage: &dyn Storage) -> Result<Inner> {
         let mut inner = Inner::default();
         fn load<T: for<'de> Deserialize<'de>>(s: &dyn Storage, kind: &str) -> Result<Vec<(String, T)>> {
             let mut out = Vec::new();
@@ -240,7 +319,7 @@ impl Directory {
             }
             Ok(out)
         }
-        let s = &*storage;
+        let s = storage;
         inner.accounts = load::<AccountRec>(s, "account")?.into_iter().collect();
         for (id, d) in load::<DeviceRec>(s, "device")? {
             inner.tokens.insert(d.token_hash.clone(), id.clone());
@@ -259,10 +338,197 @@ impl Directory {
         }
         inner.invites = load::<InviteRec>(s, "invite")?.into_iter().collect();
         inner.recovery = load::<String>(s, "recovery")?.into_iter().collect();
-        let (changes, _) = watch::channel(0);
-        let dir = Directory { storage, limits, inner: RwLock::new(inner), changes };
-        dir.purge_expired(now)?;
-        Ok(dir)
+        Ok(inner)
+    }
+
+    /// Tell other relay processes of every record written from now on.
+    pub(crate) fn set_announce(&self, announce: Arc<dyn Announce>) {
+        let _ = self.announce.set(announce);
+    }
+
+    /// Whether other relay processes may share the database (reads then fall back to it on a miss).
+    fn clustered(&self) -> bool {
+        self.announce.get().is_some()
+    }
+
+    fn announce(&self, kind: &str, id: &str) {
+        if let Some(a) = self.announce.get() {
+            a.announce(Signal::Record { kind: kind.to_string(), id: id.to_string() });
+        }
+    }
+
+    /// The stored bytes of `relay/<kind>/<id>`.
+    fn load_raw(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.storage.load(&key([ROOT, kind, id])?)?)
+    }
+
+    /// Write `relay/<kind>/<id>` = `new` (`None`: delete) if it still holds `expected`; durable and
+    /// announced when it returns `true`.
+    fn swap<T: Serialize>(&self, kind: &str, id: &str, expected: Option<&[u8]>, new: Option<&T>) -> Result<bool> {
+        let bytes = new.map(serde_json::to_vec).transpose().map_err(internal)?;
+        let done = self.storage.compare_and_swap(&key([ROOT, kind, id])?, expected, bytes.as_deref())?;
+        if done {
+            self.announce(kind, id);
+        }
+        Ok(done)
+    }
+
+    /// Take (delete and return) `relay/<kind>/<id>`: of concurrent takers on any process, one gets it.
+    fn take(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>> {
+        let taken = self.storage.take(&key([ROOT, kind, id])?)?;
+        if taken.is_some() {
+            self.announce(kind, id);
+        }
+        Ok(taken)
+    }
+
+    /// The case record as stored now (memory updated to it), with its bytes for a compare-and-swap.
+    fn fresh_case(&self, inner: &mut Inner, case_id: &str) -> Result<Option<(Vec<u8>, CaseRec)>> {
+        let Some(bytes) = self.load_raw("case", case_id)? else {
+            inner.set_case(case_id, None);
+            return Ok(None);
+        };
+        let rec: CaseRec = serde_json::from_slice(&bytes).map_err(|_| corrupt("case", case_id))?;
+        inner.set_case(case_id, Some(rec.clone()));
+        Ok(Some((bytes, rec)))
+    }
+
+    /// Change a case record by `change` (which checks the rules against the record as stored and the
+    /// directory, and returns the new record): retried on the new record when another process changed it
+    /// in between. `NotFound` for a case that does not exist.
+    fn update_case<R>(
+        &self,
+        inner: &mut Inner,
+        case_id: &str,
+        mut change: impl FnMut(&Inner, &CaseRec) -> Result<(CaseRec, R)>,
+    ) -> Result<R> {
+        for _ in 0..16 {
+            let Some((bytes, rec)) = self.fresh_case(inner, case_id)? else {
+                return Err(Error::NotFound("no such case"));
+            };
+            let (new, out) = change(inner, &rec)?;
+            if self.swap("case", case_id, Some(&bytes), Some(&new))? {
+                self.index_members(case_id, Some(&rec), &new);
+                inner.set_case(case_id, Some(new));
+                return Ok(out);
+            }
+        }
+        Err(Error::Conflict("the case is being changed by someone else; try again"))
+    }
+
+    /// Keep the `relay/membership/…` index in step with a case record that went from `old` to `new`. A
+    /// failure only delays when another process finds the change (its signal and periodic reload still
+    /// carry it).
+    fn index_members(&self, case_id: &str, old: Option<&CaseRec>, new: &CaseRec) {
+        let write = || -> Result<()> {
+            for account in new.members.keys().filter(|a| old.is_none_or(|o| !o.members.contains_key(*a))) {
+                self.storage.put(&key([ROOT, "membership", account, case_id])?, b"")?;
+            }
+            for account in old.into_iter().flat_map(|o| o.members.keys()).filter(|a| !new.members.contains_key(*a)) {
+                self.storage.delete(&key([ROOT, "membership", account, case_id])?)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = write() {
+            tracing::warn!(error = %e, "cannot update the membership index");
+        }
+    }
+
+    /// On a process of a cluster, read a case record another process may just have written when memory
+    /// does not show `account_id` as a member.
+    fn refresh_case_on_miss(&self, case_id: &str, account_id: &str) {
+        if !self.clustered() || self.read().role(case_id, account_id).is_some() {
+            return;
+        }
+        let mut inner = self.write();
+        if let Err(e) = self.fresh_case(&mut inner, case_id) {
+            tracing::warn!(error = %e, "cannot read a case record");
+        }
+    }
+
+    /// Read `relay/<kind>/<id>` again (another process changed it) and update memory. Unknown kinds are
+    /// ignored.
+    pub(crate) fn reload(&self, kind: &str, id: &str) -> Result<Reloaded> {
+        fn decode<T: for<'de> Deserialize<'de>>(kind: &str, id: &str, v: Option<Vec<u8>>) -> Result<Option<T>> {
+            v.map(|v| serde_json::from_slice(&v).map_err(|_| corrupt(kind, id))).transpose()
+        }
+        let mut out = Reloaded::default();
+        // Read under the lock: a change this process makes meanwhile is either before the read (and in it)
+        // or after it (and applied after it), never overwritten by an older value.
+        let mut inner = self.write();
+        let value = self.load_raw(kind, id)?;
+        let access = match kind {
+            "account" => {
+                match decode::<AccountRec>(kind, id, value)? {
+                    Some(rec) => inner.accounts.insert(id.to_string(), rec),
+                    None => inner.accounts.remove(id),
+                };
+                false
+            }
+            "device" => {
+                if inner.set_device(id, decode(kind, id, value)?) {
+                    out.revoked_devices.push(id.to_string());
+                }
+                true
+            }
+            "link" => {
+                match decode::<LinkRec>(kind, id, value)? {
+                    Some(rec) => inner.links.insert(id.to_string(), rec),
+                    None => inner.links.remove(id),
+                };
+                false
+            }
+            "case" => {
+                inner.set_case(id, decode(kind, id, value)?);
+                true
+            }
+            "doc" => {
+                inner.set_doc(id, decode(kind, id, value)?);
+                true
+            }
+            "invite" => {
+                match decode::<InviteRec>(kind, id, value)? {
+                    Some(rec) => inner.invites.insert(id.to_string(), rec),
+                    None => inner.invites.remove(id),
+                };
+                false
+            }
+            "recovery" => {
+                match decode::<String>(kind, id, value)? {
+                    Some(account) => inner.recovery.insert(id.to_string(), account),
+                    None => inner.recovery.remove(id),
+                };
+                false
+            }
+            _ => false,
+        };
+        drop(inner);
+        if access {
+            self.notify();
+        }
+        Ok(out)
+    }
+
+    /// Read the whole directory again (repairs lost signals) and replace memory with it.
+    pub(crate) fn reload_all(&self) -> Result<Reloaded> {
+        use std::sync::atomic::Ordering::SeqCst;
+        // Read without the lock (it can take a while), and keep the picture only if nothing changed memory
+        // meanwhile; else read again (a busy process gives up until the next repair).
+        for _ in 0..3 {
+            let before = self.generation.load(SeqCst);
+            let fresh = Self::load_all(&*self.storage)?;
+            let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+            if self.generation.load(SeqCst) != before {
+                continue;
+            }
+            self.generation.fetch_add(1, SeqCst);
+            let revoked_devices = inner.devices.keys().filter(|id| !fresh.devices.contains_key(*id)).cloned().collect();
+            *inner = fresh;
+            drop(inner);
+            self.notify();
+            return Ok(Reloaded { revoked_devices });
+        }
+        Ok(Reloaded::default())
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
@@ -271,17 +537,21 @@ impl Directory {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+        let guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        guard
     }
 
     fn put<T: Serialize>(&self, kind: &str, id: &str, value: &T) -> Result<()> {
         let bytes = serde_json::to_vec(value).map_err(internal)?;
         self.storage.put(&key([ROOT, kind, id])?, &bytes)?;
+        self.announce(kind, id);
         Ok(())
     }
 
     fn delete(&self, kind: &str, id: &str) -> Result<()> {
         self.storage.delete(&key([ROOT, kind, id])?)?;
+        self.announce(kind, id);
         Ok(())
     }
 
@@ -338,9 +608,9 @@ impl Directory {
         let rec =
             DeviceRec { account_id: account_id.to_string(), name, token_hash: secret::hash(&token), created_at: now };
         self.put("device", &device_id, &rec)?;
+        self.put("token", &rec.token_hash, &device_id)?;
         self.flush()?;
-        inner.tokens.insert(rec.token_hash.clone(), device_id.clone());
-        inner.devices.insert(device_id.clone(), rec);
+        inner.set_device(&device_id, Some(rec));
         Ok(DeviceCredentials { account_id: account_id.to_string(), device_id, token, recovery_code: None })
     }
 
@@ -388,8 +658,19 @@ impl Directory {
         const UNKNOWN: Error = Error::NotFound("recovery code not recognised");
         let old_hash = secret::hash_recovery_code(code).ok_or(UNKNOWN)?;
         let mut inner = self.write();
-        let account_id = inner.recovery.get(&old_hash).cloned().ok_or(UNKNOWN)?;
-        let mut account = inner.accounts.get(&account_id).cloned().ok_or(UNKNOWN)?;
+        let account_id = match inner.recovery.get(&old_hash).cloned() {
+            Some(id) => id,
+            // Another process may have just rotated it.
+            None if self.clustered() => match self.load_raw("recovery", &old_hash)? {
+                Some(v) => serde_json::from_slice::<String>(&v).map_err(|_| corrupt("recovery", &old_hash))?,
+                None => return Err(UNKNOWN),
+            },
+            None => return Err(UNKNOWN),
+        };
+        let mut account = match self.load_raw("account", &account_id)? {
+            Some(v) => serde_json::from_slice::<AccountRec>(&v).map_err(|_| corrupt("account", &account_id))?,
+            None => return Err(UNKNOWN),
+        };
         let revoked: Vec<String> = if revoke_others {
             let mut ids: Vec<String> =
                 inner.devices.iter().filter(|(_, d)| d.account_id == account_id).map(|(id, _)| id.clone()).collect();
@@ -411,12 +692,19 @@ impl Directory {
             Vec::new()
         };
         let (new_code, new_hash) = Self::new_recovery_code()?;
-        // The used code goes first; then the new code, the revocations, and the new device (which flushes).
-        self.delete("recovery", &old_hash)?;
+        // The used code goes first (taken: of two recoveries with it on any process, one proceeds); then the
+        // new code, the revocations, and the new device (which flushes).
+        if self.take("recovery", &old_hash)?.is_none() {
+            inner.recovery.remove(&old_hash);
+            return Err(UNKNOWN);
+        }
         account.recovery_hash = Some(new_hash.clone());
         self.put("account", &account_id, &account)?;
         self.put("recovery", &new_hash, &account_id)?;
         for id in &revoked {
+            if let Some(d) = inner.devices.get(id) {
+                self.delete("token", &d.token_hash.clone())?;
+            }
             self.delete("device", id)?;
         }
         for h in &links {
@@ -427,9 +715,7 @@ impl Directory {
         inner.recovery.insert(new_hash, account_id.clone());
         inner.accounts.insert(account_id, account);
         for id in &revoked {
-            if let Some(d) = inner.devices.remove(id) {
-                inner.tokens.remove(&d.token_hash);
-            }
+            inner.set_device(id, None);
         }
         for h in &links {
             inner.links.remove(h);
@@ -487,10 +773,34 @@ impl Directory {
     /// The device behind a token, if the token is valid.
     pub(crate) fn authenticate(&self, token: &str) -> Option<DeviceAuth> {
         let token = secret::normalize_token(token)?;
-        let inner = self.read();
-        let device_id = inner.tokens.get(&secret::hash(&token))?;
-        let device = inner.devices.get(device_id)?;
-        Some(DeviceAuth { account_id: device.account_id.clone(), device_id: device_id.clone() })
+        let hash = secret::hash(&token);
+        {
+            let inner = self.read();
+            if let Some(device_id) = inner.tokens.get(&hash) {
+                let device = inner.devices.get(device_id)?;
+                return Some(DeviceAuth { account_id: device.account_id.clone(), device_id: device_id.clone() });
+            }
+        }
+        if !self.clustered() {
+            return None;
+        }
+        // A device another process has just created (failed attempts are rate limited by the caller). Read
+        // under the lock, so that a revocation here cannot be undone by an older read.
+        let mut inner = self.write();
+        let device_id: String = serde_json::from_slice(&self.load_raw("token", &hash).ok()??).ok()?;
+        let device: DeviceRec = serde_json::from_slice(&self.load_raw("device", &device_id).ok()??).ok()?;
+        if device.token_hash != hash {
+            return None;
+        }
+        let auth = DeviceAuth { account_id: device.account_id.clone(), device_id: device_id.clone() };
+        if !inner.accounts.contains_key(&device.account_id)
+            && let Ok(Some(v)) = self.load_raw("account", &device.account_id)
+            && let Ok(account) = serde_json::from_slice::<AccountRec>(&v)
+        {
+            inner.accounts.insert(device.account_id.clone(), account);
+        }
+        inner.set_device(&device_id, Some(device));
+        Some(auth)
     }
 
     /// Whether a device still has a valid token.
@@ -536,13 +846,19 @@ impl Directory {
 
     /// Redeem a link code: a new device of the code's account.
     pub(crate) fn link_device(&self, code: &str, device_name: Option<String>, now: u64) -> Result<DeviceCredentials> {
-        let hash = secret::hash_code(code).ok_or(Error::NotFound("link code not found or already used"))?;
+        const UNKNOWN: Error = Error::NotFound("link code not found or already used");
+        let hash = secret::hash_code(code).ok_or(UNKNOWN)?;
         let mut inner = self.write();
-        let link = inner.links.get(&hash).cloned().ok_or(Error::NotFound("link code not found or already used"))?;
-        // Consume first: expired or not, a code is used once.
-        self.delete("link", &hash)?;
-        self.flush()?;
+        // Consume first, from the database (one taker on any process): expired or not, a code is used once.
+        let taken = self.take("link", &hash)?;
         inner.links.remove(&hash);
+        let link: LinkRec = serde_json::from_slice(&taken.ok_or(UNKNOWN)?).map_err(|_| corrupt("link", &hash))?;
+        if !inner.accounts.contains_key(&link.account_id)
+            && let Some(v) = self.load_raw("account", &link.account_id)?
+        {
+            let account = serde_json::from_slice(&v).map_err(|_| corrupt("account", &link.account_id))?;
+            inner.accounts.insert(link.account_id.clone(), account);
+        }
         if link.expires_at < now {
             return Err(Error::NotFound("link code has expired"));
         }
@@ -567,10 +883,10 @@ impl Directory {
             .filter(|d| d.account_id == auth.account_id)
             .cloned()
             .ok_or(Error::NotFound("no such device"))?;
+        self.delete("token", &device.token_hash)?;
         self.delete("device", device_id)?;
         self.flush()?;
-        inner.tokens.remove(&device.token_hash);
-        inner.devices.remove(device_id);
+        inner.set_device(device_id, None);
         drop(inner);
         self.notify();
         Ok(())
@@ -578,12 +894,19 @@ impl Directory {
 
     /// Register a case; the caller becomes its owner. Registering again as a member returns the membership.
     pub(crate) fn register_case(&self, auth: &DeviceAuth, case_id: &str, now: u64) -> Result<CaseMembership> {
+        const TAKEN: Error = Error::Conflict("this id is already registered on the relay");
         let mut inner = self.write();
         if let Some(role) = inner.role(case_id, &auth.account_id) {
             return Ok(CaseMembership { case_id: case_id.to_string(), role });
         }
-        if inner.cases.contains_key(case_id) || inner.docs.contains_key(case_id) {
-            return Err(Error::Conflict("this id is already registered on the relay"));
+        if let Some((_, rec)) = self.fresh_case(&mut inner, case_id)? {
+            return match rec.members.get(&auth.account_id) {
+                Some(role) => Ok(CaseMembership { case_id: case_id.to_string(), role: *role }),
+                None => Err(TAKEN),
+            };
+        }
+        if inner.docs.contains_key(case_id) || self.load_raw("doc", case_id)?.is_some() {
+            return Err(TAKEN);
         }
         if inner.cases_of(&auth.account_id) >= self.limits.max_cases_per_account {
             return Err(Error::LimitReached(format!(
@@ -592,10 +915,14 @@ impl Directory {
             )));
         }
         let rec = CaseRec { created_at: now, members: BTreeMap::from([(auth.account_id.clone(), Role::Owner)]) };
-        self.put("case", case_id, &rec)?;
-        self.flush()?;
-        inner.cases.insert(case_id.to_string(), rec);
-        inner.memberships.entry(auth.account_id.clone()).or_default().insert(case_id.to_string());
+        // Claimed from absent: of two processes registering the same id, one wins.
+        if !self.swap("case", case_id, None, Some(&rec))? {
+            let role =
+                self.fresh_case(&mut inner, case_id)?.and_then(|(_, r)| r.members.get(&auth.account_id).copied());
+            return role.map(|role| CaseMembership { case_id: case_id.to_string(), role }).ok_or(TAKEN);
+        }
+        self.index_members(case_id, None, &rec);
+        inner.set_case(case_id, Some(rec));
         drop(inner);
         self.notify();
         Ok(CaseMembership { case_id: case_id.to_string(), role: Role::Owner })
@@ -603,6 +930,9 @@ impl Directory {
 
     /// The caller's cases.
     pub(crate) fn list_cases(&self, auth: &DeviceAuth) -> Vec<CaseMembership> {
+        if self.clustered() {
+            self.refresh_memberships(&auth.account_id);
+        }
         let inner = self.read();
         inner
             .memberships
@@ -613,14 +943,46 @@ impl Directory {
             .collect()
     }
 
+    /// Read the case records the membership index names for `account_id` that memory does not show it in
+    /// (another process has just added it).
+    fn refresh_memberships(&self, account_id: &str) {
+        let listed = match key([ROOT, "membership", account_id]).and_then(|k| self.storage.keys(&k)) {
+            Ok(keys) => keys,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the membership index");
+                return;
+            }
+        };
+        let unknown: Vec<String> = {
+            let inner = self.read();
+            listed
+                .iter()
+                .filter_map(|k| k.to_string().rsplit('/').next().map(str::to_string))
+                .filter(|case| inner.role(case, account_id).is_none())
+                .collect()
+        };
+        if unknown.is_empty() {
+            return;
+        }
+        let mut inner = self.write();
+        for case in unknown {
+            if let Err(e) = self.fresh_case(&mut inner, &case) {
+                tracing::warn!(error = %e, "cannot read a case record");
+            }
+        }
+    }
+
     /// The caller's role in a case (`NotFound` for non-members and unknown cases alike).
     pub(crate) fn role_of(&self, auth: &DeviceAuth, case_id: &str) -> Result<Role> {
+        self.refresh_case_on_miss(case_id, &auth.account_id);
         self.read().member_role(case_id, &auth.account_id)
     }
 
     /// Register another document of a case. Idempotent for the same case; a document belongs to the first
     /// case that registers it.
     pub(crate) fn register_document(&self, auth: &DeviceAuth, case_id: &str, doc_id: &str) -> Result<()> {
+        const TAKEN: Error = Error::Conflict("this document is already registered to another case");
+        self.refresh_case_on_miss(case_id, &auth.account_id);
         let mut inner = self.write();
         let role = inner.member_role(case_id, &auth.account_id)?;
         membership::check_register_document(role)?;
@@ -636,10 +998,22 @@ impl Directory {
                 self.limits.max_documents_per_case
             )));
         }
-        self.put("doc", doc_id, &case_id)?;
-        self.flush()?;
-        inner.docs.insert(doc_id.to_string(), case_id.to_string());
-        inner.case_docs.entry(case_id.to_string()).or_default().insert(doc_id.to_string());
+        if self.load_raw("case", doc_id)?.is_some() {
+            return Err(TAKEN);
+        }
+        // Claimed from absent: a document belongs to the first case that registers it, on any process.
+        if !self.swap("doc", doc_id, None, Some(&case_id))? {
+            let owner: Option<String> = match self.load_raw("doc", doc_id)? {
+                Some(v) => Some(serde_json::from_slice(&v).map_err(|_| corrupt("doc", doc_id))?),
+                None => None,
+            };
+            let same = owner.as_deref() == Some(case_id);
+            inner.set_doc(doc_id, owner);
+            drop(inner);
+            self.notify();
+            return if same { Ok(()) } else { Err(TAKEN) };
+        }
+        inner.set_doc(doc_id, Some(case_id.to_string()));
         drop(inner);
         self.notify();
         Ok(())
@@ -655,6 +1029,7 @@ impl Directory {
         now: u64,
     ) -> Result<Invite> {
         self.purge_expired(now)?;
+        self.refresh_case_on_miss(case_id, &auth.account_id);
         let mut inner = self.write();
         let my_role = inner.member_role(case_id, &auth.account_id)?;
         membership::check_invite(my_role, role)?;
@@ -677,18 +1052,22 @@ impl Directory {
     /// Redeem an invite: the caller joins the case with the invite's role. The code is consumed unless the
     /// caller is already a member (then nothing changes and the code stays valid for someone else).
     pub(crate) fn redeem_invite(&self, auth: &DeviceAuth, code: &str, now: u64) -> Result<CaseMembership> {
-        let hash = secret::hash_code(code).ok_or(Error::NotFound("invite code not found or already used"))?;
+        const UNKNOWN: Error = Error::NotFound("invite code not found or already used");
+        let hash = secret::hash_code(code).ok_or(UNKNOWN)?;
         let mut inner = self.write();
-        let invite =
-            inner.invites.get(&hash).cloned().ok_or(Error::NotFound("invite code not found or already used"))?;
+        // The invite as stored: another process may have created or used it.
+        let Some(stored) = self.load_raw("invite", &hash)? else {
+            inner.invites.remove(&hash);
+            return Err(UNKNOWN);
+        };
+        let invite: InviteRec = serde_json::from_slice(&stored).map_err(|_| corrupt("invite", &hash))?;
         if invite.expires_at < now {
-            self.delete("invite", &hash)?;
-            self.flush()?;
+            self.take("invite", &hash)?;
             inner.invites.remove(&hash);
             return Err(Error::NotFound("invite code has expired"));
         }
-        let Some(case) = inner.cases.get(&invite.case_id).cloned() else {
-            return Err(Error::NotFound("invite code not found or already used"));
+        let Some((_, case)) = self.fresh_case(&mut inner, &invite.case_id)? else {
+            return Err(UNKNOWN);
         };
         if case.members.contains_key(&auth.account_id) {
             return Err(Error::Conflict("already a member of this case"));
@@ -705,14 +1084,18 @@ impl Directory {
                 self.limits.max_cases_per_account
             )));
         }
-        self.delete("invite", &hash)?;
-        self.flush()?;
+        // Consume: of concurrent redemptions on any process, exactly one takes the code.
+        let taken = self.take("invite", &hash)?;
         inner.invites.remove(&hash);
-        let mut rec = case;
-        rec.members.insert(auth.account_id.clone(), invite.role);
-        self.put("case", &invite.case_id, &rec)?;
-        self.flush()?;
-        inner.add_membership(&invite.case_id, &auth.account_id, invite.role);
+        if taken.is_none() {
+            return Err(UNKNOWN);
+        }
+        let account = auth.account_id.clone();
+        self.update_case(&mut inner, &invite.case_id, |_, rec| {
+            let mut rec = rec.clone();
+            rec.members.insert(account.clone(), invite.role);
+            Ok((rec, ()))
+        })?;
         drop(inner);
         self.notify();
         Ok(CaseMembership { case_id: invite.case_id, role: invite.role })
@@ -720,6 +1103,11 @@ impl Directory {
 
     /// Members of a case (members only).
     pub(crate) fn members(&self, auth: &DeviceAuth, case_id: &str) -> Result<Vec<Member>> {
+        if self.clustered() {
+            // As stored now: another process may have just changed it.
+            let mut inner = self.write();
+            self.fresh_case(&mut inner, case_id)?;
+        }
         let inner = self.read();
         inner.member_role(case_id, &auth.account_id)?;
         let case = inner.cases.get(case_id).ok_or(Error::NotFound("no such case"))?;
@@ -740,19 +1128,20 @@ impl Directory {
     /// owner, as long as one owner remains.
     pub(crate) fn change_role(&self, auth: &DeviceAuth, case_id: &str, target: &str, role: Role) -> Result<Member> {
         let mut inner = self.write();
-        let my_role = inner.member_role(case_id, &auth.account_id)?;
-        if my_role != Role::Owner {
-            return Err(Error::Forbidden("only a case owner can change roles"));
-        }
-        let mut rec = inner.cases.get(case_id).cloned().ok_or(Error::NotFound("no such case"))?;
-        let Some(target_role) = rec.members.get(target).copied() else {
-            return Err(Error::NotFound("no such member"));
-        };
-        membership::check_change_role(&auth.account_id, my_role, target, target_role, role, inner.owners(case_id))?;
-        rec.members.insert(target.to_string(), role);
-        self.put("case", case_id, &rec)?;
-        self.flush()?;
-        inner.add_membership(case_id, target, role);
+        self.update_case(&mut inner, case_id, |inner, rec| {
+            let my_role = inner.member_role(case_id, &auth.account_id)?;
+            if my_role != Role::Owner {
+                return Err(Error::Forbidden("only a case owner can change roles"));
+            }
+            let Some(target_role) = rec.members.get(target).copied() else {
+                return Err(Error::NotFound("no such member"));
+            };
+            let owners = inner.owners(case_id);
+            membership::check_change_role(&auth.account_id, my_role, target, target_role, role, owners)?;
+            let mut rec = rec.clone();
+            rec.members.insert(target.to_string(), role);
+            Ok((rec, ()))
+        })?;
         let display_name = inner.accounts.get(target).map(|a| a.display_name.clone()).unwrap_or_default();
         drop(inner);
         self.notify();
@@ -762,25 +1151,20 @@ impl Directory {
     /// Remove a member (owners), or leave (anyone; the last owner neither leaves nor is removed).
     pub(crate) fn remove_member(&self, auth: &DeviceAuth, case_id: &str, target: &str) -> Result<()> {
         let mut inner = self.write();
-        let my_role = inner.member_role(case_id, &auth.account_id)?;
-        let mut rec = inner.cases.get(case_id).cloned().ok_or(Error::NotFound("no such case"))?;
-        let Some(target_role) = rec.members.get(target).copied() else {
-            return Err(if my_role == Role::Owner {
-                Error::NotFound("no such member")
-            } else {
-                Error::Forbidden("only a case owner can remove other members")
-            });
-        };
-        membership::check_remove(&auth.account_id, my_role, target, target_role, inner.owners(case_id))?;
-        rec.members.remove(target);
-        self.put("case", case_id, &rec)?;
-        self.flush()?;
-        if let Some(c) = inner.cases.get_mut(case_id) {
-            c.members.remove(target);
-        }
-        if let Some(m) = inner.memberships.get_mut(target) {
-            m.remove(case_id);
-        }
+        self.update_case(&mut inner, case_id, |inner, rec| {
+            let my_role = inner.member_role(case_id, &auth.account_id)?;
+            let Some(target_role) = rec.members.get(target).copied() else {
+                return Err(if my_role == Role::Owner {
+                    Error::NotFound("no such member")
+                } else {
+                    Error::Forbidden("only a case owner can remove other members")
+                });
+            };
+            membership::check_remove(&auth.account_id, my_role, target, target_role, inner.owners(case_id))?;
+            let mut rec = rec.clone();
+            rec.members.remove(target);
+            Ok((rec, ()))
+        })?;
         drop(inner);
         self.notify();
         Ok(())
@@ -790,21 +1174,15 @@ impl Directory {
     /// one write.
     pub(crate) fn leave_naming(&self, auth: &DeviceAuth, case_id: &str, successor: &str) -> Result<Member> {
         let mut inner = self.write();
-        let my_role = inner.member_role(case_id, &auth.account_id)?;
-        let mut rec = inner.cases.get(case_id).cloned().ok_or(Error::NotFound("no such case"))?;
-        let successor_role = rec.members.get(successor).copied();
-        membership::check_leave_naming(&auth.account_id, my_role, successor, successor_role)?;
-        rec.members.insert(successor.to_string(), Role::Owner);
-        rec.members.remove(&auth.account_id);
-        self.put("case", case_id, &rec)?;
-        self.flush()?;
-        inner.add_membership(case_id, successor, Role::Owner);
-        if let Some(c) = inner.cases.get_mut(case_id) {
-            c.members.remove(&auth.account_id);
-        }
-        if let Some(m) = inner.memberships.get_mut(&auth.account_id) {
-            m.remove(case_id);
-        }
+        self.update_case(&mut inner, case_id, |inner, rec| {
+            let my_role = inner.member_role(case_id, &auth.account_id)?;
+            let successor_role = rec.members.get(successor).copied();
+            membership::check_leave_naming(&auth.account_id, my_role, successor, successor_role)?;
+            let mut rec = rec.clone();
+            rec.members.insert(successor.to_string(), Role::Owner);
+            rec.members.remove(&auth.account_id);
+            Ok((rec, ()))
+        })?;
         let display_name = inner.accounts.get(successor).map(|a| a.display_name.clone()).unwrap_or_default();
         drop(inner);
         self.notify();
@@ -819,6 +1197,7 @@ impl Directory {
         case_id: &str,
         synced_at: impl Fn(&str) -> Option<u64>,
     ) -> Result<Vec<LastSeen>> {
+        self.refresh_case_on_miss(case_id, &auth.account_id);
         let inner = self.read();
         inner.member_role(case_id, &auth.account_id)?;
         let case = inner.cases.get(case_id).ok_or(Error::NotFound("no such case"))?;
@@ -1150,5 +1529,94 @@ mod tests {
         d.redeem_invite(&b, &i.code, 0).unwrap();
         let i = d.create_invite(&a, CASE, Role::Viewer, 3600, 0).unwrap();
         assert!(matches!(d.redeem_invite(&c, &i.code, 0), Err(Error::LimitReached(_))));
+    }
+
+    /// Records the signals a directory announces (and turns on the cluster's read-through).
+    #[derive(Default)]
+    struct Heard(std::sync::Mutex<Vec<Signal>>);
+    impl Announce for Heard {
+        fn announce(&self, signal: Signal) {
+            self.0.lock().unwrap().push(signal);
+        }
+    }
+
+    /// Two relay processes on one database: two directories over one storage, each told of the other's
+    /// writes only when the test forwards the signals (or not at all).
+    fn two_processes() -> (Directory, Directory, Arc<Heard>, Arc<Heard>) {
+        let s: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let (one, two) = (Directory::open(s.clone(), limits(), 0).unwrap(), Directory::open(s, limits(), 0).unwrap());
+        let (h1, h2) = (Arc::new(Heard::default()), Arc::new(Heard::default()));
+        one.set_announce(h1.clone());
+        two.set_announce(h2.clone());
+        (one, two, h1, h2)
+    }
+
+    /// Deliver what `from` announced to `to`.
+    fn deliver(heard: &Heard, to: &Directory) -> Reloaded {
+        let mut out = Reloaded::default();
+        for s in heard.0.lock().unwrap().drain(..) {
+            if let Signal::Record { kind, id } = s {
+                out.revoked_devices.extend(to.reload(&kind, &id).unwrap().revoked_devices);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn across_processes_a_code_is_used_once_and_rules_hold_on_what_is_stored() {
+        let (one, two, h1, _) = two_processes();
+        // Accounts made on one process authenticate on the other before any signal (read-through).
+        let a = account(&one, "Ana");
+        let b_creds = one.create_account("Ben".into(), None, 0).unwrap();
+        let b = two.authenticate(&b_creds.token).expect("read from the database on a miss");
+        let c = account(&two, "Cal");
+        one.register_case(&a, CASE, 0).unwrap();
+        assert!(matches!(two.register_case(&c, CASE, 0), Err(Error::Conflict(_))), "the id is taken on any process");
+        // An invite created on one, redeemed on both: one success.
+        let inv = one.create_invite(&a, CASE, Role::Editor, 3600, 0).unwrap();
+        assert_eq!(two.redeem_invite(&b, &inv.code, 0).unwrap().role, Role::Editor);
+        assert!(matches!(one.redeem_invite(&c, &inv.code, 0), Err(Error::NotFound(_))), "already used");
+        // Process one has not heard of Ben's membership, yet changes the stored record, not its memory.
+        one.change_role(&a, CASE, &b.account_id, Role::Owner).unwrap();
+        assert_eq!(one.members(&a, CASE).unwrap().len(), 2, "Ben kept: the change started from the stored record");
+        // Two owners on two processes removing each other: the second sees the first's write and is refused
+        // (it would leave no owner) or finds itself removed.
+        one.remove_member(&a, CASE, &b.account_id).unwrap();
+        assert!(two.remove_member(&b, CASE, &a.account_id).is_err());
+        deliver(&h1, &two);
+        assert_eq!(two.access(&b.device_id, CASE), None, "the removal reached process two");
+        assert_eq!(two.access(&a.device_id, CASE), Some((CASE.to_string(), Role::Owner)));
+        // A document registered on both for different cases belongs to the first.
+        let c_case = "4mZq1V4P8WJjYk5q3Kyi4F7e2Tn5";
+        two.register_case(&c, c_case, 0).unwrap();
+        one.register_document(&a, CASE, DOC).unwrap();
+        assert!(matches!(two.register_document(&c, c_case, DOC), Err(Error::Conflict(_))));
+        assert_eq!(two.case_of(DOC).as_deref(), Some(CASE));
+        // A link code taken once across processes.
+        let link = one.create_link_code(&a, 0).unwrap();
+        two.link_device(&link.code, None, 0).unwrap();
+        assert!(matches!(one.link_device(&link.code, None, 0), Err(Error::NotFound(_))));
+    }
+
+    #[test]
+    fn a_device_revoked_on_one_process_is_reported_by_the_other_and_a_full_reload_repairs_lost_signals() {
+        let (one, two, h1, _) = two_processes();
+        let a = account(&one, "Ana");
+        let second = one.create_link_code(&a, 0).unwrap();
+        let phone = one.link_device(&second.code, None, 0).unwrap();
+        assert!(two.authenticate(&phone.token).is_some());
+        one.register_case(&a, CASE, 0).unwrap();
+        assert!(deliver(&h1, &two).revoked_devices.is_empty());
+        // Revoked on one: the signal makes two report it (its live connections are then closed).
+        one.revoke_device(&a, &phone.device_id).unwrap();
+        assert_eq!(deliver(&h1, &two).revoked_devices, vec![phone.device_id.clone()]);
+        assert!(two.authenticate(&phone.token).is_none());
+        // A lost signal: the periodic full reload finds the change.
+        assert!(two.access(&a.device_id, CASE).is_some());
+        one.revoke_device(&a, &a.device_id).unwrap();
+        h1.0.lock().unwrap().clear();
+        assert!(two.access(&a.device_id, CASE).is_some(), "not heard yet");
+        assert_eq!(two.reload_all().unwrap().revoked_devices, vec![a.device_id.clone()]);
+        assert_eq!(two.access(&a.device_id, CASE), None);
     }
 }

@@ -50,6 +50,11 @@ impl CaseRepo {
         Some(CaseRepo { repo, acceptor, documents })
     }
 
+    /// The samod repository (the cluster applies other nodes' stored changes to its open documents).
+    pub(crate) fn repo(&self) -> &Repo {
+        &self.repo
+    }
+
     /// Close the acceptor (its connections end) and stop the repository (its pending writes complete).
     async fn stop(&self) {
         self.acceptor.close();
@@ -102,6 +107,16 @@ impl CaseRepos {
         })
         .await
         .clone()
+    }
+
+    /// The repository of `case_id` if it is running; never starts one.
+    pub(crate) fn running(&self, case_id: &str) -> Option<Arc<CaseRepo>> {
+        self.lock().get(case_id).and_then(|c| c.get().cloned().flatten())
+    }
+
+    /// Every running case repository with its case id.
+    pub(crate) fn all_running(&self) -> Vec<(String, Arc<CaseRepo>)> {
+        self.lock().iter().filter_map(|(id, c)| Some((id.clone(), c.get().cloned().flatten()?))).collect()
     }
 
     /// Stop every repository, the lobby last. No new case repository starts afterwards.

@@ -32,6 +32,8 @@ pub const DEFAULT_SYNC_MESSAGE_BURST: u32 = 10_000;
 pub const DEFAULT_SYNC_BYTES_PER_SEC: u64 = 32 * 1024 * 1024;
 /// Default inbound byte burst on one sync connection: a whole case up to the default quota (512 MiB).
 pub const DEFAULT_SYNC_BYTE_BURST: u64 = DEFAULT_CASE_QUOTA_BYTES;
+/// Default delay before an unused case's sync repository is unloaded: a minute.
+pub const DEFAULT_CASE_UNLOAD_MS: u64 = 60_000;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,9 +57,21 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Keep everything in PostgreSQL instead of sled in --data-dir (e.g. `postgres://casebook@db/casebook`;
-    /// migrations run at start). One relay process per database for now.
+    /// migrations run at start). Any number of relay processes may share one database (a cluster; see
+    /// server/README.md).
     #[arg(long, env = "CASEBOOK_DATABASE", hide_env_values = true)]
     pub database: Option<String>,
+
+    /// Where relay processes sharing --database signal each other that something changed (PostgreSQL
+    /// `LISTEN/NOTIFY`); by default the --database itself. Signals only: a lost one is repaired from the
+    /// database (--cluster-repair-secs), never loses data.
+    #[arg(long, env = "CASEBOOK_BUS", hide_env_values = true)]
+    pub bus: Option<String>,
+
+    /// With --database: every this many seconds, reload the directory and apply other processes' stored
+    /// changes to the open documents, whatever the signals said (repairs lost signals).
+    #[arg(long, env = "CASEBOOK_CLUSTER_REPAIR_SECS", default_value_t = 10)]
+    pub cluster_repair_secs: u64,
 
     /// PEM certificate chain: serve `https://` and `wss://` (requires --tls-key).
     #[arg(long, env = "CASEBOOK_TLS_CERT", requires = "tls_key")]
@@ -179,6 +193,12 @@ pub struct Config {
     /// and the current one kept.
     #[arg(long, env = "CASEBOOK_TLS_RELOAD_SECS", default_value_t = 30)]
     pub tls_reload_secs: u64,
+
+    /// Unload a case's sync repository (its documents leave memory) once nothing has used it for this many
+    /// milliseconds; a WebSocket lets go of a case after as long without traffic about it, and is woken when
+    /// the case is used again. The next use loads it from storage (0: never unload).
+    #[arg(long, env = "CASEBOOK_CASE_UNLOAD_MS", default_value_t = DEFAULT_CASE_UNLOAD_MS)]
+    pub case_unload_ms: u64,
 }
 
 impl Default for Config {
@@ -187,6 +207,8 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             database: None,
+            bus: None,
+            cluster_repair_secs: 10,
             tls_cert: None,
             tls_key: None,
             client_ip_header: None,
@@ -215,6 +237,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             metrics_listen: None,
             tls_reload_secs: 30,
+            case_unload_ms: DEFAULT_CASE_UNLOAD_MS,
         }
     }
 }
@@ -243,6 +266,11 @@ impl Config {
     /// The handshake timeout as a duration.
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.handshake_timeout_secs.max(1))
+    }
+
+    /// The case unload delay (`None`: never unload).
+    pub fn case_unload(&self) -> Option<Duration> {
+        (self.case_unload_ms > 0).then(|| Duration::from_millis(self.case_unload_ms))
     }
 
     /// The inbound byte burst of a sync connection: `sync_byte_burst`, at least `max_message_bytes`.

@@ -72,6 +72,15 @@ impl Storage for Detachable {
     fn scan(&self, visit: &mut casebook_core::storage::ScanVisitor<'_>) -> Result<(), StorageError> {
         self.get()?.scan(visit)
     }
+    fn compare_and_swap(
+        &self,
+        key: &StorageKey,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StorageError> {
+        let _w = self.writing();
+        self.get()?.compare_and_swap(key, expected, new)
+    }
     fn blobs(&self) -> Arc<dyn casebook_core::blob_store::BlobStore> {
         match self.get() {
             Ok(s) => s.blobs(),

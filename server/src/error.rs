@@ -63,6 +63,9 @@ pub enum Error {
     /// A bug or an unexpected state.
     #[error("internal error: {0}")]
     Internal(String),
+    /// `casebook-server migrate` refused or failed ([`crate::migrate`]).
+    #[error("migration: {0}")]
+    Migrate(#[from] crate::migrate::MigrateError),
 }
 
 impl Error {
@@ -79,7 +82,7 @@ impl Error {
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Error::QuotaExceeded => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            Error::Storage(_) | Error::Config(_) | Error::Io(_) | Error::Internal(_) => {
+            Error::Storage(_) | Error::Config(_) | Error::Io(_) | Error::Internal(_) | Error::Migrate(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         }
@@ -90,7 +93,7 @@ impl Error {
         let (_, code) = self.status_and_code();
         let message = match self {
             // Internal details stay in the log.
-            Error::Storage(_) | Error::Config(_) | Error::Io(_) | Error::Internal(_) => {
+            Error::Storage(_) | Error::Config(_) | Error::Io(_) | Error::Internal(_) | Error::Migrate(_) => {
                 "internal error on the relay".to_string()
             }
             other => other.to_string(),

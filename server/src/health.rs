@@ -51,6 +51,17 @@ pub(crate) fn check_format(storage: &dyn Storage) -> Result<()> {
     }
 }
 
+/// Refuse data written by a newer relay, without writing anything (what `migrate` checks on its source).
+pub(crate) fn refuse_newer_format(storage: &dyn Storage) -> Result<()> {
+    match stored_format(storage)? {
+        Some(v) if v > FORMAT_VERSION => Err(Error::Config(format!(
+            "the data directory was written by a newer relay (format {v}; this relay reads format \
+             {FORMAT_VERSION}): upgrade this relay"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The body of `/readyz`.
 #[derive(Debug, serde::Serialize)]
 struct Readiness {

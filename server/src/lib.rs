@@ -37,6 +37,8 @@
 //! - `secret`: tokens, codes, hashes.
 //! - `detachable`: the database handle that shutdown cuts (samod never releases its storage).
 //! - `metrics`: counters and the Prometheus text.
+//! - [`migrate`]: `casebook-server migrate --from-sled DIR --to URL`, a stopped relay's sled data directory
+//!   copied into PostgreSQL and verified.
 //! - `tls`, `listener`: rustls listener, client address for both listeners.
 //! - `logging`: the tracing subscriber and its content guard.
 //! - [`error`]: [`Error`] and its mapping to HTTP status + JSON body.
@@ -57,7 +59,9 @@ mod api;
 mod auth;
 pub mod backup;
 mod blobs;
+mod bus;
 mod cases;
+mod cluster;
 mod connections;
 mod demux;
 mod detachable;
@@ -68,6 +72,7 @@ mod listener;
 mod logging;
 mod membership;
 mod metrics;
+pub mod migrate;
 mod pg_storage;
 mod policy;
 mod probe;

@@ -1,6 +1,7 @@
 //! `casebook-server`: parse the configuration, start logging, run the relay until SIGINT or SIGTERM.
 //! `casebook-server probe --url URL` checks a running relay's health instead (exit 0 when it answers 200);
-//! `backup` and `restore` copy a data directory to one file and back (see `casebook_server::backup`).
+//! `backup` and `restore` copy a data directory to one file and back (see `casebook_server::backup`);
+//! `migrate` prepares a PostgreSQL database or moves a sled relay into one (`casebook_server::migrate`).
 
 use std::time::Duration;
 
@@ -31,11 +32,18 @@ enum Tool {
         out: std::path::PathBuf,
     },
     /// Apply the PostgreSQL migrations this binary knows and print the schema version (the relay also
-    /// applies them at start).
+    /// applies them at start); with --from-sled DIR --to URL, copy a stopped relay's sled data directory
+    /// (every entry and attachment file) into the PostgreSQL database URL, verified, in one transaction.
     Migrate {
-        /// The database, e.g. postgres://casebook@db.internal/casebook.
-        #[arg(long, env = "CASEBOOK_DATABASE", hide_env_values = true)]
-        database: String,
+        /// The database, e.g. postgres://casebook@db.internal/casebook (without --from-sled).
+        #[arg(long, env = "CASEBOOK_DATABASE", hide_env_values = true, required_unless_present = "from_sled")]
+        database: Option<String>,
+        /// The data directory of a stopped sled relay to copy (read only).
+        #[arg(long, requires = "to")]
+        from_sled: Option<std::path::PathBuf>,
+        /// The PostgreSQL database to copy it into: new or empty (migrations are applied first).
+        #[arg(long, requires = "from_sled")]
+        to: Option<String>,
     },
     /// Restore a backup into a new (or empty) data directory; whole or nothing.
     Restore {
@@ -64,7 +72,23 @@ async fn main() -> anyhow::Result<()> {
                 let s = casebook_server::backup::backup(&data_dir, &out)?;
                 println!("backup written: {} entries, {} attachment files, {} bytes", s.entries, s.files, s.bytes);
             }
-            Tool::Migrate { database } => {
+            Tool::Migrate { from_sled: Some(dir), to: Some(url), .. } => {
+                let s = tokio::task::spawn_blocking(move || casebook_server::migrate::sled_to_postgres(&dir, &url))
+                    .await??;
+                let f = &s.fingerprint;
+                if s.already_migrated {
+                    println!("already migrated: the database holds exactly this data directory's data");
+                } else {
+                    println!("migrated in {} batches (one transaction)", s.batches);
+                }
+                println!(
+                    "entries: {} ({} bytes); attachment files: {} ({} bytes); verified on both sides, \
+                     sha256 {}",
+                    f.entries, f.value_bytes, f.files, f.file_bytes, f.sha256
+                );
+            }
+            Tool::Migrate { database, .. } => {
+                let database = database.ok_or_else(|| anyhow::anyhow!("--database is required"))?;
                 let version = tokio::task::spawn_blocking(move || {
                     casebook_server::PgStorage::open(&database).and_then(|s| s.schema_version())
                 })

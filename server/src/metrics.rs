@@ -14,6 +14,8 @@
 //! | `casebook_relay_storage_failures_total` | counter | failed storage operations of the sync engine |
 //! | `casebook_relay_sync_message_seconds` | histogram | handling of one inbound sync message: checks, dry run, hand-off to the case's repository |
 //! | `casebook_relay_storage_write_seconds` | histogram | one durable write (or delete) of the sync engine, flush included |
+//! | `casebook_relay_cluster_apply_seconds` | histogram | applying chunks another relay process stored to a document open here (the cross-process part of an edit's fan-out) |
+//! | `casebook_relay_cluster_signals_dropped_total` | counter | change signals not sent (bus down, queue full; the periodic repair covers them) |
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -177,6 +179,10 @@ pub(crate) struct Metrics {
     pub(crate) sync_message: Histogram,
     /// One durable write of the sync engine.
     pub(crate) storage_write: Histogram,
+    /// Applying another relay process's stored chunks to a document open here.
+    pub(crate) cluster_apply: Histogram,
+    /// Change signals dropped by the bus.
+    pub(crate) signals_dropped: AtomicU64,
 }
 
 fn inc(a: &AtomicU64, n: u64) {
@@ -301,6 +307,17 @@ impl Metrics {
             "counter",
             "Failed storage operations of the sync engine.",
             &[("", g.storage_failures)],
+        );
+        metric(
+            "casebook_relay_cluster_signals_dropped_total",
+            "counter",
+            "Change signals to other relay processes not sent (the periodic repair covers them).",
+            &[("", get(&self.signals_dropped))],
+        );
+        self.cluster_apply.render(
+            &mut out,
+            "casebook_relay_cluster_apply_seconds",
+            "Applying chunks another relay process stored to a document open here.",
         );
         self.sync_message.render(
             &mut out,

@@ -32,7 +32,7 @@ use casebook_core::storage::{Storage, StorageError, StorageKey, key};
 /// Connections (and threads) of a [`PgStorage`].
 const CONNECTIONS: usize = 4;
 /// Largest row of an attachment file.
-const CHUNK: usize = 256 << 10;
+pub(crate) const CHUNK: usize = 256 << 10;
 /// The newest migration this binary knows.
 pub(crate) const SCHEMA_VERSION: i32 = 1;
 /// Advisory lock key of the migrations (any constant shared by every node).
@@ -76,7 +76,9 @@ fn connect(url: &str) -> Result<postgres::Client, StorageError> {
 }
 
 impl Pool {
-    fn start(url: &str, connections: usize) -> Result<Arc<Pool>, StorageError> {
+    /// `connections` threads, each with its connection; with `reconnect`, a lost connection is opened again
+    /// for the next query (without, its queries fail: a bulk load must not go on outside its transaction).
+    fn start(url: &str, connections: usize, reconnect: bool) -> Result<Arc<Pool>, StorageError> {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let (ready_tx, ready) = std::sync::mpsc::channel();
@@ -90,7 +92,7 @@ impl Pool {
                     match connect(&url) {
                         Ok(c) => {
                             let _ = ready_tx.send(Ok(()));
-                            worker(&url, Some(c), &rx);
+                            worker(&url, Some(c), &rx, reconnect);
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -126,7 +128,7 @@ impl Pool {
     }
 }
 
-fn worker(url: &str, mut client: Option<postgres::Client>, jobs: &Mutex<Receiver<Job>>) {
+fn worker(url: &str, mut client: Option<postgres::Client>, jobs: &Mutex<Receiver<Job>>, reconnect: bool) {
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,7 +138,7 @@ fn worker(url: &str, mut client: Option<postgres::Client>, jobs: &Mutex<Receiver
             }
         };
         if client.as_ref().is_none_or(|c| c.is_closed()) {
-            client = connect(url).ok();
+            client = if reconnect { connect(url).ok() } else { None };
         }
         match client.as_mut() {
             Some(c) => job(c),
@@ -173,7 +175,7 @@ impl PgStorage {
     /// Connect to `url` (e.g. `postgres://casebook@db.internal/casebook`) and apply the migrations this
     /// binary knows. Refuses a database migrated by a newer relay.
     pub fn open(url: &str) -> Result<Self, StorageError> {
-        let pool = Pool::start(url, CONNECTIONS)?;
+        let pool = Pool::start(url, CONNECTIONS, true)?;
         let applied = pool.run(migrate)?;
         if applied > SCHEMA_VERSION {
             return Err(StorageError::Corrupt(format!(
@@ -186,6 +188,157 @@ impl PgStorage {
     /// The schema version the database is at.
     pub fn schema_version(&self) -> Result<i32, StorageError> {
         self.pool.run(|c| Ok(c.query_one("select coalesce(max(version), 0) from casebook_schema", &[])?.get(0)))
+    }
+}
+
+/// A bulk load of a whole relay into a database ([`crate::migrate`]): one connection of its own and one
+/// transaction, begun by [`PgLoad::begin`] and committed by [`PgLoad::commit`]; dropped without a commit
+/// (or on any error), nothing of it stays. The transaction holds the migration lock, so a relay starting on
+/// the same database meanwhile waits until the load is committed or gone.
+pub(crate) struct PgLoad {
+    pool: Arc<Pool>,
+    committed: bool,
+}
+
+/// What a database holds already: key/value entries and attachment files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Held {
+    /// Rows of `casebook_kv`.
+    pub(crate) entries: u64,
+    /// Rows of `casebook_blob_file`.
+    pub(crate) files: u64,
+}
+
+impl PgLoad {
+    /// Connect to `url`, apply the migrations (refusing a database of a newer relay), begin the
+    /// transaction and take the migration lock in it.
+    pub(crate) fn begin(url: &str) -> Result<PgLoad, StorageError> {
+        let pool = Pool::start(url, 1, false)?;
+        let applied = pool.run(migrate)?;
+        if applied > SCHEMA_VERSION {
+            return Err(StorageError::Corrupt(format!(
+                "the database was migrated by a newer relay (schema {applied}; this relay knows {SCHEMA_VERSION})"
+            )));
+        }
+        pool.run(|c| {
+            c.batch_execute("begin")?;
+            c.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        })?;
+        Ok(PgLoad { pool, committed: false })
+    }
+
+    /// How much the database holds (as seen in the transaction).
+    pub(crate) fn held(&self) -> Result<Held, StorageError> {
+        self.pool.run(|c| {
+            let entries: i64 = c.query_one("select count(*) from casebook_kv", &[])?.get(0);
+            let files: i64 = c.query_one("select count(*) from casebook_blob_file", &[])?.get(0);
+            Ok(Held { entries: entries as u64, files: files as u64 })
+        })
+    }
+
+    /// Insert key/value entries (flat keys) in one statement.
+    pub(crate) fn put_entries(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StorageError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let (keys, values): (Vec<String>, Vec<Vec<u8>>) = entries.into_iter().unzip();
+        self.pool.run(move |c| {
+            c.execute(
+                "insert into casebook_kv (key, value) select * from unnest($1::text[], $2::bytea[])",
+                &[&keys, &values],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Insert rows of attachment files `(name, offset, bytes)` (at most [`CHUNK`] bytes each) and files
+    /// `(name, length)`, in two statements.
+    pub(crate) fn put_blob_rows(
+        &self,
+        rows: Vec<(String, u64, Vec<u8>)>,
+        files: Vec<(String, u64)>,
+    ) -> Result<(), StorageError> {
+        let (mut names, mut offs, mut datas) = (Vec::new(), Vec::new(), Vec::new());
+        for (n, off, data) in rows {
+            names.push(n);
+            offs.push(off as i64);
+            datas.push(data);
+        }
+        let (file_names, lens): (Vec<String>, Vec<i64>) = files.into_iter().map(|(n, l)| (n, l as i64)).unzip();
+        self.pool.run(move |c| {
+            if !names.is_empty() {
+                c.execute(
+                    "insert into casebook_blob_chunk (name, off, data) \
+                     select * from unnest($1::text[], $2::bigint[], $3::bytea[])",
+                    &[&names, &offs, &datas],
+                )?;
+            }
+            if !file_names.is_empty() {
+                c.execute(
+                    "insert into casebook_blob_file (name, len) select * from unnest($1::text[], $2::bigint[])",
+                    &[&file_names, &lens],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Up to `limit` entries after key `after` (from the first when `None`), in key order.
+    pub(crate) fn entries_after(
+        &self,
+        after: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        self.pool.run(move |c| {
+            let rows = match &after {
+                None => c.query("select key, value from casebook_kv order by key limit $1", &[&limit])?,
+                Some(k) => {
+                    c.query("select key, value from casebook_kv where key > $1 order by key limit $2", &[k, &limit])?
+                }
+            };
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    /// Every attachment file: name and recorded length, in name order.
+    pub(crate) fn blob_files(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        self.pool.run(|c| {
+            let rows = c.query("select name, len from casebook_blob_file order by name", &[])?;
+            Ok(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64)).collect())
+        })
+    }
+
+    /// Up to `limit` rows `(offset, bytes)` of attachment file `name` from offset `from` on, in order.
+    pub(crate) fn blob_rows_from(
+        &self,
+        name: &str,
+        from: u64,
+        limit: i64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let (n, from) = (name.to_string(), from as i64);
+        self.pool.run(move |c| {
+            let rows = c.query(
+                "select off, data from casebook_blob_chunk where name = $1 and off >= $2 order by off limit $3",
+                &[&n, &from, &limit],
+            )?;
+            Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get(1))).collect())
+        })
+    }
+
+    /// Commit the transaction.
+    pub(crate) fn commit(mut self) -> Result<(), StorageError> {
+        self.pool.run(|c| c.batch_execute("commit"))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PgLoad {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Also what the server does when the connection closes mid-transaction.
+            let _ = self.pool.run(|c| c.batch_execute("rollback"));
+        }
     }
 }
 
@@ -255,6 +408,32 @@ impl Storage for PgStorage {
     fn flush(&self) -> Result<(), StorageError> {
         // Every write committed before it returned.
         Ok(())
+    }
+
+    fn compare_and_swap(
+        &self,
+        k: &StorageKey,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StorageError> {
+        // One statement each, so PostgreSQL's row lock makes it atomic across every relay process.
+        let (k, expected, new) = (flat(k), expected.map(<[u8]>::to_vec), new.map(<[u8]>::to_vec));
+        self.pool.run(move |c| {
+            let changed = match (&expected, &new) {
+                (None, None) => {
+                    return Ok(c.query_opt("select 1 from casebook_kv where key = $1", &[&k])?.is_none());
+                }
+                (None, Some(v)) => c.execute(
+                    "insert into casebook_kv (key, value) values ($1, $2) on conflict (key) do nothing",
+                    &[&k, v],
+                )?,
+                (Some(e), Some(v)) => {
+                    c.execute("update casebook_kv set value = $3 where key = $1 and value = $2", &[&k, e, v])?
+                }
+                (Some(e), None) => c.execute("delete from casebook_kv where key = $1 and value = $2", &[&k, e])?,
+            };
+            Ok(changed == 1)
+        })
     }
 
     fn blobs(&self) -> Arc<dyn BlobStore> {

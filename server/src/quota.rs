@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use casebook_core::storage::{SamodStorage, Storage, StorageKey, key};
 
 use crate::accounts::Directory;
+use crate::cluster::{Announce, Signal};
 use crate::metrics::{LimitKind, Metrics};
 
 /// Bytes stored per document. Pure bookkeeping.
@@ -35,10 +36,12 @@ impl UsageBook {
         self.docs.insert(doc.to_string(), bytes);
     }
 
-    /// A value of `doc` went from `old` bytes (absent: `None`) to `new` (deleted: `None`).
+    /// A value of `doc` went from `old` bytes (absent: `None`) to `new` (deleted: `None`). A document not
+    /// counted yet is left uncounted: its first count reads storage, which holds the write.
     pub(crate) fn apply(&mut self, doc: &str, old: Option<usize>, new: Option<usize>) {
-        let v = self.docs.entry(doc.to_string()).or_default();
-        *v = v.saturating_sub(old.unwrap_or(0) as u64).saturating_add(new.unwrap_or(0) as u64);
+        if let Some(v) = self.docs.get_mut(doc) {
+            *v = v.saturating_sub(old.unwrap_or(0) as u64).saturating_add(new.unwrap_or(0) as u64);
+        }
     }
 
     /// Total bytes of `docs` (uncounted ones as zero).
@@ -130,6 +133,26 @@ impl Quota {
         self.refresh(&case);
     }
 
+    /// Another relay process wrote to `doc` (cluster signal): count it if `doc` is counted here (else it is
+    /// counted from storage when first needed).
+    pub(crate) fn remote_write(&self, doc: &str, old: Option<usize>, new: Option<usize>) {
+        {
+            let mut book = self.book();
+            if book.get(doc).is_none() {
+                return;
+            }
+            book.apply(doc, old, new);
+        }
+        let Some(case) = self.dir.case_of(doc) else { return };
+        self.refresh(&case);
+    }
+
+    /// Drop every count: each is read again from storage when next needed (the cluster's periodic repair,
+    /// so that lost signals never leave a count wrong for long).
+    pub(crate) fn forget_counts(&self) {
+        *self.book() = UsageBook::default();
+    }
+
     /// Re-evaluate a case against the quota; tell share policies when it flips.
     pub(crate) fn refresh(&self, case_id: &str) {
         let bytes = self.case_usage(case_id);
@@ -165,12 +188,30 @@ pub(crate) struct QuotaStorage {
     inner: SamodStorage,
     raw: Arc<dyn Storage>,
     quota: Arc<Quota>,
+    /// Other relay processes on the same database, told of every chunk written (none with sled).
+    announce: Option<Arc<dyn Announce>>,
 }
 
 impl QuotaStorage {
     /// Wrap `raw` for samod, counting into `quota`.
     pub(crate) fn new(raw: Arc<dyn Storage>, quota: Arc<Quota>) -> Self {
-        QuotaStorage { inner: SamodStorage::new(raw.clone()), raw, quota }
+        QuotaStorage { inner: SamodStorage::new(raw.clone()), raw, quota, announce: None }
+    }
+
+    /// Announce every chunk written or deleted to the other processes of a cluster.
+    pub(crate) fn with_announce(mut self, announce: Arc<dyn Announce>) -> Self {
+        self.announce = Some(announce);
+        self
+    }
+
+    fn announce(
+        &self,
+        key: &StorageKey,
+        old: Option<usize>,
+        new: Option<usize>,
+    ) -> Option<(Arc<dyn Announce>, Signal)> {
+        let a = self.announce.clone()?;
+        Some((a, Signal::Chunk { key: key.to_string(), old: old.map(|v| v as u64), new: new.map(|v| v as u64) }))
     }
 
     /// Failed storage operations so far.
@@ -199,6 +240,7 @@ impl samod::storage::Storage for QuotaStorage {
             self.old_len(&key)
         });
         let len = data.len();
+        let signal = doc.as_ref().and_then(|_| self.announce(&key, old, Some(len)));
         // The core's adapter writes (and flushes) when called, and returns a ready future: time both.
         let started = std::time::Instant::now();
         let write = samod::storage::Storage::put(&self.inner, key, data);
@@ -206,6 +248,9 @@ impl samod::storage::Storage for QuotaStorage {
         async move {
             write.await;
             quota.metrics.storage_write.observe(started.elapsed());
+            if let Some((a, s)) = signal {
+                a.announce(s);
+            }
             if let Some(d) = doc {
                 quota.after_write(&d, old, Some(len));
             }
@@ -218,6 +263,7 @@ impl samod::storage::Storage for QuotaStorage {
             self.quota.before_write(d);
             self.old_len(&key)
         });
+        let signal = doc.as_ref().and_then(|_| self.announce(&key, old, None));
         // The core's adapter writes (and flushes) when called, and returns a ready future: time both.
         let started = std::time::Instant::now();
         let write = samod::storage::Storage::delete(&self.inner, key);
@@ -225,6 +271,9 @@ impl samod::storage::Storage for QuotaStorage {
         async move {
             write.await;
             quota.metrics.storage_write.observe(started.elapsed());
+            if let Some((a, s)) = signal {
+                a.announce(s);
+            }
             if let Some(d) = doc {
                 quota.after_write(&d, old, None);
             }
@@ -241,6 +290,9 @@ mod tests {
     #[test]
     fn book_applies_puts_overwrites_and_deletes() {
         let mut b = UsageBook::default();
+        b.apply("d", None, Some(100));
+        assert_eq!(b.get("d"), None, "not counted yet: left to the first count from storage");
+        b.set("d", 0);
         b.apply("d", None, Some(100));
         b.apply("d", Some(100), Some(40));
         b.apply("d", None, Some(10));

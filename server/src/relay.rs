@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::Config;
 use crate::accounts::{Directory, DirectoryLimits};
 use crate::api;
+use crate::bus::PgBus;
 use crate::cases::CaseRepos;
 use crate::connections::{Connections, Kick};
 use crate::detachable::Detachable;
@@ -47,6 +48,8 @@ pub struct RelayHandle {
     tls_reloader: Option<JoinHandle<()>>,
     /// Serves the admin socket (online backups).
     admin: Option<JoinHandle<()>>,
+    /// With PostgreSQL: the change signals to and from the other relay processes, and what follows them.
+    cluster: Option<(Arc<PgBus>, JoinHandle<()>)>,
 }
 
 impl std::fmt::Debug for RelayHandle {
@@ -96,7 +99,17 @@ impl Relay {
         let storage: Arc<dyn Storage> = database.clone();
         let metrics = Arc::new(Metrics::default());
         let quota = Arc::new(Quota::new(storage.clone(), dir.clone(), config.case_quota_bytes, metrics.clone()));
-        let samod_storage = QuotaStorage::new(storage.clone(), quota.clone());
+        let mut samod_storage = QuotaStorage::new(storage.clone(), quota.clone());
+        // Several processes may share a PostgreSQL database: tell them of every write, hear theirs.
+        let bus = match config.bus.as_ref().or(config.database.as_ref()) {
+            Some(url) if config.database.is_some() => {
+                let (bus, events) = PgBus::start(url, crate::secret::new_id(), metrics.clone())?;
+                dir.set_announce(bus.clone());
+                samod_storage = samod_storage.with_announce(bus.clone());
+                Some((bus, events))
+            }
+            _ => None,
+        };
         let cases = CaseRepos::start(samod_storage.clone(), dir.clone(), quota.clone())
             .await
             .ok_or_else(|| Error::Internal("the sync engine did not start".into()))?;
@@ -155,9 +168,24 @@ impl Relay {
             None => crate::backup::serve_admin(&state.config.data_dir, database.clone()),
             Some(_) => None,
         };
+        let repair_every = Duration::from_secs(state.config.cluster_repair_secs.max(1));
+        let cluster =
+            bus.map(|(bus, events)| (bus, tokio::spawn(crate::cluster::follow(state.clone(), events, repair_every))));
         let backend = if state.config.database.is_some() { "postgres" } else { "sled" };
         tracing::info!(%addr, tls, backend, "relay listening");
-        Ok(RelayHandle { addr, tls, state, database, stop_http, server, seen_saver, monitoring, tls_reloader, admin })
+        Ok(RelayHandle {
+            addr,
+            tls,
+            state,
+            database,
+            stop_http,
+            server,
+            seen_saver,
+            monitoring,
+            tls_reloader,
+            admin,
+            cluster,
+        })
     }
 }
 
@@ -200,7 +228,17 @@ impl RelayHandle {
     /// process once this returns).
     pub async fn shutdown(self) {
         let RelayHandle {
-            addr, state, database, stop_http, server, seen_saver, monitoring, tls_reloader, admin, ..
+            addr,
+            state,
+            database,
+            stop_http,
+            server,
+            seen_saver,
+            monitoring,
+            tls_reloader,
+            admin,
+            cluster,
+            ..
         } = self;
         tracing::info!(%addr, "relay shutting down");
         state.shutting_down.store(true, Ordering::SeqCst);
@@ -234,6 +272,16 @@ impl RelayHandle {
         }
         // Every repository: acceptor closed, pending writes completed.
         state.cases.stop().await;
+        if let Some((bus, follower)) = cluster {
+            follower.abort();
+            let _ = follower.await;
+            // Give the last signals a moment to leave.
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while bus.pending() > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            bus.stop();
+        }
         match tokio::time::timeout(Duration::from_secs(5), server).await {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server ended with an error"),
             Err(_) => tracing::warn!("HTTP server did not stop in time"),

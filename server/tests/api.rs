@@ -38,17 +38,11 @@ async fn accounts_me_and_tokens() {
     let r = http.get("/v1/me", Some("short")).await;
     assert_eq!(r.status, 401);
 
-    // The token is stored hashed only: it appears nowhere in the database files.
-    relay.handle.shutdown().await;
-    let mut found = false;
-    for entry in std::fs::read_dir(relay.dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let bytes = std::fs::read(&path).unwrap();
-            found |= bytes.windows(64).any(|w| w == creds.token.as_bytes());
-        }
+    // The token is stored hashed only: it appears nowhere in the database (files, or rows).
+    let stopped = relay.stop().await;
+    for (place, bytes) in stopped.stored_bytes() {
+        assert!(!bytes.windows(64).any(|w| w == creds.token.as_bytes()), "a device token is stored in {place}");
     }
-    assert!(!found, "a device token was found in the data directory");
 }
 
 #[tokio::test]
@@ -413,14 +407,12 @@ async fn ready_when_storage_answers_and_monitoring_on_its_own_address() {
 #[tokio::test]
 async fn a_data_directory_from_a_newer_relay_is_refused_at_start() {
     let relay = TestRelay::start().await;
-    let dir = relay.dir;
-    relay.handle.shutdown().await;
+    let stopped = relay.stop().await;
     {
-        let db = casebook_core::storage::SledStorage::open(dir.path()).unwrap();
-        use casebook_core::storage::Storage as _;
+        let db = stopped.storage();
         db.put(&casebook_core::storage::key(["relay", "meta", "format"]).unwrap(), b"99").unwrap();
         db.flush().unwrap();
     }
-    let e = casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path())).await.unwrap_err();
+    let e = casebook_server::Relay::start(stopped.config()).await.unwrap_err();
     assert!(e.to_string().contains("newer relay"), "{e}");
 }

@@ -50,7 +50,16 @@ fn help_lists_every_limit_with_its_environment_variable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_logs_no_content_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
+    // On a PostgreSQL run, the process keeps everything in a fresh database.
+    let db = common::on_postgres().then(common::TestDb::create);
+    let on_db = |mut c: Command| {
+        match &db {
+            Some(db) => c.env("CASEBOOK_DATABASE", &db.url),
+            None => c.env_remove("CASEBOOK_DATABASE"),
+        };
+        c
+    };
+    let mut child = on_db(Command::new(BIN))
         .args(["--listen", "127.0.0.1:0"])
         .env("CASEBOOK_DATA_DIR", dir.path())
         .env("RUST_LOG", "trace")
@@ -140,8 +149,8 @@ async fn runs_logs_no_content_and_stops_on_sigterm() {
     for secret in [ana.token.as_str(), ben.token.as_str()] {
         assert!(!log.contains(secret), "the log contains a token");
     }
-    // The data directory is released and complete: a new relay process opens it.
-    let again = Command::new(BIN)
+    // The data directory (or database) is released and complete: a new relay process opens it.
+    let again = on_db(Command::new(BIN))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .stdout(Stdio::null())

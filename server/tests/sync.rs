@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use casebook_core::relay_api::{CaseHeads, CaseUsage, DeviceCredentials, RegisterDocument, Role};
-use casebook_core::storage::{SledStorage, Storage, key};
-use common::{Client, TestRelay, eventually, expect_close, get, put, wait_for, ws_connect};
+use casebook_core::storage::key;
+use common::{Client, StoppedRelay, TestRelay, eventually, expect_close, get, put, wait_for, ws_connect};
 use futures::{SinkExt, StreamExt};
 use samod::DocHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -371,8 +371,8 @@ async fn bad_frames_close_only_their_connection_and_change_nothing_stored() {
 /// Every stored entry of a case document and of the relay's records, read with the relay stopped — but
 /// when devices were last connected (`relay/device-seen/…`, `relay/seen/…`): a valid token that opens a
 /// socket is seen, whatever it sends next.
-fn snapshot(dir: &std::path::Path, doc: &str) -> Vec<(String, Vec<u8>)> {
-    let s = SledStorage::open(dir).unwrap();
+fn snapshot(stopped: &StoppedRelay, doc: &str) -> Vec<(String, Vec<u8>)> {
+    let s = stopped.storage();
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
     for prefix in [doc, "relay"] {
         out.extend(
@@ -394,20 +394,11 @@ async fn stored_data_is_unchanged_by_bad_input() {
     let case = ana_doc.document_id().to_string();
     stored(&relay, &ana.token, &case).await;
     ana_client.stop().await;
-    let TestRelay { handle, dir } = relay;
-    handle.shutdown().await;
-    let before = snapshot(dir.path(), &case);
+    let stopped = relay.stop().await;
+    let before = snapshot(&stopped, &case);
     assert!(before.iter().any(|(k, _)| k.starts_with(&case)));
 
-    let relay = TestRelay {
-        handle: casebook_server::Relay::start(casebook_server::Config {
-            max_message_bytes: 64 * 1024,
-            ..casebook_server::Config::for_tests(dir.path())
-        })
-        .await
-        .unwrap(),
-        dir,
-    };
+    let relay = stopped.start_with(|c| c.max_message_bytes = 64 * 1024).await;
     let http = relay.http();
     let mut ws = ws_connect(&http, Some(&ana.token), false).await.unwrap();
     let _ = ws.send(Message::Binary(vec![7u8; 70 * 1024].into())).await;
@@ -420,9 +411,8 @@ async fn stored_data_is_unchanged_by_bad_input() {
     assert_eq!(r.status, 400);
     let r = http.redeem(&ana.token, "0000-0000-0000-0000-0000").await;
     assert_eq!(r.status, 404);
-    let TestRelay { handle, dir } = relay;
-    handle.shutdown().await;
-    assert_eq!(snapshot(dir.path(), &case), before, "stored data changed");
+    let stopped = relay.stop().await;
+    assert_eq!(snapshot(&stopped, &case), before, "stored data changed");
 }
 
 #[tokio::test]
@@ -521,16 +511,12 @@ async fn shutdown_closes_sockets_and_a_restart_keeps_every_case() {
     probe.stop().await;
 
     let mut raw = ws_connect(&http, Some(&ana.token), false).await.unwrap();
-    let TestRelay { handle, dir } = relay;
-    let stopping = tokio::spawn(handle.shutdown());
+    let stopping = tokio::spawn(relay.stop());
     assert_eq!(expect_close(&mut raw).await.map(|c| c.0), Some(1001));
-    stopping.await.unwrap();
+    let stopped = stopping.await.unwrap();
     ana_client.stop().await;
 
-    let relay = TestRelay {
-        handle: casebook_server::Relay::start(casebook_server::Config::for_tests(dir.path())).await.unwrap(),
-        dir,
-    };
+    let relay = stopped.start_with(|_| {}).await;
     let ben_client = Client::connect(&relay.handle, &ben).await;
     let ben_doc = ben_client.find(&case).await.expect("the case survived the restart");
     assert_eq!(get(&ben_doc, "status").await.as_deref(), Some("saved before the stop"));

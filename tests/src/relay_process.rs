@@ -56,11 +56,16 @@ pub struct RelayProcess {
 impl RelayProcess {
     /// Start on `port` (a free one if `None`) over `dir`, with extra flags; waits until it serves.
     pub fn start(dir: &Path, port: Option<u16>, extra: &[&str]) -> Self {
+        Self::start_logging(dir, port, extra, "trace")
+    }
+
+    /// [`RelayProcess::start`] with `RUST_LOG=log` (several relays at `trace` slow a 2-core machine).
+    pub fn start_logging(dir: &Path, port: Option<u16>, extra: &[&str], log: &str) -> Self {
         let port = port.unwrap_or_else(free_port);
         let mut child = Command::new(relay_bin())
             .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir", &dir.display().to_string()])
             .args(extra)
-            .env("RUST_LOG", "trace")
+            .env("RUST_LOG", log)
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -84,6 +89,11 @@ impl RelayProcess {
             std::thread::sleep(Duration::from_millis(25));
         }
         RelayProcess { child, url, port, lines }
+    }
+
+    /// What it logged so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// SIGKILL, and what it logged.

@@ -65,6 +65,24 @@ impl Storage for MemoryStorage {
         self.blobs.clone()
     }
 
+    fn compare_and_swap(
+        &self,
+        key: &StorageKey,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StorageError> {
+        let mut map = self.map();
+        let k = flat(key);
+        if map.get(&k).map(Vec::as_slice) != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(v) => map.insert(k, v.to_vec()),
+            None => map.remove(&k),
+        };
+        Ok(true)
+    }
+
     fn scan(&self, visit: &mut super::ScanVisitor<'_>) -> Result<(), StorageError> {
         // A copy, so that `visit` may use the storage.
         let entries: Vec<(String, Vec<u8>)> = self.map().iter().map(|(k, v)| (k.clone(), v.clone())).collect();

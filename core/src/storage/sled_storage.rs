@@ -109,6 +109,21 @@ impl Storage for SledStorage {
         self.blobs.clone()
     }
 
+    fn compare_and_swap(
+        &self,
+        key: &StorageKey,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StorageError> {
+        match self.db.compare_and_swap(flat(key), expected, new).map_err(io)? {
+            Ok(()) => {
+                self.db.flush().map_err(io)?;
+                Ok(true)
+            }
+            Err(_) => Ok(false),
+        }
+    }
+
     fn scan(&self, visit: &mut super::ScanVisitor<'_>) -> Result<(), StorageError> {
         for entry in self.db.iter() {
             let (k, v) = entry.map_err(io)?;

@@ -28,10 +28,32 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A relay on 127.0.0.1:0 over a fresh temp dir.
+/// Whether this run keeps its relays in PostgreSQL (`CASEBOOK_TEST_BACKEND=postgres`) rather than sled
+/// (unset, or `sled`): the same suite runs against both backends.
+pub fn on_postgres() -> bool {
+    match std::env::var("CASEBOOK_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("") | Ok("sled") => false,
+        Ok("postgres") => true,
+        Ok(other) => panic!("CASEBOOK_TEST_BACKEND={other}: sled or postgres"),
+    }
+}
+
+/// For a test about sled's files or the data directory: on a PostgreSQL run, print why it does not apply
+/// and return true (the test returns).
+pub fn skip_on_postgres(why: &str) -> bool {
+    if on_postgres() {
+        eprintln!("skipped on PostgreSQL: {why}");
+    }
+    on_postgres()
+}
+
+/// A relay on 127.0.0.1:0 over a fresh temp dir — and on a PostgreSQL run, a fresh database (kept across
+/// [`TestRelay::restart`], dropped with the relay).
 pub struct TestRelay {
     pub handle: RelayHandle,
     pub dir: tempfile::TempDir,
+    /// The relay's database on a PostgreSQL run.
+    pub db: Option<TestDb>,
 }
 
 impl TestRelay {
@@ -40,21 +62,19 @@ impl TestRelay {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::for_tests(dir.path());
-        adjust(&mut config);
-        let handle = Relay::start(config).await.unwrap();
-        TestRelay { handle, dir }
+        StoppedRelay::new().start_with(adjust).await
     }
 
-    /// Stop and start again on the same data directory (a new port).
+    /// Stop and start again on the same data directory or database (a new port).
     pub async fn restart(self, adjust: impl FnOnce(&mut Config)) -> Self {
-        let TestRelay { handle, dir } = self;
+        self.stop().await.start_with(adjust).await
+    }
+
+    /// Shut the relay down gracefully, keeping its storage.
+    pub async fn stop(self) -> StoppedRelay {
+        let TestRelay { handle, dir, db } = self;
         handle.shutdown().await;
-        let mut config = Config::for_tests(dir.path());
-        adjust(&mut config);
-        let handle = Relay::start(config).await.unwrap();
-        TestRelay { handle, dir }
+        StoppedRelay { dir, db }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -64,6 +84,88 @@ impl TestRelay {
     pub fn http(&self) -> Http {
         Http::new(self.addr())
     }
+}
+
+/// A relay's storage without a relay: its temp data directory and, on a PostgreSQL run, its database.
+pub struct StoppedRelay {
+    pub dir: tempfile::TempDir,
+    pub db: Option<TestDb>,
+}
+
+impl Default for StoppedRelay {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StoppedRelay {
+    /// Fresh storage for the run's backend.
+    pub fn new() -> Self {
+        StoppedRelay { dir: tempfile::tempdir().unwrap(), db: on_postgres().then(TestDb::create) }
+    }
+
+    /// The test configuration over this storage.
+    pub fn config(&self) -> Config {
+        Config { database: self.db.as_ref().map(|d| d.url.clone()), ..Config::for_tests(self.dir.path()) }
+    }
+
+    pub async fn start_with(self, adjust: impl FnOnce(&mut Config)) -> TestRelay {
+        let mut config = self.config();
+        adjust(&mut config);
+        let handle = Relay::start(config).await.unwrap();
+        TestRelay { handle, dir: self.dir, db: self.db }
+    }
+
+    /// The stored data, opened directly (no relay may run on it).
+    pub fn storage(&self) -> Box<dyn casebook_core::storage::Storage> {
+        match &self.db {
+            Some(db) => Box::new(casebook_server::PgStorage::open(&db.url).unwrap()),
+            None => Box::new(casebook_core::storage::SledStorage::open(self.dir.path()).unwrap()),
+        }
+    }
+
+    /// Every stored byte, by where it is: each regular file under the data directory, and on a
+    /// PostgreSQL run every value and attachment row of the database too.
+    pub fn stored_bytes(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<(String, Vec<u8>)> = files_under(self.dir.path())
+            .into_iter()
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        if let Some(db) = &self.db {
+            out.extend(pg_rows(
+                &db.url,
+                "select 'kv ' || key, value from casebook_kv \
+                 union all select 'blob ' || name || ' at ' || off, data from casebook_blob_chunk",
+            ));
+        }
+        out
+    }
+}
+
+/// Every regular file under `dir` (a running relay's admin socket cannot be read).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p))
+        } else if p.is_file() {
+            out.push(p)
+        }
+    }
+    out
+}
+
+/// The rows `(text, bytes)` a query answers on database `url`.
+pub fn pg_rows(url: &str, sql: &str) -> Vec<(String, Vec<u8>)> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    // The synchronous client runs its own runtime: keep it off the test's.
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query(sql.as_str(), &[]).unwrap().iter().map(|r| (r.get(0), r.get(1))).collect()
+    })
+    .join()
+    .unwrap()
 }
 
 /// An HTTP response.
