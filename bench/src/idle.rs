@@ -25,14 +25,23 @@ pub struct IdleResult {
     pub connect_secs: f64,
     /// Relay RSS before the first connection, bytes.
     pub rss_before: Option<u64>,
-    /// Relay RSS with all connected (after settling), bytes.
+    /// Relay RSS with all connected (after the hold), bytes.
     pub rss_after: Option<u64>,
+    /// Relay RSS after the further settle time (none if not asked), bytes.
+    pub rss_settled: Option<u64>,
+    /// Clients still connected at the end (a relay that closed idle ones would show here).
+    pub still_connected: usize,
 }
 
 impl IdleResult {
     /// Relay memory per connection, bytes.
     pub fn bytes_per_connection(&self) -> Option<f64> {
         Some((self.rss_after? as f64 - self.rss_before? as f64) / self.connected.max(1) as f64)
+    }
+
+    /// Relay memory per connection after the settle time, bytes.
+    pub fn settled_bytes_per_connection(&self) -> Option<f64> {
+        Some((self.rss_settled? as f64 - self.rss_before? as f64) / self.connected.max(1) as f64)
     }
 }
 
@@ -52,7 +61,7 @@ async fn client(
     connecting: Arc<Semaphore>,
     done: mpsc::UnboundedSender<bool>,
     mut stop: watch::Receiver<bool>,
-) {
+) -> bool {
     let member = &fam.members[0];
     let permit = connecting.acquire().await;
     let conn = async {
@@ -66,21 +75,23 @@ async fn client(
     drop(permit);
     let _ = done.send(conn.is_ok());
     drop(done);
-    let Ok(mut conn) = conn else { return };
+    let Ok(mut conn) = conn else { return false };
     loop {
         tokio::select! {
             r = conn.recv() => match r {
-                Ok(Incoming::Closed) | Err(_) => return,
+                Ok(Incoming::Closed) | Err(_) => return false,
                 _ => {}
             },
             _ = stop.changed() => break,
         }
     }
     conn.close().await;
+    true
 }
 
-/// Connect `n` clients (at most `parallel` handshakes at a time), hold them `hold`, report.
-pub async fn run(target: &Target, n: usize, parallel: usize, hold: Duration) -> Result<IdleResult> {
+/// Connect `n` clients (at most `parallel` handshakes at a time), hold them `hold`, measure, then (unless
+/// `settle` is zero) hold them `settle` more and measure again; report.
+pub async fn run(target: &Target, n: usize, parallel: usize, hold: Duration, settle: Duration) -> Result<IdleResult> {
     let t = Instant::now();
     let fams = families(target, n, 1, 16).await?;
     let setup_secs = t.elapsed().as_secs_f64();
@@ -108,9 +119,25 @@ pub async fn run(target: &Target, n: usize, parallel: usize, hold: Duration) -> 
     eprintln!("idle: {connected}/{n} connected in {connect_secs:.1} s");
     tokio::time::sleep(hold).await;
     let rss_after = target.rss_bytes();
+    let rss_settled = if settle.is_zero() {
+        None
+    } else {
+        tokio::time::sleep(settle).await;
+        target.rss_bytes()
+    };
     let _ = stop_tx.send(true);
+    let mut still_connected = 0;
     for t in tasks {
-        let _ = t.await;
+        still_connected += usize::from(t.await.unwrap_or(false));
     }
-    Ok(IdleResult { clients: n, connected, setup_secs, connect_secs, rss_before, rss_after })
+    Ok(IdleResult {
+        clients: n,
+        connected,
+        setup_secs,
+        connect_secs,
+        rss_before,
+        rss_after,
+        rss_settled,
+        still_connected,
+    })
 }

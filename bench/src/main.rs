@@ -15,6 +15,9 @@ struct Args {
     /// Our relay's binary (casebook-server, release build).
     #[arg(long)]
     ours: Option<PathBuf>,
+    /// A flag added to our relay's command line (repeat it), e.g. `--ours-arg=--case-unload-ms=5000`.
+    #[arg(long, allow_hyphen_values = true)]
+    ours_arg: Vec<String>,
     /// The reference relay's script (bench/reference/server.mjs, npm packages installed).
     #[arg(long)]
     reference: Option<PathBuf>,
@@ -39,6 +42,10 @@ struct Args {
     /// Idle scale: seconds to hold all connections before measuring.
     #[arg(long, default_value_t = 3)]
     hold_secs: u64,
+    /// Idle scale: then hold them this many seconds more and measure again, "idle" (0: not measured). Our
+    /// relay lets go of idle cases after its --case-unload-ms (60 s by default; see `--ours-arg`).
+    #[arg(long, default_value_t = 0)]
+    settle_secs: u64,
     /// Active families: cases.
     #[arg(long, default_value_t = 300)]
     families: usize,
@@ -71,7 +78,7 @@ type Row = (String, Option<f64>, Option<f64>, bool);
 fn specs(args: &Args) -> Vec<Spec> {
     let mut v = Vec::new();
     if let Some(p) = &args.ours {
-        v.push(Spec::Ours(p.clone()));
+        v.push(Spec::Ours(p.clone(), args.ours_arg.clone()));
     }
     if let Some(p) = &args.reference {
         v.push(Spec::Reference(p.clone()));
@@ -151,7 +158,8 @@ async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) 
                     break;
                 }
                 let mut relay: RelayProcess = spec.start()?;
-                let r = idle::run(&relay.target, n, args.parallel, Duration::from_secs(args.hold_secs));
+                let hold = (Duration::from_secs(args.hold_secs), Duration::from_secs(args.settle_secs));
+                let r = idle::run(&relay.target, n, args.parallel, hold.0, hold.1);
                 let r = tokio::time::timeout(limit, r).await;
                 relay.stop();
                 let Some(r) = over_limit(rows, kind, format!("idle {n}"), limit, r)? else { break };
@@ -172,6 +180,30 @@ async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) 
                     r.rss_after.map(|b| b as f64 / 1048576.0),
                     true,
                 );
+                if args.settle_secs > 0 {
+                    let s = args.hold_secs + args.settle_secs;
+                    put(
+                        rows,
+                        format!("idle {n}: relay memory per connection after {s} s idle (KB)"),
+                        kind,
+                        r.settled_bytes_per_connection().map(|b| b / 1024.0),
+                        true,
+                    );
+                    put(
+                        rows,
+                        format!("idle {n}: relay RSS after {s} s idle (MB)"),
+                        kind,
+                        r.rss_settled.map(|b| b as f64 / 1048576.0),
+                        true,
+                    );
+                    put(
+                        rows,
+                        format!("idle {n}: clients still connected then"),
+                        kind,
+                        Some(r.still_connected as f64),
+                        false,
+                    );
+                }
             }
         }
         "active" => {

@@ -64,8 +64,8 @@ pub fn proc_cpu_secs(pid: u32) -> Option<f64> {
 /// How to start a relay.
 #[derive(Debug, Clone)]
 pub enum Spec {
-    /// The casebook-server binary.
-    Ours(PathBuf),
+    /// The casebook-server binary, and flags added to the ones the bench passes (`--ours-arg`).
+    Ours(PathBuf, Vec<String>),
     /// `node <server.mjs>` (bench/reference).
     Reference(PathBuf),
 }
@@ -88,7 +88,7 @@ impl Spec {
     /// Which relay this starts.
     pub fn kind(&self) -> Kind {
         match self {
-            Spec::Ours(_) => Kind::Ours,
+            Spec::Ours(..) => Kind::Ours,
             Spec::Reference(_) => Kind::Reference,
         }
     }
@@ -105,7 +105,7 @@ impl Spec {
 
     fn target(&self, port: u16, pid: u32) -> Target {
         match self {
-            Spec::Ours(_) => Target {
+            Spec::Ours(..) => Target {
                 kind: Kind::Ours,
                 ws_url: format!("ws://127.0.0.1:{port}/v1/sync"),
                 http_url: Some(format!("http://127.0.0.1:{port}")),
@@ -122,7 +122,7 @@ impl Spec {
 
     fn spawn(&self, port: u16, dir: &tempfile::TempDir) -> Result<Child> {
         let mut cmd = match self {
-            Spec::Ours(bin) => {
+            Spec::Ours(bin, extra) => {
                 let mut c = Command::new(bin);
                 c.args(["--listen", &format!("127.0.0.1:{port}")])
                     .arg("--data-dir")
@@ -130,6 +130,7 @@ impl Spec {
                     .args(["--max-connections", "100000", "--accounts-per-hour", "0"])
                     .args(["--redeem-attempts-per-minute", "0", "--auth-failures-per-minute", "0"])
                     .args(["--handshake-timeout-secs", "120", "--max-cases-per-account", "1000000"])
+                    .args(extra)
                     .env("RUST_LOG", "warn");
                 c
             }

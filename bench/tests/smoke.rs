@@ -70,7 +70,7 @@ async fn workloads_run_against_our_relay() {
     let t = std::time::Instant::now();
     let lap = |what: &str| eprintln!("smoke: {what} done at {:.1} s", t.elapsed().as_secs_f64());
 
-    let r = idle::run(&target, 10, 10, Duration::from_millis(200)).await.expect("idle");
+    let r = idle::run(&target, 10, 10, Duration::from_millis(200), Duration::ZERO).await.expect("idle");
     assert_eq!(r.connected, 10, "{r:?}");
     assert!(r.connect_secs > 0.0 && r.connect_secs < 60.0, "{r:?}");
     lap("idle");

@@ -732,22 +732,34 @@ impl Directory {
     /// working.
     pub(crate) fn rotate_recovery_code(&self, auth: &DeviceAuth) -> Result<String> {
         let mut inner = self.write();
-        let mut account =
-            inner.accounts.get(&auth.account_id).cloned().ok_or(Error::Unauthorized("unknown account"))?;
-        let (code, hash) = Self::new_recovery_code()?;
-        let old = account.recovery_hash.replace(hash.clone());
-        if let Some(old) = &old {
-            self.delete("recovery", old)?;
+        for _ in 0..16 {
+            // As stored, and changed only from exactly that: two rotations on two processes at once leave
+            // one code, never two.
+            let Some(stored) = self.load_raw("account", &auth.account_id)? else {
+                return Err(Error::Unauthorized("unknown account"));
+            };
+            let mut account: AccountRec =
+                serde_json::from_slice(&stored).map_err(|_| corrupt("account", &auth.account_id))?;
+            let (code, hash) = Self::new_recovery_code()?;
+            let old = account.recovery_hash.replace(hash.clone());
+            if !self.swap("account", &auth.account_id, Some(&stored), Some(&account))? {
+                continue;
+            }
+            // The old code goes before the new one is stored: a crash in between loses the new code (never
+            // shown), never keeps the old one.
+            if let Some(old) = &old {
+                self.delete("recovery", old)?;
+            }
+            self.put("recovery", &hash, &auth.account_id)?;
+            self.flush()?;
+            if let Some(old) = &old {
+                inner.recovery.remove(old);
+            }
+            inner.recovery.insert(hash, auth.account_id.clone());
+            inner.accounts.insert(auth.account_id.clone(), account);
+            return Ok(code);
         }
-        self.put("account", &auth.account_id, &account)?;
-        self.put("recovery", &hash, &auth.account_id)?;
-        self.flush()?;
-        if let Some(old) = &old {
-            inner.recovery.remove(old);
-        }
-        inner.recovery.insert(hash, auth.account_id.clone());
-        inner.accounts.insert(auth.account_id.clone(), account);
-        Ok(code)
+        Err(Error::Conflict("the account is being changed by someone else; try again"))
     }
 
     /// The caller's account's devices, oldest first; `last_seen` tells when a device's sync connection

@@ -180,8 +180,24 @@ async fn handle(state: &AppState, applied: &Arc<Applied>, signals: Vec<Signal>) 
             state.quota.remote_write(&doc, old.map(|v| v as usize), new.map(|v| v as usize));
         }
         let keys: Vec<String> = writes.into_iter().filter(|(_, _, new)| new.is_some()).map(|(k, _, _)| k).collect();
-        if !keys.is_empty() {
-            apply(state, applied, &doc, Some(keys)).await;
+        if keys.is_empty() {
+            continue;
+        }
+        let Some(case) = state.dir.case_of(&doc) else { continue };
+        match state.cases.running(&case) {
+            // Applied to the open document; its dormant WebSockets here wake up to receive it.
+            // Touched even when nothing was new to the document (samod may have loaded it from storage after
+            // the write): a dormant WebSocket here may still lack it.
+            Some(repo) => {
+                let changed = apply(state, applied, &doc, Some(keys)).await;
+                tracing::debug!(case_id = case, changed, "another process's chunks applied");
+                state.cases.touch(&case, &repo);
+            }
+            // Not open here: WebSockets here that let go of the case (dormant) start it again, from storage.
+            None => {
+                let woken = state.cases.wake_watchers(&case).await;
+                tracing::debug!(case_id = case, woken, "another process wrote to a case not open here");
+            }
         }
     }
 }
@@ -208,11 +224,12 @@ async fn open_handle(state: &AppState, doc: &str) -> Option<DocHandle> {
 }
 
 /// Apply stored chunks of `doc` to its open samod document: `keys`, or (`None`) every chunk not applied
-/// yet. A key gone meanwhile (compacted into a snapshot) makes it read every chunk.
-async fn apply(state: &AppState, applied: &Arc<Applied>, doc: &str, keys: Option<Vec<String>>) {
+/// yet. A key gone meanwhile (compacted into a snapshot) makes it read every chunk. Whether the document
+/// changed.
+async fn apply(state: &AppState, applied: &Arc<Applied>, doc: &str, keys: Option<Vec<String>>) -> bool {
     let Some(handle) = open_handle(state, doc).await else {
         applied.lock().remove(doc);
-        return;
+        return false;
     };
     let storage = state.database.clone();
     let applied = applied.clone();
@@ -238,10 +255,27 @@ async fn apply(state: &AppState, applied: &Arc<Applied>, doc: &str, keys: Option
         }
         let mut present: Option<HashSet<String>> = None;
         if listing.is_some() {
+            // The keys only (cheap), then the values of those not applied yet: all of them at once the
+            // first time this process meets the document, one by one afterwards.
             chunks.clear();
-            let all = storage.load_range(&key([doc.as_str()])?)?;
-            present = Some(all.iter().map(|(k, _)| k.to_string()).collect());
-            chunks = all.into_iter().map(|(k, v)| (k.to_string(), v)).filter(|(k, _)| !known.contains(k)).collect();
+            let prefix = key([doc.as_str()])?;
+            let keys: HashSet<String> = storage.keys(&prefix)?.iter().map(|k| k.to_string()).collect();
+            let missing: Vec<&String> = keys.iter().filter(|k| !known.contains(*k)).collect();
+            if missing.len() > 16 {
+                chunks = storage
+                    .load_range(&prefix)?
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .filter(|(k, _)| !known.contains(k))
+                    .collect();
+            } else {
+                for k in missing {
+                    if let Some(v) = storage.load(&key(k.split('/'))?)? {
+                        chunks.push((k.clone(), v));
+                    }
+                }
+            }
+            present = Some(keys);
         }
         let mut changed = 0;
         handle.with_document(|d| {
@@ -269,9 +303,15 @@ async fn apply(state: &AppState, applied: &Arc<Applied>, doc: &str, keys: Option
     })
     .await;
     match result {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot read another relay's chunks"),
-        Err(e) => tracing::warn!(error = %e, "applying another relay's chunks failed"),
+        Ok(Ok(changed)) => changed > 0,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot read another relay's chunks");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "applying another relay's chunks failed");
+            false
+        }
     }
 }
 
@@ -288,9 +328,17 @@ async fn repair_all(state: &AppState, applied: &Arc<Applied>) {
         Err(e) => tracing::warn!(error = %e, "directory reload failed"),
     }
     state.quota.forget_counts();
-    for (case, _) in state.cases.all_running() {
+    let seen = state.seen.clone();
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || seen.merge_stored()).await {
+        tracing::warn!(error = %e, "cannot read the other processes' last-seen times");
+    }
+    for (case, repo) in state.cases.all_running() {
+        let mut changed = false;
         for doc in state.dir.documents_of(&case) {
-            apply(state, applied, &doc, None).await;
+            changed |= apply(state, applied, &doc, None).await;
+        }
+        if changed {
+            state.cases.touch(&case, &repo);
         }
     }
 }

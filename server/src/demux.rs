@@ -18,12 +18,20 @@
 //! - everything else (leave, error, a second join, unknown types, undecodable bytes) goes to the lobby,
 //!   which applies samod's protocol rules and ends the connection if needed.
 //!
-//! Any of the connection's samod connections ending ends the WebSocket, with the close code of its reason.
+//! Any of the connection's samod connections ending ends the WebSocket, with the close code of its reason,
+//! except a case connection the WebSocket lets go of itself: after the unload delay (`--case-unload-ms`)
+//! without traffic about the case in either direction, and without anyone else using the case, the case
+//! connection goes **dormant** (closed; the WebSocket stays open) so that the case's repository can be
+//! unloaded (`cases`). The WebSocket is then woken when anyone uses the case again (a member's message, a
+//! request) and reconnects to it at once, replaying the join, so that samod pushes what changed; its own
+//! next message about the case reconnects it too.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use casebook_core::relay_api::RELAY_PEER_ID;
 use futures::channel::mpsc;
@@ -56,6 +64,15 @@ pub(crate) enum Refused {
     Stopping,
 }
 
+/// What [`Demux::next_event`] reports.
+#[derive(Debug)]
+pub(crate) enum CaseEvent {
+    /// A case connection ended, with samod's reason: the WebSocket ends.
+    Ended(ConnFinishedReason),
+    /// Someone uses this dormant case again.
+    Woken(String),
+}
+
 /// What happened to a delivered message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Delivered {
@@ -69,7 +86,18 @@ pub(crate) enum Delivered {
 struct CaseConn {
     repo: Arc<CaseRepo>,
     inbound: Inbound,
+    /// Which of this WebSocket's connections to the case it is (an ended dormant one is not an error).
+    serial: u64,
+    /// Messages samod sent on it so far.
+    sent: Arc<AtomicU64>,
+    /// What the last look saw: the repository's uses and `sent`, and since when they have not changed.
+    seen_uses: u64,
+    seen_sent: u64,
+    quiet_since: Instant,
 }
+
+/// A case connection's end: the case, the connection's serial and samod's reason.
+type Ended = Pin<Box<dyn Future<Output = (String, u64, ConnFinishedReason)> + Send>>;
 
 /// The messages kept for documents no case has yet (see the module documentation).
 #[derive(Default)]
@@ -108,8 +136,14 @@ pub(crate) struct Demux {
     lobby: Inbound,
     join: Option<Vec<u8>>,
     cases: HashMap<String, CaseConn>,
-    ended: FuturesUnordered<Pin<Box<dyn Future<Output = ConnFinishedReason> + Send>>>,
+    ended: FuturesUnordered<Ended>,
     parked: Parked,
+    /// Serial of the next case connection.
+    serial: u64,
+    /// Cases whose connection is dormant, and where their wake-ups arrive.
+    dormant: std::collections::HashSet<String>,
+    wake_tx: mpsc::UnboundedSender<String>,
+    wake_rx: mpsc::UnboundedReceiver<String>,
 }
 
 impl Demux {
@@ -122,6 +156,7 @@ impl Demux {
         lobby: Inbound,
         to_ws: mpsc::UnboundedSender<Vec<u8>>,
     ) -> Self {
+        let (wake_tx, wake_rx) = mpsc::unbounded();
         Demux {
             state,
             device_id,
@@ -132,6 +167,10 @@ impl Demux {
             cases: HashMap::new(),
             ended: FuturesUnordered::new(),
             parked: Parked::default(),
+            serial: 0,
+            dormant: std::collections::HashSet::new(),
+            wake_tx,
+            wake_rx,
         }
     }
 
@@ -159,7 +198,9 @@ impl Demux {
         // A request or sync about a document of a case the device's account is a member of: the device
         // syncs the case (stamped once the message passed the dry run).
         let seen = answers.then(|| (self.state.seen.clone(), self.state.now(), self.device_id.clone()));
+        let state = self.state.clone();
         let conn = self.case_conn(&case_id).await?;
+        state.cases.touch(&case_id, &conn.repo);
         if let Some(changes) = changes {
             inbound::dry_run(&conn.repo.documents, changes).await.map_err(Refused::DryRun)?;
         }
@@ -184,17 +225,88 @@ impl Demux {
         Ok(())
     }
 
-    /// Completes when one of the case connections ends, with its reason; never while there is none.
+    /// Completes when one of the case connections ends, with its reason; never while there is none. The
+    /// end of a connection the WebSocket let go of (dormant) is not reported.
     pub(crate) async fn case_ended(&mut self) -> ConnFinishedReason {
-        match self.ended.next().await {
-            Some(reason) => reason,
-            None => std::future::pending().await,
+        loop {
+            match self.ended.next().await {
+                Some((case_id, serial, reason)) => {
+                    if self.cases.get(&case_id).is_some_and(|c| c.serial == serial) {
+                        return reason;
+                    }
+                }
+                None => std::future::pending().await,
+            }
         }
     }
 
-    /// Case connections open.
+    /// Cases synced on this WebSocket (connected or dormant).
     pub(crate) fn cases(&self) -> usize {
-        self.cases.len()
+        self.cases.len() + self.dormant.len()
+    }
+
+    /// The next thing about this WebSocket's cases: a case connection ended ([`Demux::case_ended`]) or a
+    /// dormant case is used again ([`Demux::wake`] it).
+    pub(crate) async fn next_event(&mut self) -> CaseEvent {
+        let Demux { cases, ended, dormant, wake_rx, .. } = self;
+        let ended = async {
+            loop {
+                match ended.next().await {
+                    Some((case_id, serial, reason)) => {
+                        if cases.get(&case_id).is_some_and(|c| c.serial == serial) {
+                            return reason;
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        };
+        let woken = async {
+            loop {
+                match wake_rx.next().await {
+                    Some(case_id) if dormant.contains(&case_id) => return case_id,
+                    Some(_) => {}
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        };
+        tokio::select! {
+            reason = ended => CaseEvent::Ended(reason),
+            case_id = woken => CaseEvent::Woken(case_id),
+        }
+    }
+
+    /// Reconnect to a dormant case that someone uses again, so that samod pushes what changes.
+    pub(crate) async fn wake(&mut self, case_id: &str) -> Result<(), Refused> {
+        if self.dormant.contains(case_id) {
+            self.case_conn(case_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Let go of the case connections without traffic (either way, nor anyone else's use of the case) for
+    /// `after`; call it every fraction of `after`.
+    pub(crate) fn let_go_of_quiet_cases(&mut self, after: Duration) {
+        let now = Instant::now();
+        let mut quiet = Vec::new();
+        for (case_id, c) in &mut self.cases {
+            let (uses, sent) = (c.repo.uses(), c.sent.load(Ordering::SeqCst));
+            if uses != c.seen_uses || sent != c.seen_sent {
+                (c.seen_uses, c.seen_sent, c.quiet_since) = (uses, sent, now);
+            } else if now.duration_since(c.quiet_since) >= after {
+                quiet.push(case_id.clone());
+            }
+        }
+        for case_id in quiet {
+            let Some(c) = self.cases.get(&case_id) else { continue };
+            // Registered only if nobody used the case since we looked; then any later use wakes us.
+            if self.state.cases.watch(&case_id, &c.repo, c.seen_uses, self.wake_tx.clone()) {
+                // Dropping its inbound side ends the samod connection; dropping the repository lets the
+                // case unload.
+                self.cases.remove(&case_id);
+                self.dormant.insert(case_id);
+            }
+        }
     }
 
     /// This WebSocket's connection to the repository of `case_id`, opened (with the join) if needed.
@@ -204,24 +316,42 @@ impl Demux {
             let (mut inbound, from_ws) = mpsc::channel(QUEUE);
             // The case repository answers the join too: the device has its answer from the lobby already.
             let mut answered = false;
+            let sent = Arc::new(AtomicU64::new(0));
+            let counted = sent.clone();
             let to_ws = self.to_ws.clone().with_flat_map(move |m: Vec<u8>| {
+                counted.fetch_add(1, Ordering::SeqCst);
                 let first = !std::mem::replace(&mut answered, true);
                 futures::stream::iter((!first).then_some(Ok(m)))
             });
             let transport = Transport::new(from_ws, to_ws).with_expected_peer_id(self.peer.clone());
             let conn = repo.acceptor.accept(transport).map_err(|_| Refused::Stopping)?;
-            let mut ended: Pin<Box<dyn Future<Output = ConnFinishedReason> + Send>> =
-                Box::pin(async move { finished(conn.events()).await });
+            self.serial += 1;
+            let (case, serial) = (case_id.to_string(), self.serial);
+            let mut ended: Ended = Box::pin(async move { (case, serial, finished(conn.events()).await) });
             // Polled once now so that it listens before samod can end the connection.
-            if let std::task::Poll::Ready(reason) = futures::poll!(&mut ended) {
+            if let std::task::Poll::Ready((_, _, reason)) = futures::poll!(&mut ended) {
                 return Err(Refused::Ended(Some(reason)));
             }
             self.ended.push(ended);
             let join = self.join.clone().unwrap_or_default();
             send(&mut inbound, join).await?;
-            self.cases.insert(case_id.to_string(), CaseConn { repo, inbound });
+            self.dormant.remove(case_id);
+            let seen_uses = repo.uses();
+            self.cases.insert(
+                case_id.to_string(),
+                CaseConn { repo, inbound, serial, sent, seen_uses, seen_sent: 0, quiet_since: Instant::now() },
+            );
         }
         self.cases.get_mut(case_id).ok_or(Refused::Stopping)
+    }
+}
+
+impl Drop for Demux {
+    fn drop(&mut self) {
+        if !self.dormant.is_empty() {
+            self.wake_rx.close();
+            self.state.cases.unwatch(self.dormant.drain());
+        }
     }
 }
 

@@ -51,9 +51,16 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let t = std::thread::spawn(move || {
             let (mut c, _) = l.accept().unwrap();
+            // The request may come in several writes: read to its end.
+            let mut got = Vec::new();
             let mut buf = [0u8; 256];
-            let n = c.read(&mut buf).unwrap();
-            assert!(std::str::from_utf8(&buf[..n]).unwrap().starts_with("GET /readyz HTTP/1.1\r\n"));
+            while !got.ends_with(b"\r\n\r\n") {
+                let n = c.read(&mut buf).unwrap();
+                assert!(n > 0, "the request ended early: {:?}", String::from_utf8_lossy(&got));
+                got.extend_from_slice(&buf[..n]);
+            }
+            let got = String::from_utf8_lossy(&got).to_string();
+            assert!(got.starts_with("GET /readyz HTTP/1.1\r\n"), "{got:?}");
             c.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n").unwrap();
         });
         assert_eq!(probe(&format!("http://{addr}/readyz"), Duration::from_secs(5)).unwrap(), 503);

@@ -113,6 +113,7 @@ impl Relay {
         let cases = CaseRepos::start(samod_storage.clone(), dir.clone(), quota.clone())
             .await
             .ok_or_else(|| Error::Internal("the sync engine did not start".into()))?;
+        cases.unload_after(config.case_unload());
 
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;

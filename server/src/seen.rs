@@ -111,6 +111,42 @@ impl Seen {
         Ok(Seen { storage, inner: Mutex::new(inner) })
     }
 
+    /// Take the later of each stored time and this process's (other relay processes on the same database
+    /// write theirs): the cluster's periodic repair. Unknown or unreadable entries are left alone.
+    pub(crate) fn merge_stored(&self) -> Result<()> {
+        let cases = self.storage.load_range(&key([ROOT, CASE_KIND])?)?;
+        let devices = self.storage.load_range(&key([ROOT, DEVICE_KIND])?)?;
+        let mut inner = self.lock();
+        let later = |stamp: &mut Stamp, at: u64| {
+            if at > stamp.at {
+                *stamp = Stamp { at, dirty: false };
+            }
+        };
+        let prefix = format!("{ROOT}/{CASE_KIND}/");
+        for (k, v) in cases {
+            let flat = k.to_string();
+            let Some((case, device)) = flat.strip_prefix(&prefix).and_then(|rest| rest.split_once('/')) else {
+                continue;
+            };
+            let Ok(at) = serde_json::from_slice::<u64>(&v) else { continue };
+            let stamp = inner
+                .cases
+                .entry(case.to_string())
+                .or_default()
+                .entry(device.to_string())
+                .or_insert(Stamp { at, dirty: false });
+            later(stamp, at);
+        }
+        let prefix = format!("{ROOT}/{DEVICE_KIND}/");
+        for (k, v) in devices {
+            let flat = k.to_string();
+            let Some(device) = flat.strip_prefix(&prefix).filter(|d| !d.contains('/')) else { continue };
+            let Ok(at) = serde_json::from_slice::<u64>(&v) else { continue };
+            later(inner.devices.entry(device.to_string()).or_insert(Stamp { at, dirty: false }), at);
+        }
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -281,6 +317,22 @@ mod tests {
         let reopened = Seen::open(s.clone(), &d).unwrap();
         assert_eq!(reopened.case_device(CASE, &a.device_id), Some(199));
         assert_eq!(reopened.device(&a.device_id), Some(101));
+    }
+
+    #[test]
+    fn another_process_times_are_merged_the_later_wins() {
+        let (s, d, a) = setup();
+        let (one, two) = (Seen::open(s.clone(), &d).unwrap(), Seen::open(s.clone(), &d).unwrap());
+        one.case_synced(CASE, &a.device_id, 100);
+        one.device_active(&a.device_id, 100);
+        one.persist().unwrap();
+        two.case_synced(CASE, &a.device_id, 150);
+        two.merge_stored().unwrap();
+        assert_eq!(two.case_device(CASE, &a.device_id), Some(150), "its own later time stays");
+        assert_eq!(two.device(&a.device_id), Some(100), "the other's time arrives");
+        two.persist().unwrap();
+        one.merge_stored().unwrap();
+        assert_eq!(one.case_device(CASE, &a.device_id), Some(150));
     }
 
     #[test]

@@ -39,14 +39,15 @@ use tokio::time::Instant;
 use crate::accounts::DeviceAuth;
 use crate::auth::{ClientIp, authenticate, bearer};
 use crate::connections::Kick;
-use crate::demux::{Demux, Refused};
+use crate::demux::{CaseEvent, Demux, Refused};
 use crate::error::Error;
 use crate::limits::SyncBudget;
 use crate::metrics::LimitKind;
 use crate::state::AppState;
 
-/// Read buffer per WebSocket connection (bytes).
-const READ_BUFFER: usize = 16 * 1024;
+/// Read buffer per WebSocket connection (bytes): most sync messages are far smaller (an edit is a few
+/// hundred bytes); larger ones are read in several chunks.
+const READ_BUFFER: usize = 4 * 1024;
 
 /// A close code and its reason.
 type Close = (u16, &'static str);
@@ -87,6 +88,7 @@ pub(crate) async fn upgrade(
     if state.is_shutting_down() {
         return Error::Unavailable("the relay is shutting down").into_response();
     }
+    state.cases.unload_after(state.config.case_unload());
     let Ok(permit) = state.permits.clone().try_acquire_owned() else {
         state.metrics.limit_hit(LimitKind::Connections);
         tracing::warn!(device_id = %auth.device_id, "connection limit reached");
@@ -98,6 +100,8 @@ pub(crate) async fn upgrade(
         // tungstenite allocates its read buffer up front (128 KiB by default) for every connection, most of
         // them idle phones; messages larger than this are read in several chunks.
         .read_buffer_size(READ_BUFFER)
+        // Every message is flushed at once: no frames gathered in the write buffer.
+        .write_buffer_size(0)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "WebSocket upgrade failed"))
         .on_upgrade(move |socket| run(state, auth, socket, permit))
 }
@@ -151,6 +155,12 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
     let idle = state.config.idle_timeout();
     let mut ping = tokio::time::interval_at(Instant::now() + idle / 3, idle / 3);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Case connections without traffic for the unload delay go dormant (`demux`), looked at every quarter
+    // of it (at most every 10 ms).
+    let unload = state.cases.unload_delay();
+    let look = unload.map_or(Duration::from_secs(3600), |d| (d / 4).max(Duration::from_millis(10)));
+    let mut quiet_cases = tokio::time::interval_at(Instant::now() + look, look);
+    quiet_cases.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut handshaken = false;
     let mut last_heard = Instant::now();
     let mut budget = SyncBudget::new(&state.config, last_heard.into_std());
@@ -182,7 +192,17 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
                 None => break Some(GOING_AWAY),
             },
             reason = &mut lobby_ended => break Some(samod_ended(&state, &reason)),
-            reason = demux.case_ended() => break Some(samod_ended(&state, &reason)),
+            event = demux.next_event() => match event {
+                CaseEvent::Ended(reason) => break Some(samod_ended(&state, &reason)),
+                CaseEvent::Woken(case_id) => {
+                    if let Err(refused) = demux.wake(&case_id).await {
+                        break Some(refusal(&state, &auth, refused, &mut lobby_ended, &mut demux).await);
+                    }
+                }
+            },
+            _ = quiet_cases.tick(), if unload.is_some() => {
+                demux.let_go_of_quiet_cases(unload.unwrap_or_default());
+            }
             changed = dir_changes.changed(), if demux.has_parked() => {
                 if changed.is_err() {
                     break Some(GOING_AWAY);

@@ -91,7 +91,8 @@ impl Cluster {
             let mut flags = vec!["--database".to_string(), db.url()];
             flags.extend(extra(i));
             let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-            nodes.push(Some(RelayProcess::start_logging(dir.path(), None, &flags, "info")));
+            let log = std::env::var("CASEBOOK_CLUSTER_LOG").unwrap_or_else(|_| "info".into());
+            nodes.push(Some(RelayProcess::start_logging(dir.path(), None, &flags, &log)));
             dirs.push(dir);
         }
         Cluster { nodes, _dirs: dirs, _db: db }
@@ -112,7 +113,7 @@ impl Cluster {
             if let Some(n) = n {
                 let lines = n.lines();
                 out.push_str(&format!("--- process {i}\n"));
-                for l in lines.iter().rev().take(40).rev() {
+                for l in lines.iter().rev().take(60).rev() {
                     out.push_str(l);
                     out.push('\n');
                 }
@@ -518,6 +519,28 @@ fn cases_converge_while_the_bus_is_down_and_quickly_once_it_is_back() {
     ana.sync(&a);
     ben.sync(&b);
     assert!(eventually(Duration::from_secs(10), || symptoms(&a) == symptoms(&b)));
+    ana.offline();
+    ben.offline();
+}
+
+#[test]
+fn a_quiet_member_on_another_process_still_receives() {
+    // Cases unloaded after 300 ms without use: Ben's connection on process 2 lets go of the case (dormant)
+    // and process 2 unloads it between Ana's edits, which reach it only through the database and a signal.
+    let cluster = Cluster::start(2, TestDb::create(), |_| vec!["--case-unload-ms".into(), "300".into()]);
+    let (u0, u1) = (cluster.url(0), cluster.url(1));
+    let (mut ana, mut ben, a, b, _) = family(&u0, &u0, &u1);
+    for round in 0..3 {
+        std::thread::sleep(Duration::from_millis(1500));
+        let words = format!("quiet round {round}. ");
+        type_in(&ana, &a, &words);
+        assert!(
+            eventually(Duration::from_secs(10), || symptoms(&b).contains(&words)),
+            "round {round}: {}\n{}",
+            symptoms(&b),
+            cluster.logs()
+        );
+    }
     ana.offline();
     ben.offline();
 }
