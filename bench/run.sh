@@ -11,6 +11,14 @@
 # Idle runs last: after 10,000 connections the machine needs a moment before new sockets (the reference's
 # active workload could not connect right after). For one workload, run relay-bench directly
 # (`target/release/relay-bench --help`), e.g. `--ours target/release/casebook-server --workloads cold`.
+# Our relay as several processes on one PostgreSQL database (issue 14; not part of the default run):
+# `--ours-database postgres://postgres@127.0.0.1:5432` (an admin URL: each node count runs on a new
+# database there, dropped at the end) and `--ours-nodes 1,2,3` (each count in turn; clients spread over the
+# processes round robin, a family's members on different processes; setup through the first process's
+# HTTP API); idle, active and catch-up only (storm and cold start need one sled process), e.g.
+#   bench/run.sh --workloads active,idle --ours-nodes 1,2,3 --ours-database postgres://postgres@127.0.0.1:5432
+# (with the reference left out: target/release/relay-bench --ours target/release/casebook-server … directly).
+# Without --ours-database, our relay runs as one process on sled (--ours-nodes above 1 is refused).
 # Needs Node.js >= 20 and npm for the reference relay.
 set -euo pipefail
 cd "$(dirname "$0")/.."

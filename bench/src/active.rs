@@ -24,7 +24,8 @@ pub struct Step {
     pub edits_per_sec: f64,
     /// Deliveries received / expected (each edit to every other member), in %.
     pub delivered_pct: f64,
-    /// Edit-to-other-member latency p50, ms.
+    /// Edit-to-other-member latency p50, ms (members of a family are spread over a cluster's processes round
+    /// robin, so with several processes most deliveries cross processes).
     pub p50_ms: f64,
     /// p99, ms.
     pub p99_ms: f64,
@@ -47,6 +48,9 @@ pub struct ActiveResult {
     pub steps: Vec<Step>,
     /// The p99 limit the ramp stops at, ms.
     pub p99_limit_ms: f64,
+    /// With a drain time ([`run_with_drain`]): deliveries still missing that long after the last step
+    /// (each edit to every other member; 0: every edit reached every member, late or not).
+    pub undelivered_after_drain: Option<usize>,
 }
 
 impl ActiveResult {
@@ -68,6 +72,8 @@ struct Shared {
     /// Per step: latencies in µs.
     samples: Mutex<Vec<Vec<u64>>>,
     step: AtomicU32,
+    /// Deliveries received, all steps (late ones too).
+    delivered: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -98,7 +104,13 @@ async fn member_task(
 ) -> Result<()> {
     let m = &fam.members[me];
     let setup = async {
-        let mut conn = Conn::connect(&target.ws_url, m.token.as_deref(), &m.peer_id, Duration::from_secs(60)).await?;
+        let mut conn = Conn::connect(
+            target.ws_url_for(index * fam.members.len() + me),
+            m.token.as_deref(),
+            &m.peer_id,
+            Duration::from_secs(60),
+        )
+        .await?;
         let doc = if me == 0 {
             let mut d = AutoCommit::new();
             let notes = d.put_object(ROOT, "notes", ObjType::Text)?;
@@ -159,6 +171,7 @@ async fn member_task(
                             if j == me { continue; }
                             let s = seq_of(&r.doc, j);
                             if s > *last {
+                                shared.delivered.fetch_add((s - *last) as usize, Ordering::Relaxed);
                                 let sent = shared.sent[index * members + j].lock().expect("lock");
                                 let mut samples = shared.samples.lock().expect("lock");
                                 for k in *last..s {
@@ -205,6 +218,20 @@ pub async fn run(
     step: Duration,
     p99_limit_ms: f64,
 ) -> Result<ActiveResult> {
+    run_with_drain(target, nfamilies, members, rates, step, p99_limit_ms, Duration::ZERO).await
+}
+
+/// [`run`], then (unless `drain` is zero) wait `drain` more with nobody editing and count the deliveries
+/// still missing (an edit that never reaches a member, as opposed to a late one).
+pub async fn run_with_drain(
+    target: &Target,
+    nfamilies: usize,
+    members: usize,
+    rates: &[f64],
+    step: Duration,
+    p99_limit_ms: f64,
+    drain: Duration,
+) -> Result<ActiveResult> {
     let fams = families(target, nfamilies, members, 16).await?;
     let setup_timeout = Duration::from_secs(120);
     let shared = Arc::new(Shared {
@@ -213,6 +240,7 @@ pub async fn run(
         sent: (0..nfamilies * members).map(|_| Mutex::new(Vec::new())).collect(),
         samples: Mutex::new(vec![Vec::new(); rates.len()]),
         step: AtomicU32::new(0),
+        delivered: Default::default(),
     });
     let target = Arc::new(target.clone());
     let (rate_tx, rate_rx) = watch::channel(0.0f64);
@@ -242,7 +270,8 @@ pub async fn run(
         }
         eprintln!("active: member {me} of {nfamilies} families in sync in {:.1} s", t.elapsed().as_secs_f64());
     }
-    let mut result = ActiveResult { families: nfamilies, members, steps: Vec::new(), p99_limit_ms };
+    let mut result =
+        ActiveResult { families: nfamilies, members, steps: Vec::new(), p99_limit_ms, undelivered_after_drain: None };
     let me = std::process::id();
     for (i, &rate) in rates.iter().enumerate() {
         shared.step.store(i as u32, Ordering::Relaxed);
@@ -273,6 +302,12 @@ pub async fn run(
         if over {
             break;
         }
+    }
+    if !drain.is_zero() {
+        tokio::time::sleep(drain).await;
+        let sent: usize = shared.sent.iter().map(|s| s.lock().expect("lock").len()).sum();
+        let expected = sent * (members - 1);
+        result.undelivered_after_drain = Some(expected.saturating_sub(shared.delivered.load(Ordering::Relaxed)));
     }
     let _ = rate_tx.send(-1.0);
     tasks.join(Duration::from_secs(10)).await;

@@ -31,6 +31,10 @@ pub struct IdleResult {
     pub rss_settled: Option<u64>,
     /// Clients still connected at the end (a relay that closed idle ones would show here).
     pub still_connected: usize,
+    /// Each relay process's RSS before the first connection, bytes (one entry unless a cluster).
+    pub rss_before_each: Vec<Option<u64>>,
+    /// Each relay process's RSS with all connected, bytes.
+    pub rss_after_each: Vec<Option<u64>>,
 }
 
 impl IdleResult {
@@ -42,6 +46,20 @@ impl IdleResult {
     /// Relay memory per connection after the settle time, bytes.
     pub fn settled_bytes_per_connection(&self) -> Option<f64> {
         Some((self.rss_settled? as f64 - self.rss_before? as f64) / self.connected.max(1) as f64)
+    }
+
+    /// Each relay process's memory growth per connection it holds (clients are spread round robin),
+    /// bytes, in process order.
+    pub fn bytes_per_connection_each(&self) -> Vec<Option<f64>> {
+        let n = self.rss_after_each.len().max(1);
+        (0..n)
+            .map(|k| {
+                // Clients k, k + n, k + 2n, … went to process k (all of them counted, connected or not).
+                let held = (self.clients + n - 1 - k) / n;
+                let (a, b) = (self.rss_after_each.get(k).copied()??, self.rss_before_each.get(k).copied()??);
+                Some((a as f64 - b as f64) / held.max(1) as f64)
+            })
+            .collect()
     }
 }
 
@@ -57,6 +75,7 @@ pub fn small_case() -> automerge::Automerge {
 
 async fn client(
     target: Arc<Target>,
+    index: usize,
     fam: Family,
     connecting: Arc<Semaphore>,
     done: mpsc::UnboundedSender<bool>,
@@ -66,7 +85,8 @@ async fn client(
     let permit = connecting.acquire().await;
     let conn = async {
         let mut conn =
-            Conn::connect(&target.ws_url, member.token.as_deref(), &member.peer_id, Duration::from_secs(120)).await?;
+            Conn::connect(target.ws_url_for(index), member.token.as_deref(), &member.peer_id, Duration::from_secs(120))
+                .await?;
         let mut r = Replica::new(fam.doc_id.clone(), small_case());
         r.sync_until(&mut conn, Duration::from_secs(120), Replica::relay_has_ours).await?;
         anyhow::Ok(conn)
@@ -97,15 +117,16 @@ pub async fn run(target: &Target, n: usize, parallel: usize, hold: Duration, set
     let setup_secs = t.elapsed().as_secs_f64();
     eprintln!("idle: {n} identities in {setup_secs:.1} s");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = target.rss_bytes();
+    let rss_before_each = target.rss_each();
+    let rss_before = rss_before_each.iter().copied().sum();
     let target = Arc::new(target.clone());
     let connecting = Arc::new(Semaphore::new(parallel.max(1)));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(n);
-    for fam in fams {
-        tasks.push(tokio::spawn(client(target.clone(), fam, connecting.clone(), done_tx.clone(), stop_rx.clone())));
+    for (i, fam) in fams.into_iter().enumerate() {
+        tasks.push(tokio::spawn(client(target.clone(), i, fam, connecting.clone(), done_tx.clone(), stop_rx.clone())));
     }
     drop(done_tx);
     let mut connected = 0;
@@ -118,7 +139,8 @@ pub async fn run(target: &Target, n: usize, parallel: usize, hold: Duration, set
     let connect_secs = start.elapsed().as_secs_f64();
     eprintln!("idle: {connected}/{n} connected in {connect_secs:.1} s");
     tokio::time::sleep(hold).await;
-    let rss_after = target.rss_bytes();
+    let rss_after_each = target.rss_each();
+    let rss_after = rss_after_each.iter().copied().sum();
     let rss_settled = if settle.is_zero() {
         None
     } else {
@@ -139,5 +161,7 @@ pub async fn run(target: &Target, n: usize, parallel: usize, hold: Duration, set
         rss_after,
         rss_settled,
         still_connected,
+        rss_before_each,
+        rss_after_each,
     })
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use casebook_bench::target::{Kind, RelayProcess, Spec};
+use casebook_bench::target::{Cluster, Kind, RelayProcess, Spec};
 use casebook_bench::{active, catchup, cold, idle, storm};
 use clap::Parser;
 
@@ -18,6 +18,16 @@ struct Args {
     /// A flag added to our relay's command line (repeat it), e.g. `--ours-arg=--case-unload-ms=5000`.
     #[arg(long, allow_hyphen_values = true)]
     ours_arg: Vec<String>,
+    /// Our relay as this many processes on one PostgreSQL database (a list: each count is run in turn,
+    /// idle, active and catch-up; clients spread over the processes round robin). More than 1 needs
+    /// `--ours-database`. Default 1: one process, as before.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    ours_nodes: Vec<usize>,
+    /// A PostgreSQL server for our relay (admin URL without a database name, e.g.
+    /// `postgres://postgres@127.0.0.1:5432`): each node count runs on a new database there, dropped at the
+    /// end. Without it our relay runs on sled in its data directory.
+    #[arg(long)]
+    ours_database: Option<String>,
     /// The reference relay's script (bench/reference/server.mjs, npm packages installed).
     #[arg(long)]
     reference: Option<PathBuf>,
@@ -58,6 +68,10 @@ struct Args {
     /// Active families: seconds per rate step.
     #[arg(long, default_value_t = 10)]
     step_secs: u64,
+    /// Active families: after the last step, wait this many seconds with nobody editing and count the
+    /// deliveries still missing (0: not counted).
+    #[arg(long, default_value_t = 0)]
+    drain_secs: u64,
     /// Active families: p99 limit, ms.
     #[arg(long, default_value_t = 100.0)]
     p99_limit_ms: f64,
@@ -75,15 +89,70 @@ struct Args {
 /// One line of the table: (figure, ours, reference, lower is better).
 type Row = (String, Option<f64>, Option<f64>, bool);
 
-fn specs(args: &Args) -> Vec<Spec> {
+/// One relay to run the workloads against: how to start it, as how many processes, on which database.
+struct Setup {
+    spec: Spec,
+    nodes: usize,
+    database: Option<String>,
+    /// Prefix of its figures' names (empty: our relay as before, or the reference).
+    label: String,
+}
+
+fn specs(args: &Args) -> Vec<Setup> {
     let mut v = Vec::new();
     if let Some(p) = &args.ours {
-        v.push(Spec::Ours(p.clone(), args.ours_arg.clone()));
+        let spec = Spec::Ours(p.clone(), args.ours_arg.clone());
+        let plain = args.ours_database.is_none() && args.ours_nodes == [1];
+        for &nodes in &args.ours_nodes {
+            let label = match (&args.ours_database, plain) {
+                (_, true) => String::new(),
+                (None, false) => format!("sled ×{nodes} · "),
+                (Some(_), false) => format!("PostgreSQL ×{nodes} · "),
+            };
+            v.push(Setup { spec: spec.clone(), nodes, database: args.ours_database.clone(), label });
+        }
     }
     if let Some(p) = &args.reference {
-        v.push(Spec::Reference(p.clone()));
+        v.push(Setup { spec: Spec::Reference(p.clone()), nodes: 1, database: None, label: String::new() });
     }
     v
+}
+
+impl Setup {
+    /// Whether this is more than our relay as one process on sled (storm and cold start need that one).
+    fn cluster(&self) -> bool {
+        self.nodes > 1 || self.database.is_some()
+    }
+
+    /// Start it: our relay through [`Cluster`], the reference as one process.
+    fn start(&self) -> Result<Started> {
+        Ok(match self.spec.kind() {
+            Kind::Ours => Started::Cluster(Cluster::start(&self.spec, self.nodes, self.database.as_deref())?),
+            Kind::Reference => Started::One(self.spec.start()?),
+        })
+    }
+}
+
+/// A started relay: one process, or our relay's processes.
+enum Started {
+    One(RelayProcess),
+    Cluster(Cluster),
+}
+
+impl Started {
+    fn target(&self) -> &casebook_bench::target::Target {
+        match self {
+            Started::One(p) => &p.target,
+            Started::Cluster(c) => &c.target,
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            Started::One(p) => p.stop(),
+            Started::Cluster(c) => c.stop(),
+        }
+    }
 }
 
 fn put(rows: &mut Vec<Row>, name: String, kind: Kind, value: Option<f64>, lower_better: bool) {
@@ -148,8 +217,13 @@ fn over_limit<T>(
     }
 }
 
-async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) -> Result<()> {
+async fn run_one(setup: &Setup, args: &Args, workload: &str, rows: &mut Vec<Row>) -> Result<()> {
+    let spec = &setup.spec;
     let kind = spec.kind();
+    if setup.cluster() && matches!(workload, "storm" | "cold") {
+        eprintln!("[ours] {workload}: not run on PostgreSQL or several processes (one sled process only)");
+        return Ok(());
+    }
     let limit = Duration::from_secs(args.limit_secs);
     match workload {
         "idle" => {
@@ -157,9 +231,9 @@ async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) 
                 if skipped(rows, kind, args, format!("idle {n}"), n) {
                     break;
                 }
-                let mut relay: RelayProcess = spec.start()?;
+                let mut relay = setup.start()?;
                 let hold = (Duration::from_secs(args.hold_secs), Duration::from_secs(args.settle_secs));
-                let r = idle::run(&relay.target, n, args.parallel, hold.0, hold.1);
+                let r = idle::run(relay.target(), n, args.parallel, hold.0, hold.1);
                 let r = tokio::time::timeout(limit, r).await;
                 relay.stop();
                 let Some(r) = over_limit(rows, kind, format!("idle {n}"), limit, r)? else { break };
@@ -180,6 +254,17 @@ async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) 
                     r.rss_after.map(|b| b as f64 / 1048576.0),
                     true,
                 );
+                if setup.nodes > 1 {
+                    for (k, b) in r.bytes_per_connection_each().into_iter().enumerate() {
+                        put(
+                            rows,
+                            format!("idle {n}: process {} memory per connection it holds (KB)", k + 1),
+                            kind,
+                            b.map(|b| b / 1024.0),
+                            true,
+                        );
+                    }
+                }
                 if args.settle_secs > 0 {
                     let s = args.hold_secs + args.settle_secs;
                     put(
@@ -207,15 +292,16 @@ async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) 
             }
         }
         "active" => {
-            let mut relay = spec.start()?;
+            let mut relay = setup.start()?;
             let rates: Vec<f64> = args.rates.clone();
-            let r = active::run(
-                &relay.target,
+            let r = active::run_with_drain(
+                relay.target(),
                 args.families,
                 args.members,
                 &rates,
                 Duration::from_secs(args.step_secs),
                 args.p99_limit_ms,
+                Duration::from_secs(args.drain_secs),
             );
             let r = tokio::time::timeout(limit, r).await;
             relay.stop();
@@ -240,10 +326,19 @@ async fn run_one(spec: &Spec, args: &Args, workload: &str, rows: &mut Vec<Row>) 
                 Some(r.sustained_edits_per_sec()),
                 false,
             );
+            if let Some(n) = r.undelivered_after_drain {
+                put(
+                    rows,
+                    format!("{f}: deliveries missing {} s after the last step", args.drain_secs),
+                    kind,
+                    Some(n as f64),
+                    true,
+                );
+            }
         }
         "catchup" => {
-            let mut relay = spec.start()?;
-            let r = tokio::time::timeout(limit, catchup::run(&relay.target, &args.catchup)).await;
+            let mut relay = setup.start()?;
+            let r = tokio::time::timeout(limit, catchup::run(relay.target(), &args.catchup)).await;
             relay.stop();
             let Some(r) = over_limit(rows, kind, "catch-up".into(), limit, r)? else { return Ok(()) };
             for row in r {
@@ -344,10 +439,17 @@ async fn main() -> Result<()> {
     anyhow::ensure!(!specs.is_empty(), "give --ours and/or --reference");
     let mut rows: Vec<Row> = Vec::new();
     for w in &args.workloads {
-        for spec in &specs {
-            if let Err(e) = run_one(spec, &args, w, &mut rows).await {
-                eprintln!("[{}] {w} failed: {e:#}", name(spec.kind()));
-                put(&mut rows, format!("{w}: FAILED ({e:#})"), spec.kind(), None, true);
+        for setup in &specs {
+            // Each relay's figures, then into the table under its label.
+            eprintln!("== {}{} {w}", setup.label, name(setup.spec.kind()));
+            let mut own: Vec<Row> = Vec::new();
+            let kind = setup.spec.kind();
+            if let Err(e) = run_one(setup, &args, w, &mut own).await {
+                eprintln!("[{}{}] {w} failed: {e:#}", setup.label, name(kind));
+                put(&mut own, format!("{w}: FAILED ({e:#})"), kind, None, true);
+            }
+            for (fig, o, r, lower) in own {
+                put(&mut rows, format!("{}{fig}", setup.label), kind, if kind == Kind::Ours { o } else { r }, lower);
             }
         }
     }

@@ -28,22 +28,61 @@ pub struct Target {
     pub http_url: Option<String>,
     /// The relay's process, for memory and CPU (none: not measured).
     pub pid: Option<u32>,
+    /// The other processes of a cluster (several relay processes on one database), after the first:
+    /// empty for one process.
+    pub others: Vec<Node>,
+}
+
+/// One more process of a cluster: where to connect, which process to measure.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Its sync endpoint.
+    pub ws_url: String,
+    /// Its process (none: not measured).
+    pub pid: Option<u32>,
 }
 
 impl Target {
-    /// Resident memory of the relay process in bytes (`VmRSS`), if measurable.
+    /// One process at `ws_url`.
+    pub fn single(kind: Kind, ws_url: String, http_url: Option<String>, pid: Option<u32>) -> Target {
+        Target { kind, ws_url, http_url, pid, others: Vec::new() }
+    }
+
+    /// How many relay processes (1 unless a cluster).
+    pub fn processes(&self) -> usize {
+        1 + self.others.len()
+    }
+
+    /// The sync endpoint for client `i`: the processes round robin (process 0 is the first).
+    pub fn ws_url_for(&self, i: usize) -> &str {
+        match i % self.processes() {
+            0 => &self.ws_url,
+            k => &self.others[k - 1].ws_url,
+        }
+    }
+
+    fn pids(&self) -> impl Iterator<Item = Option<u32>> + '_ {
+        std::iter::once(self.pid).chain(self.others.iter().map(|n| n.pid))
+    }
+
+    /// Resident memory of the relay process in bytes (`VmRSS`), if measurable; a cluster's sum.
     pub fn rss_bytes(&self) -> Option<u64> {
-        self.pid.and_then(|p| proc_status_kb(p, "VmRSS:")).map(|kb| kb * 1024)
+        self.rss_each().into_iter().sum()
     }
 
-    /// Peak resident memory of the relay process in bytes (`VmHWM`), if measurable.
+    /// Resident memory of each relay process in bytes (`VmRSS`), in process order.
+    pub fn rss_each(&self) -> Vec<Option<u64>> {
+        self.pids().map(|p| p.and_then(|p| proc_status_kb(p, "VmRSS:")).map(|kb| kb * 1024)).collect()
+    }
+
+    /// Peak resident memory of the relay process in bytes (`VmHWM`), if measurable; a cluster's sum.
     pub fn peak_rss_bytes(&self) -> Option<u64> {
-        self.pid.and_then(|p| proc_status_kb(p, "VmHWM:")).map(|kb| kb * 1024)
+        self.pids().map(|p| p.and_then(|p| proc_status_kb(p, "VmHWM:")).map(|kb| kb * 1024)).sum()
     }
 
-    /// CPU seconds (user + system) used by the relay process so far.
+    /// CPU seconds (user + system) used by the relay process so far; a cluster's sum.
     pub fn cpu_secs(&self) -> Option<f64> {
-        self.pid.and_then(proc_cpu_secs)
+        self.pids().map(|p| p.and_then(proc_cpu_secs)).sum()
     }
 }
 
@@ -105,18 +144,13 @@ impl Spec {
 
     fn target(&self, port: u16, pid: u32) -> Target {
         match self {
-            Spec::Ours(..) => Target {
-                kind: Kind::Ours,
-                ws_url: format!("ws://127.0.0.1:{port}/v1/sync"),
-                http_url: Some(format!("http://127.0.0.1:{port}")),
-                pid: Some(pid),
-            },
-            Spec::Reference(_) => Target {
-                kind: Kind::Reference,
-                ws_url: format!("ws://127.0.0.1:{port}"),
-                http_url: None,
-                pid: Some(pid),
-            },
+            Spec::Ours(..) => Target::single(
+                Kind::Ours,
+                format!("ws://127.0.0.1:{port}/v1/sync"),
+                Some(format!("http://127.0.0.1:{port}")),
+                Some(pid),
+            ),
+            Spec::Reference(_) => Target::single(Kind::Reference, format!("ws://127.0.0.1:{port}"), None, Some(pid)),
         }
     }
 
@@ -232,5 +266,102 @@ impl Drop for RelayProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A new PostgreSQL database `casebook_bench_<pid>_<n>` for one run; dropped (with its connections) when
+/// this is dropped.
+pub struct Database {
+    admin: String,
+    name: String,
+}
+
+/// Run `sql` on the `postgres` database of the server `admin` (a URL without a database name), on its own
+/// thread (the synchronous client must not run inside the async runtime).
+fn admin_sql(admin: &str, sql: String) -> Result<()> {
+    let url = format!("{}/postgres", admin.trim_end_matches('/'));
+    std::thread::spawn(move || -> Result<()> {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).with_context(|| format!("connecting to {url}"))?;
+        c.batch_execute(&sql).with_context(|| sql.clone())?;
+        Ok(())
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the database thread panicked"))?
+}
+
+impl Database {
+    /// Create a new database on the PostgreSQL server `admin` (e.g. `postgres://postgres@127.0.0.1:5432`).
+    pub fn create(admin: &str) -> Result<Database> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("casebook_bench_{}_{n}", std::process::id());
+        admin_sql(admin, format!("CREATE DATABASE {name}"))?;
+        Ok(Database { admin: admin.trim_end_matches('/').to_owned(), name })
+    }
+
+    /// Its URL, for the relay's `--database`.
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.admin, self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let name = &self.name;
+        if let Err(e) = admin_sql(&self.admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")) {
+            eprintln!("dropping database {name}: {e:#}");
+        }
+    }
+}
+
+/// Our relay as `nodes` processes on one new PostgreSQL database (each with its own data directory and
+/// port), or (no database) as one process on sled. Dropping it kills the processes, then drops the database.
+pub struct Cluster {
+    // Before `database`: fields drop in order, so the processes end before the database goes.
+    procs: Vec<RelayProcess>,
+    database: Option<Database>,
+    /// Where to connect: the first process, and the others (`Target::ws_url_for`). Setup (accounts,
+    /// cases) uses the first process's HTTP API.
+    pub target: Target,
+}
+
+impl Cluster {
+    /// Start our relay (`spec` must be [`Spec::Ours`]) as `nodes` processes on a new [`Database`] on the
+    /// PostgreSQL server `admin`, one after the other (the first runs the migrations); without `admin`, one
+    /// process on sled.
+    pub fn start(spec: &Spec, nodes: usize, admin: Option<&str>) -> Result<Cluster> {
+        let Spec::Ours(bin, extra) = spec else { bail!("only our relay runs as a cluster") };
+        let Some(admin) = admin else {
+            anyhow::ensure!(nodes == 1, "several relay processes need a PostgreSQL database (--ours-database)");
+            let p = spec.start()?;
+            return Ok(Cluster { target: p.target.clone(), procs: vec![p], database: None });
+        };
+        anyhow::ensure!(nodes >= 1, "at least one relay process");
+        let database = Database::create(admin)?;
+        let mut args = extra.clone();
+        args.extend(["--database".to_owned(), database.url()]);
+        let mut c = Cluster {
+            procs: Vec::new(),
+            database: Some(database),
+            target: Target::single(Kind::Ours, String::new(), None, None),
+        };
+        let node_spec = Spec::Ours(bin.clone(), args);
+        for _ in 0..nodes {
+            c.procs.push(node_spec.start()?);
+        }
+        let mut target = c.procs[0].target.clone();
+        target.others =
+            c.procs[1..].iter().map(|p| Node { ws_url: p.target.ws_url.clone(), pid: p.target.pid }).collect();
+        c.target = target;
+        Ok(c)
+    }
+
+    /// Stop every process gracefully, then drop the database.
+    pub fn stop(&mut self) {
+        for p in &mut self.procs {
+            p.stop();
+        }
+        self.procs.clear();
+        self.database = None;
     }
 }

@@ -23,6 +23,7 @@ fn target_of(handle: &RelayHandle) -> Target {
         http_url: Some(handle.http_url()),
         // The relay shares this process: memory figures would be the test's, so none.
         pid: None,
+        others: Vec::new(),
     }
 }
 

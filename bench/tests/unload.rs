@@ -61,6 +61,7 @@ async fn idle_cases_unload_and_sync_again_and_quiet_members_still_get_edits() {
         ws_url: format!("{}/v1/sync", relay.url()),
         http_url: Some(relay.http_url()),
         pid: None,
+        others: Vec::new(),
     };
     let fam = families(&target, 1, 2, 1).await.expect("family").pop().expect("one");
     let (ana, ben) = (&fam.members[0], &fam.members[1]);

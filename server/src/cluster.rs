@@ -106,6 +106,8 @@ pub(crate) enum BusEvent {
 #[derive(Default)]
 pub(crate) struct Applied {
     docs: Mutex<HashMap<String, HashSet<String>>>,
+    /// Repairs run so far.
+    repairs: std::sync::atomic::AtomicU64,
 }
 
 impl Applied {
@@ -197,6 +199,12 @@ async fn handle(state: &AppState, applied: &Arc<Applied>, signals: Vec<Signal>) 
             None => {
                 let woken = state.cases.wake_watchers(&case).await;
                 tracing::debug!(case_id = case, woken, "another process wrote to a case not open here");
+                // Started again for them: open the document too (a repository starts without documents, and
+                // samod pushes only what it has open to the connections that come back).
+                if woken && let Some(repo) = state.cases.running(&case) {
+                    apply(state, applied, &doc, Some(keys)).await;
+                    state.cases.touch(&case, &repo);
+                }
             }
         }
     }
@@ -327,7 +335,11 @@ async fn repair_all(state: &AppState, applied: &Arc<Applied>) {
         Ok(Err(e)) => tracing::warn!(error = %e, "cannot reload the directory"),
         Err(e) => tracing::warn!(error = %e, "directory reload failed"),
     }
-    state.quota.forget_counts();
+    // Counts drift only by lost signals: recounted from storage every 30th repair (a recount reads every
+    // document's chunks again when it is next written).
+    if applied.repairs.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 30 == 29 {
+        state.quota.forget_counts();
+    }
     let seen = state.seen.clone();
     if let Ok(Err(e)) = tokio::task::spawn_blocking(move || seen.merge_stored()).await {
         tracing::warn!(error = %e, "cannot read the other processes' last-seen times");

@@ -240,12 +240,17 @@ impl samod::storage::Storage for QuotaStorage {
             self.old_len(&key)
         });
         let len = data.len();
-        let signal = doc.as_ref().and_then(|_| self.announce(&key, old, Some(len)));
+        // An incremental chunk is named by its change's hash: stored under that name, it is these bytes
+        // already (another relay process stored it, and samod writes again what it applied here). No second
+        // commit, and no signal echoing back to the others.
+        let stored_already = old == Some(len) && key.to_string().split('/').nth(1) == Some("incremental");
+        let signal = doc.as_ref().filter(|_| !stored_already).and_then(|_| self.announce(&key, old, Some(len)));
         // The core's adapter writes (and flushes) when called, and returns a ready future: time both.
         let started = std::time::Instant::now();
-        let write = samod::storage::Storage::put(&self.inner, key, data);
+        let write = (!stored_already).then(|| samod::storage::Storage::put(&self.inner, key, data));
         let quota = self.quota.clone();
         async move {
+            let Some(write) = write else { return };
             write.await;
             quota.metrics.storage_write.observe(started.elapsed());
             if let Some((a, s)) = signal {
