@@ -31,6 +31,15 @@ if [ "${#pdf_packages[@]}" -gt 0 ]; then
   fi
 fi
 
+# The relay binary's allocator (jemalloc, built from C by tikv-jemalloc-sys) needs make and a C compiler.
+if ! command -v make >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make gcc >/dev/null
+  else
+    echo "install make and a C compiler (the relay binary builds jemalloc)" >&2
+  fi
+fi
+
 # The relay's PostgreSQL backend is tested against a real server (each test creates its own database and
 # drops it): PostgreSQL at 127.0.0.1:5432 with trust auth for `postgres` (CASEBOOK_TEST_POSTGRES to use
 # another). Started if installed but stopped; installed from Debian's packages if missing.

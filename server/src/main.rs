@@ -7,6 +7,21 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// jemalloc (feature `jemalloc`, on by default): a relay's memory follows the connections it has now, not
+/// its peak (glibc keeps freed memory in its arenas; BENCHMARKS.md, memory per idle connection).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read before `main` (the `_RJEM_MALLOC_CONF` environment variable overrides them):
+/// freed pages go back to the system after 1 s unused (10 s by default) and at once past that (no lazy
+/// `MADV_FREE` pages, which still count in the relay's RSS), by jemalloc's background threads. A burst of
+/// 10,000 connections then costs 68 KB each at its peak instead of 82 (BENCHMARKS.md).
+#[cfg(feature = "jemalloc")]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+#[used]
+static MALLOC_CONF: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 /// Tools beside serving.
 #[derive(Debug, Parser)]
 #[command(name = "casebook-server")]

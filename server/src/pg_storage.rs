@@ -63,15 +63,32 @@ struct Pool {
 }
 
 fn pg_err(e: postgres::Error) -> StorageError {
-    // The server's message names the statement's problem, never the values bound to it.
-    StorageError::Io(format!("PostgreSQL: {e}"))
+    // The server's message names the statement's problem (a timeout, a lost connection), never the values
+    // bound to it; the client's own text for a server error is only "db error".
+    match e.as_db_error() {
+        Some(db) => StorageError::Io(format!("PostgreSQL: {} ({})", db.message(), db.code().code())),
+        None => StorageError::Io(format!("PostgreSQL: {e}")),
+    }
 }
 
-fn connect(url: &str) -> Result<postgres::Client, StorageError> {
+/// Longest a statement of the serving relay may run, and longest an unanswered write may wait on a silent
+/// network, before it fails: a database that stops answering fails requests (and is retried by samod and
+/// the phones) instead of holding the relay's directory and connections for ever.
+const STATEMENT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A connection; `serving`: with [`STATEMENT_DEADLINE`] (a bulk load by `migrate` has none).
+fn connect(url: &str, serving: bool) -> Result<postgres::Client, StorageError> {
     let mut config: postgres::Config =
         url.parse().map_err(|e| StorageError::Io(format!("not a PostgreSQL URL: {e}")))?;
     config.connect_timeout(Duration::from_secs(5));
     config.application_name("casebook-server");
+    if serving {
+        let ms = STATEMENT_DEADLINE.as_millis();
+        // Before what the URL asks for: an operator's own `options` come later and win.
+        let options = format!("-c statement_timeout={ms} -c lock_timeout={ms} {}", config.get_options().unwrap_or(""));
+        config.options(options.trim());
+        config.keepalives(true).keepalives_idle(STATEMENT_DEADLINE).tcp_user_timeout(STATEMENT_DEADLINE);
+    }
     config.connect(postgres::NoTls).map_err(pg_err)
 }
 
@@ -89,7 +106,7 @@ impl Pool {
                 .spawn(move || {
                     // Connected on its own thread (the client's runtime must not nest in the caller's);
                     // the first connection of each thread is made here, so a wrong URL fails the start.
-                    match connect(&url) {
+                    match connect(&url, reconnect) {
                         Ok(c) => {
                             let _ = ready_tx.send(Ok(()));
                             worker(&url, Some(c), &rx, reconnect);
@@ -138,7 +155,7 @@ fn worker(url: &str, mut client: Option<postgres::Client>, jobs: &Mutex<Receiver
             }
         };
         if client.as_ref().is_none_or(|c| c.is_closed()) {
-            client = if reconnect { connect(url).ok() } else { None };
+            client = if reconnect { connect(url, true).ok() } else { None };
         }
         match client.as_mut() {
             Some(c) => job(c),

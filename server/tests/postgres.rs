@@ -200,6 +200,30 @@ async fn the_relay_serves_from_postgres_and_keeps_everything_across_a_restart() 
     relay.shutdown().await;
 }
 
+#[test]
+fn a_database_that_stops_answering_fails_the_write_instead_of_holding_it() {
+    let db = TestDb::create();
+    // The relay's 10 s deadline, shortened through the URL's own options (an operator's options win).
+    let s = PgStorage::open(&format!("{}?options=-c%20lock_timeout%3D300", db.url)).unwrap();
+    s.put(&k("doc/incremental/a"), b"first").unwrap();
+    // Another session holds the table: PostgreSQL does not answer the relay's write.
+    let mut other = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let mut held = other.transaction().unwrap();
+    held.batch_execute("lock table casebook_kv in access exclusive mode").unwrap();
+    let started = std::time::Instant::now();
+    let e = s.put(&k("doc/incremental/b"), b"second").unwrap_err().to_string();
+    let waited = started.elapsed();
+    assert!(e.contains("lock timeout"), "a clear error: {e}");
+    assert!(waited < Duration::from_secs(5), "failed after {waited:?}, not at the deadline");
+    held.rollback().unwrap();
+    // Nothing stored was lost, and the next write goes through.
+    let stored = |name: &str| s.load_range(&k(name)).unwrap().into_iter().map(|(_, v)| v).next();
+    assert_eq!(stored("doc/incremental/a").as_deref(), Some(&b"first"[..]));
+    assert_eq!(stored("doc/incremental/b"), None);
+    s.put(&k("doc/incremental/b"), b"second").unwrap();
+    assert_eq!(stored("doc/incremental/b").as_deref(), Some(&b"second"[..]));
+}
+
 #[tokio::test]
 async fn a_database_that_does_not_answer_is_a_clear_startup_error() {
     let dir = tempfile::tempdir().unwrap();

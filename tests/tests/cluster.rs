@@ -19,15 +19,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use casebook_core::CaseId;
 use casebook_core::model::appointment::{AppointmentKind, NewAppointment};
 use casebook_core::model::text::TextField;
-use casebook_core::relay_api::{DeviceCredentials, Role};
+use casebook_core::relay_api::Role;
 use casebook_core::sync::{RelayClient, SharedCase, SyncClient};
-use casebook_core::{CaseId, Store};
 use casebook_tests::RelayProcess;
+use casebook_tests::phone::{Phone, WAIT};
 use casebook_tests::proxy::{Mode, Proxy};
-
-const WAIT: Duration = Duration::from_secs(30);
 
 fn admin_url() -> String {
     std::env::var("CASEBOOK_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
@@ -126,50 +125,6 @@ impl Cluster {
         if let Some(n) = self.nodes[i].take() {
             n.kill();
         }
-    }
-}
-
-/// A phone: a sled store in a temp dir, and its sync client when online.
-struct Phone {
-    store: Store,
-    sync: Option<SyncClient>,
-    creds: DeviceCredentials,
-    _dir: tempfile::TempDir,
-}
-
-impl Phone {
-    fn new(url: &str, name: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let creds = RelayClient::new(url).unwrap().create_account(name, None).unwrap();
-        Phone { store, sync: None, creds, _dir: dir }
-    }
-
-    /// Another device with the same credentials (a fresh store).
-    fn of(creds: &DeviceCredentials) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Phone { store: Store::open(dir.path()).unwrap(), sync: None, creds: creds.clone(), _dir: dir }
-    }
-
-    fn online(&mut self, url: &str) -> &SyncClient {
-        self.offline();
-        self.sync = Some(SyncClient::start(&self.store, url, self.creds.clone()).unwrap());
-        self.sync.as_ref().unwrap()
-    }
-
-    fn offline(&mut self) {
-        if let Some(s) = self.sync.take() {
-            s.stop().unwrap();
-        }
-    }
-
-    fn client(&self) -> &SyncClient {
-        self.sync.as_ref().expect("online")
-    }
-
-    fn sync(&self, case: &SharedCase) {
-        let s = self.client();
-        s.block_on(s.sync_and_wait(case, WAIT)).unwrap();
     }
 }
 

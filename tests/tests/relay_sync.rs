@@ -1,47 +1,17 @@
 //! End-to-end through a real relay on 127.0.0.1:0 with real sled stores in temp dirs:
 //! siblings editing offline then syncing, and a relay restarted from its data directory.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use casebook_core::CaseId;
 use casebook_core::model::appointment::{AppointmentField, AppointmentKind, NewAppointment};
 use casebook_core::model::patient::PatientField;
 use casebook_core::model::record_request::{Channel, NewEvent, RecordItem};
 use casebook_core::model::text::TextField;
-use casebook_core::relay_api::{DeviceCredentials, Role};
-use casebook_core::sync::{RelayClient, SharedCase, SyncClient};
-use casebook_core::{CaseId, Store};
+use casebook_core::relay_api::Role;
+use casebook_core::sync::{RelayClient, SharedCase};
 use casebook_tests::InProcessRelay;
-
-const WAIT: Duration = Duration::from_secs(30);
-
-struct Phone {
-    store: Store,
-    sync: Option<SyncClient>,
-    creds: DeviceCredentials,
-    _dir: tempfile::TempDir,
-}
-
-impl Phone {
-    fn new(url: &str, name: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let creds = RelayClient::new(url).unwrap().create_account(name, None).unwrap();
-        Self { store, sync: None, creds, _dir: dir }
-    }
-    fn online(&mut self, url: &str) -> &SyncClient {
-        self.sync = Some(SyncClient::start(&self.store, url, self.creds.clone()).unwrap());
-        self.sync.as_ref().unwrap()
-    }
-    fn offline(&mut self) {
-        if let Some(s) = self.sync.take() {
-            s.stop().unwrap();
-        }
-    }
-    fn sync(&self, case: &SharedCase) {
-        let s = self.sync.as_ref().unwrap();
-        s.block_on(s.sync_and_wait(case, WAIT)).unwrap();
-    }
-}
+use casebook_tests::phone::{Phone, WAIT};
 
 /// Ana creates and shares a case with an appointment; Ben joins it as editor. Both end online.
 fn family(url: &str) -> (Phone, Phone, SharedCase, SharedCase, CaseId, String, String, String) {

@@ -258,6 +258,12 @@ impl SyncClient {
         let d = Arc::downgrade(&self.driver);
         rt.spawn(async move {
             let mut events = watched.events();
+            // Listening now, look whether the connection came up already: on a loaded phone the dial and its
+            // handshake can complete before this task runs, and a `Connected` event sent before anyone
+            // listened is lost (the case would show "connecting" while connected, until the next redial).
+            if let (Some(c), Some(d)) = (watched.connection_id(), d.upgrade()) {
+                d.send(Event::Link(LinkEvent::Connected(c)));
+            }
             while let Some(ev) = events.next().await {
                 let Some(d) = d.upgrade() else { break };
                 let link = match ev {
