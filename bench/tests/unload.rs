@@ -22,6 +22,16 @@ async fn idle_past_the_delay() {
     tokio::time::sleep(Duration::from_millis(DELAY_MS * 5)).await;
 }
 
+/// The relay's `/metrics` text.
+async fn metrics(http: &str) -> String {
+    let url = format!("{http}/metrics");
+    tokio::task::spawn_blocking(move || {
+        ureq::get(&url).call().expect("metrics").body_mut().read_to_string().expect("metrics text")
+    })
+    .await
+    .expect("the request ran")
+}
+
 fn title(r: &Replica) -> Option<String> {
     r.doc.get(ROOT, "title").ok().flatten().map(|(v, _)| v.as_str().unwrap_or_default().to_string())
 }
@@ -77,6 +87,10 @@ async fn idle_cases_unload_and_sync_again_and_quiet_members_still_get_edits() {
     a.sync_until(&mut a_conn, WAIT, Replica::relay_has_ours).await.expect("ana syncs");
     a_conn.close().await;
     idle_past_the_delay().await;
+    // Operators see it in the metrics.
+    let metrics = metrics(&relay.http_url()).await;
+    assert!(metrics.contains("\ncasebook_relay_cases_loaded 0\n"), "{metrics}");
+    assert!(!metrics.contains("\ncasebook_relay_cases_unloaded_total 0\n"), "{metrics}");
 
     // Ben, from nothing, gets all of it from the reloaded case.
     let mut b = Replica::new(fam.doc_id.clone(), automerge::Automerge::new());

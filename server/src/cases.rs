@@ -362,13 +362,11 @@ impl CaseRepos {
     }
 
     /// Case repositories running now.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn running_count(&self) -> usize {
         lock(&self.inner.cases).values().filter(|s| matches!(s.get(), Some(Some(_)))).count()
     }
 
     /// Case repositories unloaded so far.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn unloaded_count(&self) -> u64 {
         self.inner.unloaded.load(Ordering::SeqCst)
     }

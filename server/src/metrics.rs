@@ -6,6 +6,8 @@
 //! | `casebook_relay_connections_total` | counter | sync WebSockets accepted |
 //! | `casebook_relay_accounts`, `_devices`, `_cases`, `_documents` | gauge | registered |
 //! | `casebook_relay_cases_over_quota` | gauge | cases read-only because of the storage quota |
+//! | `casebook_relay_cases_loaded` | gauge | cases whose sync repository is in memory now (`--case-unload-ms`) |
+//! | `casebook_relay_cases_unloaded_total` | counter | case repositories unloaded after their idle delay |
 //! | `casebook_relay_messages_in_total`, `_out_total` | counter | sync messages received / sent |
 //! | `casebook_relay_bytes_in_total`, `_out_total` | counter | their bytes |
 //! | `casebook_relay_auth_failures_total{reason}` | counter | `missing` or `invalid` credentials |
@@ -158,6 +160,10 @@ pub(crate) struct Gauges {
     pub(crate) documents: usize,
     /// Cases over quota.
     pub(crate) cases_over_quota: usize,
+    /// Cases whose sync repository is loaded.
+    pub(crate) cases_loaded: usize,
+    /// Case repositories unloaded so far.
+    pub(crate) cases_unloaded: u64,
     /// Failed storage operations of the sync engine.
     pub(crate) storage_failures: u64,
 }
@@ -270,6 +276,18 @@ impl Metrics {
             &[("", g.cases_over_quota as u64)],
         );
         metric(
+            "casebook_relay_cases_loaded",
+            "gauge",
+            "Cases whose sync repository is in memory now.",
+            &[("", g.cases_loaded as u64)],
+        );
+        metric(
+            "casebook_relay_cases_unloaded_total",
+            "counter",
+            "Case repositories unloaded after their idle delay.",
+            &[("", g.cases_unloaded)],
+        );
+        metric(
             "casebook_relay_messages_in_total",
             "counter",
             "Sync messages received.",
@@ -347,11 +365,13 @@ mod tests {
         m.limit_hit(LimitKind::MessageSize);
         m.limit_hit(LimitKind::MessageSize);
         m.http_response(404);
-        let text = m.render(Gauges { cases: 3, ..Gauges::default() });
+        let text = m.render(Gauges { cases: 3, cases_loaded: 2, cases_unloaded: 5, ..Gauges::default() });
         assert!(text.contains("casebook_relay_connections 1\n"));
         assert!(text.contains("casebook_relay_bytes_in_total 10\n"));
         assert!(text.contains("casebook_relay_bytes_out_total 7\n"));
         assert!(text.contains("casebook_relay_cases 3\n"));
+        assert!(text.contains("casebook_relay_cases_loaded 2\n"));
+        assert!(text.contains("casebook_relay_cases_unloaded_total 5\n"));
         assert!(text.contains("casebook_relay_auth_failures_total{reason=\"invalid\"} 1\n"));
         assert!(text.contains("casebook_relay_limit_hits_total{kind=\"message_size\"} 2\n"));
         assert!(text.contains("casebook_relay_limit_hits_total{kind=\"case_quota\"} 0\n"));

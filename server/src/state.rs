@@ -70,6 +70,8 @@ impl Shared {
             cases: c.cases,
             documents: c.documents,
             cases_over_quota: self.quota.over_count(),
+            cases_loaded: self.cases.running_count(),
+            cases_unloaded: self.cases.unloaded_count(),
             storage_failures: self.storage.failures(),
         }
     }
