@@ -68,6 +68,17 @@ async fn cases_of(http: &Http, token: &str) -> Vec<(String, Role)> {
     out
 }
 
+/// `casebook-server migrate --from-sled DIR --to URL`, as an operator runs it.
+fn migrate_cli(dir: &std::path::Path, url: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(["migrate", "--from-sled"])
+        .arg(dir)
+        .args(["--to", url])
+        .env_remove("CASEBOOK_DATABASE")
+        .output()
+        .expect("the relay binary runs")
+}
+
 async fn sled_relay(dir: &std::path::Path) -> RelayHandle {
     Relay::start(Config::for_tests(dir)).await.unwrap()
 }
@@ -176,13 +187,7 @@ async fn a_sled_relay_moves_into_postgres_whole() {
     // The move, with the binary.
     let files_before = files_of(data.path());
     let db = TestDb::create();
-    let out = Command::new(BIN)
-        .args(["migrate", "--from-sled"])
-        .arg(data.path())
-        .args(["--to", &db.url])
-        .env_remove("CASEBOOK_DATABASE")
-        .output()
-        .unwrap();
+    let out = migrate_cli(data.path(), &db.url);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     let source = fingerprint_sled(data.path()).unwrap();
@@ -258,13 +263,7 @@ async fn a_sled_relay_moves_into_postgres_whole() {
         other => panic!("not refused: {other:?}"),
     }
     assert_eq!(fingerprint_postgres(&db.url).unwrap(), before);
-    let out = Command::new(BIN)
-        .args(["migrate", "--from-sled"])
-        .arg(data.path())
-        .args(["--to", &db.url])
-        .env_remove("CASEBOOK_DATABASE")
-        .output()
-        .unwrap();
+    let out = migrate_cli(data.path(), &db.url);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("already holds relay data") && stderr.contains("new, empty database"), "{stderr}");
@@ -282,13 +281,7 @@ async fn a_directory_in_use_or_missing_is_refused() {
         Err(Error::Migrate(MigrateError::SourceInUse(dir))) => assert_eq!(dir, data.path()),
         other => panic!("not refused: {other:?}"),
     }
-    let out = Command::new(BIN)
-        .args(["migrate", "--from-sled"])
-        .arg(data.path())
-        .args(["--to", &db.url])
-        .env_remove("CASEBOOK_DATABASE")
-        .output()
-        .unwrap();
+    let out = migrate_cli(data.path(), &db.url);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in use") && stderr.contains("stop it"), "{stderr}");
