@@ -275,8 +275,8 @@ pub(crate) struct Directory {
     changes: watch::Sender<u64>,
     /// Other relay processes on the same database, told of every record written (none with sled).
     announce: std::sync::OnceLock<Arc<dyn Announce>>,
-    /// Bumped by every taking of the write lock: a full reload read from storage before a change was made
-    /// in memory must not replace memory with its older picture.
+    /// Bumped when the write lock is taken and when it is let go ([`DirWrite`]): a full reload read from
+    /// storage before a change was stored must not replace memory with its older picture.
     generation: std::sync::atomic::AtomicU64,
 }
 
@@ -536,10 +536,10 @@ impl Directory {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+    fn write(&self) -> DirWrite<'_> {
         let guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        guard
+        DirWrite { guard, generation: &self.generation }
     }
 
     fn put<T: Serialize>(&self, kind: &str, id: &str, value: &T) -> Result<()> {
@@ -1277,10 +1277,37 @@ impl Directory {
     }
 }
 
+/// The directory's write lock. The generation counter moves when it is taken **and** when it is let go,
+/// so that [`Directory::reload_all`], which reads storage without the lock, also sees a change that was
+/// under way (taken before it looked, stored after) and does not put back a picture without it.
+struct DirWrite<'a> {
+    guard: RwLockWriteGuard<'a, Inner>,
+    generation: &'a std::sync::atomic::AtomicU64,
+}
+
+impl std::ops::Deref for DirWrite<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for DirWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Drop for DirWrite<'_> {
+    fn drop(&mut self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use casebook_core::storage::MemoryStorage;
+    use casebook_core::storage::{MemoryStorage, StorageKey};
 
     const CASE: &str = "2W7hUGUKr7oAmKDYR6cdv8c6Wko6";
     const DOC: &str = "3NFtS2pmvmGpQEdKzR9zxK8UhTvA";
@@ -1630,5 +1657,56 @@ mod tests {
         assert!(two.access(&a.device_id, CASE).is_some(), "not heard yet");
         assert_eq!(two.reload_all().unwrap().revoked_devices, vec![a.device_id.clone()]);
         assert_eq!(two.access(&a.device_id, CASE), None);
+    }
+
+    /// A storage whose writes of account records take a while (a slow database).
+    struct SlowAccounts(MemoryStorage);
+
+    impl Storage for SlowAccounts {
+        fn load(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+            self.0.load(key)
+        }
+        fn load_range(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
+            self.0.load_range(prefix)
+        }
+        fn put(&self, key: &StorageKey, data: &[u8]) -> Result<(), StorageError> {
+            if key.to_string().starts_with("relay/account/") {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+            self.0.put(key, data)
+        }
+        fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
+            self.0.delete(key)
+        }
+        fn flush(&self) -> Result<(), StorageError> {
+            self.0.flush()
+        }
+        fn compare_and_swap(
+            &self,
+            key: &StorageKey,
+            expected: Option<&[u8]>,
+            new: Option<&[u8]>,
+        ) -> Result<bool, StorageError> {
+            self.0.compare_and_swap(key, expected, new)
+        }
+    }
+
+    #[test]
+    fn a_full_reload_during_a_change_does_not_undo_it() {
+        let s: Arc<dyn Storage> = Arc::new(SlowAccounts(MemoryStorage::new()));
+        let d = Arc::new(Directory::open(s, limits(), 0).unwrap());
+        d.set_announce(Arc::new(Heard::default()));
+        // An account being created (the lock taken, its records not stored yet) while the periodic full
+        // reload reads storage: the reload must not put back a picture without it.
+        let creating = {
+            let d = d.clone();
+            std::thread::spawn(move || d.create_account("Ana".into(), None, 0).unwrap())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let reloaded = d.reload_all().unwrap();
+        let ana = creating.join().unwrap();
+        assert!(!reloaded.revoked_devices.contains(&ana.device_id), "a new device reported revoked");
+        assert!(d.device_is_valid(&ana.device_id), "the new device was dropped from memory");
+        assert!(d.read().accounts.contains_key(&ana.account_id), "the new account was dropped from memory");
     }
 }

@@ -33,9 +33,27 @@ fn io(e: sled::Error) -> StorageError {
     }
 }
 
+/// How long [`SledStorage::open`] waits for a lock that a handle closed a moment ago may still hold.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl SledStorage {
     /// Open (or create) the database in directory `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        // A database this process closed a moment ago may still be locked: sled lets go of its file lock
+        // when its background flusher has ended, after the last handle is dropped. A lock held that long is
+        // someone else's (another process, or a handle still open here).
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match Self::open_once(path) {
+                Err(StorageError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Self, StorageError> {
         let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open().map_err(|e| match e {
             sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
                 StorageError::Locked(format!("{}", path.display()))
