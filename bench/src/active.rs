@@ -48,7 +48,7 @@ pub struct ActiveResult {
     pub steps: Vec<Step>,
     /// The p99 limit the ramp stops at, ms.
     pub p99_limit_ms: f64,
-    /// With a drain time ([`run_with_drain`]): deliveries still missing that long after the last step
+    /// With a drain time ([`run`]): deliveries still missing that long after the last step
     /// (each edit to every other member; 0: every edit reached every member, late or not).
     pub undelivered_after_drain: Option<usize>,
 }
@@ -208,22 +208,11 @@ async fn member_task(
 }
 
 /// Run `families` × `members` clients through each of `rates` (edits/s per member) for `step` each, until
-/// a step's p99 passes `p99_limit_ms`. Bounded: each member group must be in sync within 120 s, each step
-/// takes `step` + 1.5 s, and the clients get 10 s in all to close.
+/// a step's p99 passes `p99_limit_ms`; then (unless `drain` is zero) wait `drain` more with nobody editing
+/// and count the deliveries still missing (an edit that never reaches a member, as opposed to a late one).
+/// Bounded: each member group must be in sync within 120 s, each step takes `step` + 1.5 s, and the
+/// clients get 10 s in all to close.
 pub async fn run(
-    target: &Target,
-    nfamilies: usize,
-    members: usize,
-    rates: &[f64],
-    step: Duration,
-    p99_limit_ms: f64,
-) -> Result<ActiveResult> {
-    run_with_drain(target, nfamilies, members, rates, step, p99_limit_ms, Duration::ZERO).await
-}
-
-/// [`run`], then (unless `drain` is zero) wait `drain` more with nobody editing and count the deliveries
-/// still missing (an edit that never reaches a member, as opposed to a late one).
-pub async fn run_with_drain(
     target: &Target,
     nfamilies: usize,
     members: usize,

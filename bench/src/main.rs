@@ -294,7 +294,7 @@ async fn run_one(setup: &Setup, args: &Args, workload: &str, rows: &mut Vec<Row>
         "active" => {
             let mut relay = setup.start()?;
             let rates: Vec<f64> = args.rates.clone();
-            let r = active::run_with_drain(
+            let r = active::run(
                 relay.target(),
                 args.families,
                 args.members,

@@ -36,7 +36,7 @@ async fn workloads_run_against_two_relays_on_one_database() {
     assert_eq!((r.connected, r.rss_after_each.len()), (6, 2), "{r:?}");
 
     // Accounts made on relay 1 connect to relay 2; members of a family are on both.
-    let r = active::run(&target, 2, 3, &[2.0], Duration::from_secs(1), 10_000.0).await.expect("active");
+    let r = active::run(&target, 2, 3, &[2.0], Duration::from_secs(1), 10_000.0, Duration::ZERO).await.expect("active");
     let s = &r.steps[0];
     assert!(s.edits_per_sec > 0.0 && s.delivered_pct > 50.0 && s.p99_ms >= s.p50_ms, "{s:?}");
 

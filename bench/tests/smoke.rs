@@ -76,7 +76,9 @@ async fn workloads_run_against_our_relay() {
     assert!(r.connect_secs > 0.0 && r.connect_secs < 60.0, "{r:?}");
     lap("idle");
 
-    let r = active::run(&target, 3, 3, &[2.0, 4.0], Duration::from_secs(1), 10_000.0).await.expect("active");
+    let r = active::run(&target, 3, 3, &[2.0, 4.0], Duration::from_secs(1), 10_000.0, Duration::ZERO)
+        .await
+        .expect("active");
     assert_eq!(r.steps.len(), 2, "{r:?}");
     for s in &r.steps {
         assert!(s.edits_per_sec > 0.0 && s.delivered_pct > 50.0 && s.p99_ms >= s.p50_ms, "{s:?}");
