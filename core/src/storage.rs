@@ -13,16 +13,27 @@ use std::sync::Arc;
 
 pub use samod::storage::StorageKey;
 
+mod group_commit;
 mod memory;
 mod samod_adapter;
 mod sled_storage;
 
+pub use group_commit::GroupCommit;
 pub use memory::MemoryStorage;
 pub use samod_adapter::SamodStorage;
 pub use sled_storage::SledStorage;
 
+/// One write of a [`Storage::write_batch`].
+#[derive(Debug, Clone, Copy)]
+pub enum Write<'a> {
+    /// Store the bytes under the key.
+    Put(&'a StorageKey, &'a [u8]),
+    /// Remove the key.
+    Delete(&'a StorageKey),
+}
+
 /// A storage backend failure. Carries no stored content.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
     /// The backend reported an I/O error (disk full, permission, device error).
     #[error("I/O error: {0}")]
@@ -58,6 +69,18 @@ pub trait Storage: Send + Sync + 'static {
     fn delete(&self, key: &StorageKey) -> Result<(), StorageError>;
     /// Make every earlier write durable.
     fn flush(&self) -> Result<(), StorageError>;
+    /// Apply `writes` in order and make them (and every earlier write) durable: what [`GroupCommit`] calls
+    /// with the writes it gathered. By default each write, then one [`Storage::flush`]; a store with
+    /// transactions commits them as one. On an error, any of them may or may not have been applied.
+    fn write_batch(&self, writes: &[Write<'_>]) -> Result<(), StorageError> {
+        for w in writes {
+            match w {
+                Write::Put(k, v) => self.put(k, v)?,
+                Write::Delete(k) => self.delete(k)?,
+            }
+        }
+        self.flush()
+    }
     /// Where the bytes of attachment blobs live beside this storage (always the same files for the same
     /// storage). By default none: reads find nothing and writes fail.
     fn blobs(&self) -> Arc<dyn crate::blob_store::BlobStore> {
@@ -115,6 +138,9 @@ impl<S: Storage + ?Sized> Storage for Arc<S> {
     }
     fn flush(&self) -> Result<(), StorageError> {
         (**self).flush()
+    }
+    fn write_batch(&self, writes: &[Write<'_>]) -> Result<(), StorageError> {
+        (**self).write_batch(writes)
     }
     fn blobs(&self) -> Arc<dyn crate::blob_store::BlobStore> {
         (**self).blobs()

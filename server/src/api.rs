@@ -511,6 +511,13 @@ async fn case_heads(
                 .await
                 .map_err(|e| Error::Internal(format!("storage task failed: {e}")))??;
             if stored {
+                // Seen in the store is not yet durable on sled (applied by the committer, flushed after):
+                // wait for the flush of everything handed over so far.
+                state
+                    .storage
+                    .committed()
+                    .await
+                    .map_err(|_| Error::Unavailable("the relay could not save this case; ask again"))?;
                 break heads;
             }
             if tokio::time::Instant::now() >= deadline {

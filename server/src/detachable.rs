@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use casebook_core::storage::{Storage, StorageError, StorageKey};
+use casebook_core::storage::{Storage, StorageError, StorageKey, Write};
 
 /// A [`Storage`] that forwards to an inner one until detached.
 pub(crate) struct Detachable {
@@ -68,6 +68,10 @@ impl Storage for Detachable {
     fn flush(&self) -> Result<(), StorageError> {
         let _w = self.writing();
         self.get()?.flush()
+    }
+    fn write_batch(&self, writes: &[Write<'_>]) -> Result<(), StorageError> {
+        let _w = self.writing();
+        self.get()?.write_batch(writes)
     }
     fn scan(&self, visit: &mut casebook_core::storage::ScanVisitor<'_>) -> Result<(), StorageError> {
         self.get()?.scan(visit)

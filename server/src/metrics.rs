@@ -14,6 +14,7 @@
 //! | `casebook_relay_limit_hits_total{kind}` | counter | each limit violation, by [`LimitKind`] |
 //! | `casebook_relay_http_responses_total{class}` | counter | API responses by status class |
 //! | `casebook_relay_storage_failures_total` | counter | failed storage operations of the sync engine |
+//! | `casebook_relay_storage_commits_total`, `_committed_writes_total` | counter | the sync engine's group commits (one flush or transaction each) and the writes they made durable |
 //! | `casebook_relay_sync_message_seconds` | histogram | handling of one inbound sync message: checks, dry run, hand-off to the case's repository |
 //! | `casebook_relay_storage_write_seconds` | histogram | one durable write (or delete) of the sync engine, flush included |
 //! | `casebook_relay_cluster_apply_seconds` | histogram | applying chunks another relay process stored to a document open here (the cross-process part of an edit's fan-out) |
@@ -166,6 +167,10 @@ pub(crate) struct Gauges {
     pub(crate) cases_unloaded: u64,
     /// Failed storage operations of the sync engine.
     pub(crate) storage_failures: u64,
+    /// The sync engine's group commits so far.
+    pub(crate) storage_commits: u64,
+    /// The writes those commits made durable.
+    pub(crate) storage_committed_writes: u64,
 }
 
 /// The relay's counters. Cheap to update from any task.
@@ -325,6 +330,18 @@ impl Metrics {
             "counter",
             "Failed storage operations of the sync engine.",
             &[("", g.storage_failures)],
+        );
+        metric(
+            "casebook_relay_storage_commits_total",
+            "counter",
+            "Group commits of the sync engine's writes (one flush or transaction each).",
+            &[("", g.storage_commits)],
+        );
+        metric(
+            "casebook_relay_storage_committed_writes_total",
+            "counter",
+            "Writes of the sync engine made durable by those commits.",
+            &[("", g.storage_committed_writes)],
         );
         metric(
             "casebook_relay_cluster_signals_dropped_total",

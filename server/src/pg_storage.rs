@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use casebook_core::blob_store::{BlobAppend, BlobRead, BlobStore};
-use casebook_core::storage::{Storage, StorageError, StorageKey, key};
+use casebook_core::storage::{Storage, StorageError, StorageKey, Write, key};
 
 /// Connections (and threads) of a [`PgStorage`].
 const CONNECTIONS: usize = 4;
@@ -424,6 +424,33 @@ impl Storage for PgStorage {
 
     fn flush(&self) -> Result<(), StorageError> {
         // Every write committed before it returned.
+        Ok(())
+    }
+
+    fn write_batch(&self, writes: &[Write<'_>]) -> Result<(), StorageError> {
+        // One transaction, one commit, the writes in their order.
+        let owned: Vec<(String, Option<Vec<u8>>)> = writes
+            .iter()
+            .map(|w| match w {
+                Write::Put(k, v) => (flat(k), Some(v.to_vec())),
+                Write::Delete(k) => (flat(k), None),
+            })
+            .collect();
+        self.pool.run(move |c| {
+            let mut tx = c.transaction()?;
+            let put = tx.prepare(
+                "insert into casebook_kv (key, value) values ($1, $2) \
+                 on conflict (key) do update set value = excluded.value",
+            )?;
+            let delete = tx.prepare("delete from casebook_kv where key = $1")?;
+            for (k, v) in &owned {
+                match v {
+                    Some(v) => tx.execute(&put, &[k, v])?,
+                    None => tx.execute(&delete, &[k])?,
+                };
+            }
+            tx.commit()
+        })?;
         Ok(())
     }
 

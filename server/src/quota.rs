@@ -13,7 +13,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
-use casebook_core::storage::{SamodStorage, Storage, StorageKey, key};
+use casebook_core::storage::{SamodStorage, Storage, StorageError, StorageKey, key};
 
 use crate::accounts::Directory;
 use crate::cluster::{Announce, Signal};
@@ -219,6 +219,16 @@ impl QuotaStorage {
         self.inner.failures()
     }
 
+    /// Completes when every write samod handed over before this call is durable.
+    pub(crate) fn committed(&self) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
+        self.inner.committed()
+    }
+
+    /// Batches of samod's writes committed so far and the writes they held.
+    pub(crate) fn commit_counts(&self) -> (u64, u64) {
+        self.inner.commit_counts()
+    }
+
     fn old_len(&self, k: &StorageKey) -> Option<usize> {
         self.raw.load(k).ok().flatten().map(|v| v.len())
     }
@@ -245,7 +255,7 @@ impl samod::storage::Storage for QuotaStorage {
         // commit, and no signal echoing back to the others.
         let stored_already = old == Some(len) && key.to_string().split('/').nth(1) == Some("incremental");
         let signal = doc.as_ref().filter(|_| !stored_already).and_then(|_| self.announce(&key, old, Some(len)));
-        // The core's adapter writes (and flushes) when called, and returns a ready future: time both.
+        // The core's adapter hands the write to its committer; the future completes when it is durable.
         let started = std::time::Instant::now();
         let write = (!stored_already).then(|| samod::storage::Storage::put(&self.inner, key, data));
         let quota = self.quota.clone();
@@ -269,7 +279,7 @@ impl samod::storage::Storage for QuotaStorage {
             self.old_len(&key)
         });
         let signal = doc.as_ref().and_then(|_| self.announce(&key, old, None));
-        // The core's adapter writes (and flushes) when called, and returns a ready future: time both.
+        // The core's adapter hands the write to its committer; the future completes when it is durable.
         let started = std::time::Instant::now();
         let write = samod::storage::Storage::delete(&self.inner, key);
         let quota = self.quota.clone();

@@ -64,6 +64,7 @@ impl Shared {
     /// Current values of the gauges.
     pub(crate) fn gauges(&self) -> Gauges {
         let c = self.dir.counts();
+        let (storage_commits, storage_committed_writes) = self.storage.commit_counts();
         Gauges {
             accounts: c.accounts,
             devices: c.devices,
@@ -73,6 +74,8 @@ impl Shared {
             cases_loaded: self.cases.running_count(),
             cases_unloaded: self.cases.unloaded_count(),
             storage_failures: self.storage.failures(),
+            storage_commits,
+            storage_committed_writes,
         }
     }
 

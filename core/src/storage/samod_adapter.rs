@@ -3,22 +3,36 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Storage, StorageKey};
+use super::{GroupCommit, Storage, StorageError, StorageKey};
 
-/// Adapts a [`Storage`] to samod's infallible async storage trait. Every `put` and `delete` is flushed
-/// before it completes, so "saved to the relay" means durable. samod's trait cannot return an error: a failed
-/// read is reported as absent data and a failed write is counted in [`SamodStorage::failures`] and logged
-/// without content; the document stays in memory and is written again with its next change.
+/// Adapts a [`Storage`] to samod's infallible async storage trait. Every `put` and `delete` completes when
+/// it is durable, so "saved to the relay" means durable; writes go through one [`GroupCommit`] (clones
+/// share it), so concurrent writes share a flush and no caller's thread waits for one. samod's trait cannot
+/// return an error: a failed read is reported as absent data and a failed write is counted in
+/// [`SamodStorage::failures`] and logged without content; the document stays in memory and is written
+/// again with its next change.
 #[derive(Clone)]
 pub struct SamodStorage {
     inner: Arc<dyn Storage>,
+    commit: Arc<GroupCommit>,
     failures: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SamodStorage {
-    /// Wrap a storage.
+    /// Wrap a storage (and start its committer thread).
     pub fn new(inner: Arc<dyn Storage>) -> Self {
-        Self { inner, failures: Arc::default() }
+        let commit = Arc::new(GroupCommit::new(inner.clone()));
+        Self { inner, commit, failures: Arc::default() }
+    }
+
+    /// Completes when every write handed to samod's storage before this call is durable.
+    pub fn committed(&self) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
+        self.commit.barrier()
+    }
+
+    /// Batches committed so far and the writes they held.
+    pub fn commit_counts(&self) -> (u64, u64) {
+        self.commit.counts()
     }
 
     /// How many storage operations failed since this adapter was created.
@@ -26,7 +40,7 @@ impl SamodStorage {
         self.failures.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn failed(&self, what: &str, e: &super::StorageError) {
+    fn failed(&self, what: &str, e: &StorageError) {
         self.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::warn!(operation = what, error = %e, "casebook storage operation failed");
     }
@@ -56,16 +70,23 @@ impl samod::storage::Storage for SamodStorage {
     }
 
     fn put(&self, key: StorageKey, data: Vec<u8>) -> impl Future<Output = ()> + Send {
-        if let Err(e) = self.inner.put(&key, &data).and_then(|_| self.inner.flush()) {
-            self.failed("put", &e);
+        // Handed over now (in samod's order), durable when the future completes.
+        let written = self.commit.put(key, data);
+        let this = self.clone();
+        async move {
+            if let Err(e) = written.await {
+                this.failed("put", &e);
+            }
         }
-        std::future::ready(())
     }
 
     fn delete(&self, key: StorageKey) -> impl Future<Output = ()> + Send {
-        if let Err(e) = self.inner.delete(&key).and_then(|_| self.inner.flush()) {
-            self.failed("delete", &e);
+        let written = self.commit.delete(key);
+        let this = self.clone();
+        async move {
+            if let Err(e) = written.await {
+                this.failed("delete", &e);
+            }
         }
-        std::future::ready(())
     }
 }

@@ -34,6 +34,8 @@ pub(crate) const PING_EVERY: Duration = Duration::from_secs(10);
 pub(crate) const SILENT_FOR: Duration = Duration::from_secs(25);
 /// Largest sync message accepted from the relay (the first sync of a large case can be big).
 const MAX_MESSAGE: usize = 256 << 20;
+/// The WebSocket read buffer: one read from the socket at most (tungstenite's default is 128 KiB).
+const READ_BUFFER: usize = 16 * 1024;
 
 /// What the dialer reports about each attempt (drives the Offline / Connecting states).
 #[derive(Debug, Clone)]
@@ -168,6 +170,9 @@ async fn open(
     let mut config = tungstenite::protocol::WebSocketConfig::default();
     config.max_message_size = Some(MAX_MESSAGE);
     config.max_frame_size = Some(MAX_MESSAGE);
+    // tungstenite zeroes its whole read buffer (128 KiB by default) before every read from the socket:
+    // on a phone that is memory traffic for every sync message. Larger messages are read in several chunks.
+    config.read_buffer_size = READ_BUFFER;
     let connect = tokio_tungstenite::connect_async_tls_with_config(
         request,
         Some(config),
