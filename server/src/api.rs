@@ -507,7 +507,7 @@ async fn case_heads(
         let heads = loop {
             let heads = repo.documents.heads(&id).await.ok_or(Error::Unavailable("a document is still loading"))?;
             let (database, doc_id, h) = (state.database.clone(), casebook_core::DocId::from(id.clone()), heads.clone());
-            let stored = tokio::task::spawn_blocking(move || stored_at(&*database, &doc_id, &h))
+            let stored = tokio::task::spawn_blocking(move || crate::durable::stored_at(&*database, &doc_id, &h, &[]))
                 .await
                 .map_err(|e| Error::Internal(format!("storage task failed: {e}")))??;
             if stored {
@@ -533,27 +533,6 @@ async fn case_heads(
 /// How long `GET …/heads` waits for the heads it holds in memory to be stored.
 const DURABLE_HEADS_WAIT: Duration = Duration::from_secs(3);
 
-/// Whether the document is stored up to `heads`: a snapshot at exactly these heads, or the change of every
-/// head as an incremental chunk. (samod writes a batch's changes in order and the relay's storage writes
-/// each when called, so a stored head means its ancestors were stored before it; no heads: nothing to
-/// store.)
-fn stored_at(
-    storage: &dyn casebook_core::storage::Storage,
-    doc: &casebook_core::DocId,
-    heads: &[automerge::ChangeHash],
-) -> Result<bool> {
-    let exists = |k: casebook_core::storage::StorageKey| -> Result<bool> { Ok(storage.keys(&k)?.first() == Some(&k)) };
-    if heads.is_empty() || exists(casebook_core::storage::snapshot_key(doc, heads)?)? {
-        return Ok(true);
-    }
-    for h in heads {
-        if !exists(casebook_core::storage::incremental_key(doc, h)?)? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let text = state.metrics.render(state.gauges());
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
@@ -562,25 +541,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn heads_count_as_stored_once_their_changes_or_a_snapshot_are() {
-        use casebook_core::storage::{MemoryStorage, Storage, incremental_key, snapshot_key};
-        let s = MemoryStorage::new();
-        let doc = casebook_core::DocId::random();
-        let (a, b) = (automerge::ChangeHash([1; 32]), automerge::ChangeHash([2; 32]));
-        assert!(stored_at(&s, &doc, &[]).unwrap());
-        assert!(!stored_at(&s, &doc, &[a, b]).unwrap());
-        s.put(&incremental_key(&doc, &a).unwrap(), b"x").unwrap();
-        assert!(!stored_at(&s, &doc, &[a, b]).unwrap(), "one head of two is not stored yet");
-        s.put(&incremental_key(&doc, &b).unwrap(), b"x").unwrap();
-        assert!(stored_at(&s, &doc, &[a, b]).unwrap());
-        // After a compaction only the snapshot at these heads is there.
-        let other = casebook_core::DocId::random();
-        s.put(&snapshot_key(&other, &[a, b]).unwrap(), b"x").unwrap();
-        assert!(stored_at(&s, &other, &[a, b]).unwrap());
-        assert!(!stored_at(&s, &other, &[a]).unwrap());
-    }
 
     #[test]
     fn names_are_validated() {

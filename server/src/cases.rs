@@ -221,6 +221,7 @@ impl Inner {
         futures::future::join_all(idle.into_iter().map(|(case_id, repo, done)| async move {
             repo.stop().await;
             drop(repo);
+            self.storage.forget_durable(&self.storage.documents_of(&case_id));
             lock(&self.unloading).remove(&case_id);
             let _ = done.send(true);
         }))

@@ -116,17 +116,52 @@ impl Applied {
     }
 }
 
-/// Follow the bus and repair periodically until `events` ends.
+/// The repair running beside the signals, if any; aborted with the follower.
+#[derive(Default)]
+struct Repairs(Option<tokio::task::JoinHandle<()>>);
+
+impl Repairs {
+    /// Start a repair beside the signals. A periodic one (`again` false) is skipped while one runs; after a
+    /// reconnection (`again` true) one runs after the current one, since signals were missed meanwhile.
+    fn start(&mut self, state: &AppState, applied: &Arc<Applied>, again: bool) {
+        let running = self.0.take().filter(|h| !h.is_finished());
+        if running.is_some() && !again {
+            self.0 = running;
+            return;
+        }
+        let (state, applied) = (state.clone(), applied.clone());
+        self.0 = Some(tokio::spawn(async move {
+            if let Some(previous) = running {
+                let _ = previous.await;
+            }
+            repair_all(&state, &applied).await;
+        }));
+    }
+}
+
+impl Drop for Repairs {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Follow the bus and repair periodically until `events` ends. A repair (the whole directory and every
+/// open document's chunk list, read from the database: hundreds of milliseconds with hundreds of cases
+/// open) runs beside the signals, not in front of them: the edits other processes announce meanwhile
+/// reach the devices here at once.
 pub(crate) async fn follow(state: AppState, mut events: UnboundedReceiver<BusEvent>, repair_every: Duration) {
     let applied = Arc::new(Applied::default());
     let mut repair = tokio::time::interval(repair_every.max(Duration::from_millis(100)));
     repair.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     repair.tick().await;
+    let mut repairs = Repairs::default();
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 None => return,
-                Some(BusEvent::Connected) => repair_all(&state, &applied).await,
+                Some(BusEvent::Connected) => repairs.start(&state, &applied, true),
                 Some(BusEvent::Signals(mut signals)) => {
                     // Take what is already queued too: one pass per burst.
                     while let Ok(BusEvent::Signals(more)) = events.try_recv() {
@@ -135,7 +170,7 @@ pub(crate) async fn follow(state: AppState, mut events: UnboundedReceiver<BusEve
                     handle(&state, &applied, signals).await;
                 }
             },
-            _ = repair.tick() => repair_all(&state, &applied).await,
+            _ = repair.tick() => repairs.start(&state, &applied, false),
         }
     }
 }

@@ -65,6 +65,7 @@ mod cluster;
 mod connections;
 mod demux;
 mod detachable;
+mod durable;
 mod health;
 mod inbound;
 mod limits;

@@ -17,6 +17,7 @@ use casebook_core::storage::{SamodStorage, Storage, StorageError, StorageKey, ke
 
 use crate::accounts::Directory;
 use crate::cluster::{Announce, Signal};
+use crate::durable::{DURABLE_WAIT, Durable, FAST_WAIT, chunk_hashes, outgoing_heads, stored_at};
 use crate::metrics::{LimitKind, Metrics};
 
 /// Bytes stored per document. Pure bookkeeping.
@@ -190,12 +191,14 @@ pub(crate) struct QuotaStorage {
     quota: Arc<Quota>,
     /// Other relay processes on the same database, told of every chunk written (none with sled).
     announce: Option<Arc<dyn Announce>>,
+    /// Heads confirmed durable, for outgoing messages.
+    durable: Arc<Durable>,
 }
 
 impl QuotaStorage {
     /// Wrap `raw` for samod, counting into `quota`.
     pub(crate) fn new(raw: Arc<dyn Storage>, quota: Arc<Quota>) -> Self {
-        QuotaStorage { inner: SamodStorage::new(raw.clone()), raw, quota, announce: None }
+        QuotaStorage { inner: SamodStorage::new(raw.clone()), raw, quota, announce: None, durable: Arc::default() }
     }
 
     /// Announce every chunk written or deleted to the other processes of a cluster.
@@ -220,8 +223,72 @@ impl QuotaStorage {
     }
 
     /// Completes when every write samod handed over before this call is durable.
-    pub(crate) fn committed(&self) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
+    pub(crate) fn committed(&self) -> impl Future<Output = Result<(), StorageError>> + Send + 'static + use<> {
         self.inner.committed()
+    }
+
+    /// Wait until the heads an outgoing sync message carries are durable (see `durable`); `false` if
+    /// that could not be confirmed within [`DURABLE_WAIT`] (the message goes anyway).
+    pub(crate) async fn until_durable(&self, bytes: &[u8]) -> bool {
+        let Some((doc, heads)) = outgoing_heads(bytes) else { return true };
+        if heads.is_empty() {
+            return true;
+        }
+        // The fast path: the writes this process saw complete (or the chunks it loaded).
+        let fast = tokio::time::Instant::now() + FAST_WAIT;
+        loop {
+            let wake = match self.durable.check(&doc, &heads) {
+                Ok(()) => return true,
+                Err(wake) => wake,
+            };
+            let next_write = wake.notified();
+            tokio::pin!(next_write);
+            next_write.as_mut().enable();
+            if self.durable.check(&doc, &heads).is_ok() {
+                return true;
+            }
+            if tokio::time::timeout_at(fast, next_write).await.is_err() {
+                break;
+            }
+        }
+        // The slow path: heads this process did not see written (stored by another process and applied
+        // here by the cluster, or forgotten): ask storage.
+        let Ok(id) = doc.parse::<casebook_core::DocId>() else { return true };
+        let deadline = tokio::time::Instant::now() + DURABLE_WAIT;
+        loop {
+            let wake = match self.durable.check(&doc, &heads) {
+                Ok(()) => return true,
+                Err(wake) => wake,
+            };
+            let next_write = wake.notified();
+            tokio::pin!(next_write);
+            next_write.as_mut().enable();
+            let (raw, i, h, confirmed) = (self.raw.clone(), id.clone(), heads.clone(), self.durable.confirmed(&doc));
+            let stored = tokio::task::spawn_blocking(move || stored_at(&*raw, &i, &h, &confirmed).unwrap_or(false))
+                .await
+                .unwrap_or(false);
+            // Seen stored on sled is not yet flushed: wait for the commit of what was handed over so far (on
+            // PostgreSQL what is seen is committed).
+            if stored && (self.announce.is_some() || self.committed().await.is_ok()) {
+                self.durable.confirm(&doc, heads);
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, next_write).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// The documents of a case.
+    pub(crate) fn documents_of(&self, case_id: &str) -> Vec<String> {
+        self.quota.dir.documents_of(case_id)
+    }
+
+    /// Forget what is known durable of these documents (their case was unloaded).
+    pub(crate) fn forget_durable(&self, docs: &[String]) {
+        for d in docs {
+            self.durable.forget(d);
+        }
     }
 
     /// Batches of samod's writes committed so far and the writes they held.
@@ -240,58 +307,132 @@ impl samod::storage::Storage for QuotaStorage {
     }
 
     fn load_range(&self, prefix: StorageKey) -> impl Future<Output = HashMap<StorageKey, Vec<u8>>> + Send {
-        samod::storage::Storage::load_range(&self.inner, prefix)
+        let loaded = samod::storage::Storage::load_range(&self.inner, prefix);
+        let durable = self.durable.clone();
+        async move {
+            let chunks = loaded.await;
+            // What a document is loaded from is durable: its heads may be sent as they are.
+            for (k, v) in &chunks {
+                let k = k.to_string();
+                if let Some(doc) = k.split('/').next() {
+                    durable.stored(doc, chunk_hashes(&k, v));
+                }
+            }
+            chunks
+        }
     }
 
     fn put(&self, key: StorageKey, data: Vec<u8>) -> impl Future<Output = ()> + Send {
         let doc = doc_of(&key);
-        let old = doc.as_ref().and_then(|d| {
-            self.quota.before_write(d);
-            self.old_len(&key)
-        });
+        let flat_key = key.to_string();
         let len = data.len();
-        // An incremental chunk is named by its change's hash: stored under that name, it is these bytes
-        // already (another relay process stored it, and samod writes again what it applied here). No second
-        // commit, and no signal echoing back to the others.
-        let stored_already = old == Some(len) && key.to_string().split('/').nth(1) == Some("incremental");
-        let signal = doc.as_ref().filter(|_| !stored_already).and_then(|_| self.announce(&key, old, Some(len)));
-        // The core's adapter hands the write to its committer; the future completes when it is durable.
-        let started = std::time::Instant::now();
-        let write = (!stored_already).then(|| samod::storage::Storage::put(&self.inner, key, data));
-        let quota = self.quota.clone();
+        // On sled the old length is a local read, taken now, and the write is handed over now, in samod's
+        // order. On a shared database the read is a round trip: taken on a blocking thread, never on a
+        // runtime worker (the order of writes to different keys does not matter, and samod deletes a key
+        // only after the write that supersedes it completed).
+        let mut data = Some(data);
+        let now = self.announce.is_none().then(|| {
+            let old = self.prepare(doc.as_deref(), &key);
+            (old, self.submit_put(doc.as_deref(), key.clone(), data.take().unwrap_or_default(), old))
+        });
+        let this = self.clone();
         async move {
-            let Some(write) = write else { return };
-            write.await;
-            quota.metrics.storage_write.observe(started.elapsed());
-            if let Some((a, s)) = signal {
-                a.announce(s);
-            }
+            let (old, pending) = match now {
+                Some(n) => n,
+                None => {
+                    let (t, d, k) = (this.clone(), doc.clone(), key.clone());
+                    let old = tokio::task::spawn_blocking(move || t.prepare(d.as_deref(), &k)).await.unwrap_or(None);
+                    (old, this.submit_put(doc.as_deref(), key, data.take().unwrap_or_default(), old))
+                }
+            };
+            // Stored already (see `submit_put`): nothing written, nothing to count.
+            let Some(pending) = pending else {
+                if let Some(d) = &doc {
+                    this.durable.stored(d, chunk_hashes(&flat_key, &[]));
+                }
+                return;
+            };
+            this.finish(pending).await;
             if let Some(d) = doc {
-                quota.after_write(&d, old, Some(len));
+                this.quota.after_write(&d, old, Some(len));
             }
         }
     }
 
     fn delete(&self, key: StorageKey) -> impl Future<Output = ()> + Send {
         let doc = doc_of(&key);
-        let old = doc.as_ref().and_then(|d| {
-            self.quota.before_write(d);
-            self.old_len(&key)
+        let now = self.announce.is_none().then(|| {
+            let old = self.prepare(doc.as_deref(), &key);
+            (old, self.submit_delete(doc.as_deref(), key.clone(), old))
         });
-        let signal = doc.as_ref().and_then(|_| self.announce(&key, old, None));
-        // The core's adapter hands the write to its committer; the future completes when it is durable.
-        let started = std::time::Instant::now();
-        let write = samod::storage::Storage::delete(&self.inner, key);
-        let quota = self.quota.clone();
+        let this = self.clone();
         async move {
-            write.await;
-            quota.metrics.storage_write.observe(started.elapsed());
-            if let Some((a, s)) = signal {
-                a.announce(s);
-            }
+            let (old, pending) = match now {
+                Some(n) => n,
+                None => {
+                    let (t, d, k) = (this.clone(), doc.clone(), key.clone());
+                    let old = tokio::task::spawn_blocking(move || t.prepare(d.as_deref(), &k)).await.unwrap_or(None);
+                    (old, this.submit_delete(doc.as_deref(), key, old))
+                }
+            };
+            this.finish(pending).await;
             if let Some(d) = doc {
-                quota.after_write(&d, old, None);
+                this.quota.after_write(&d, old, None);
             }
+        }
+    }
+}
+
+/// A write handed to the committer: its completion, the signal to send once it is durable, when it began.
+struct Pending {
+    write: futures::future::BoxFuture<'static, ()>,
+    signal: Option<(Arc<dyn Announce>, Signal)>,
+    started: std::time::Instant,
+    /// For a put of a document chunk: the document and the changes it makes durable.
+    durable: Option<(String, Vec<automerge::ChangeHash>)>,
+}
+
+impl QuotaStorage {
+    /// Before writing `key` of document `doc`: its document's count loaded, and the length of what is
+    /// stored under `key` now (`None`: nothing, or not a document key).
+    fn prepare(&self, doc: Option<&str>, key: &StorageKey) -> Option<usize> {
+        let d = doc?;
+        self.quota.before_write(d);
+        self.old_len(key)
+    }
+
+    /// Hand a put to the committer; `None` if it is stored already: an incremental chunk is named by its
+    /// change's hash, so under that name it is these bytes already (another relay process stored it, and
+    /// samod writes again what it applied here) — no second commit, and no signal echoing back.
+    fn submit_put(&self, doc: Option<&str>, key: StorageKey, data: Vec<u8>, old: Option<usize>) -> Option<Pending> {
+        let len = data.len();
+        if old == Some(len) && key.to_string().split('/').nth(1) == Some("incremental") {
+            return None;
+        }
+        let signal = doc.and_then(|_| self.announce(&key, old, Some(len)));
+        let durable = doc.map(|d| (d.to_string(), chunk_hashes(&key.to_string(), &data)));
+        let started = std::time::Instant::now();
+        let write = Box::pin(self.inner.put_owned(key, data));
+        Some(Pending { write, signal, started, durable })
+    }
+
+    /// Hand a delete to the committer.
+    fn submit_delete(&self, doc: Option<&str>, key: StorageKey, old: Option<usize>) -> Pending {
+        let signal = doc.and_then(|_| self.announce(&key, old, None));
+        let started = std::time::Instant::now();
+        let write = Box::pin(self.inner.delete_owned(key));
+        Pending { write, signal, started, durable: None }
+    }
+
+    /// Wait until the write is durable, time it, then tell the other processes.
+    async fn finish(&self, p: Pending) {
+        p.write.await;
+        if let Some((doc, hashes)) = p.durable {
+            self.durable.stored(&doc, hashes);
+        }
+        self.quota.metrics.storage_write.observe(p.started.elapsed());
+        if let Some((a, s)) = p.signal {
+            a.announce(s);
         }
     }
 }

@@ -178,6 +178,10 @@ async fn run(state: AppState, auth: DeviceAuth, socket: WebSocket, _permit: Owne
             }),
             out = from_samod.next() => match out {
                 Some(bytes) => {
+                    // Heads go out only once durable: a device takes them as "saved to the relay".
+                    if !state.storage.until_durable(&bytes).await {
+                        tracing::warn!(device_id = %auth.device_id, "sync message sent before its heads could be confirmed durable");
+                    }
                     state.metrics.message_out(bytes.len());
                     msgs_out += 1;
                     match tokio::time::timeout(idle, ws_tx.send(Message::Binary(bytes.into()))).await {

@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -95,7 +95,7 @@ impl GroupCommit {
         GroupCommit { queue: thread.is_some().then_some(tx), thread, counters }
     }
 
-    fn submit(&self, write: Option<Owned>) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
+    fn submit(&self, write: Option<Owned>) -> impl Future<Output = Result<(), StorageError>> + Send + 'static + use<> {
         let (done, rx) = oneshot::channel();
         let queued = self.queue.as_ref().is_some_and(|q| q.send(Op { write, done }).is_ok());
         async move {
@@ -112,17 +112,17 @@ impl GroupCommit {
         &self,
         key: StorageKey,
         data: Vec<u8>,
-    ) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), StorageError>> + Send + 'static + use<> {
         self.submit(Some(Owned::Put(key, data)))
     }
 
     /// Remove `key`; the future completes when that is durable.
-    pub fn delete(&self, key: StorageKey) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
+    pub fn delete(&self, key: StorageKey) -> impl Future<Output = Result<(), StorageError>> + Send + 'static + use<> {
         self.submit(Some(Owned::Delete(key)))
     }
 
     /// Completes when every write handed over before this call is durable (or has failed).
-    pub fn barrier(&self) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
+    pub fn barrier(&self) -> impl Future<Output = Result<(), StorageError>> + Send + 'static + use<> {
         self.submit(None)
     }
 
@@ -152,14 +152,8 @@ fn run(storage: &dyn Storage, rx: &Receiver<Op>, counters: &Counters) {
         let gather_until = last_start.map(|t| t + LINGER).filter(|&t| t > Instant::now());
         while batch.len() < MAX_WRITES && bytes < MAX_BYTES {
             let next = match gather_until {
-                Some(until) => match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                    Ok(op) => Some(op),
-                    Err(_) => None,
-                },
-                None => match rx.try_recv() {
-                    Ok(op) => Some(op),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-                },
+                Some(until) => rx.recv_timeout(until.saturating_duration_since(Instant::now())).ok(),
+                None => rx.try_recv().ok(),
             };
             let Some(op) = next else { break };
             bytes += op.write.as_ref().map_or(0, Owned::len);

@@ -26,8 +26,31 @@ impl SamodStorage {
     }
 
     /// Completes when every write handed to samod's storage before this call is durable.
-    pub fn committed(&self) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
+    pub fn committed(&self) -> impl Future<Output = Result<(), StorageError>> + Send + 'static + use<> {
         self.commit.barrier()
+    }
+
+    /// samod's `put`, as a future that borrows nothing: the write is handed over now (in call order) and
+    /// the future completes when it is durable (a failure is counted and logged).
+    pub fn put_owned(&self, key: StorageKey, data: Vec<u8>) -> impl Future<Output = ()> + Send + 'static + use<> {
+        let written = self.commit.put(key, data);
+        let this = self.clone();
+        async move {
+            if let Err(e) = written.await {
+                this.failed("put", &e);
+            }
+        }
+    }
+
+    /// samod's `delete`, as a future that borrows nothing (see [`SamodStorage::put_owned`]).
+    pub fn delete_owned(&self, key: StorageKey) -> impl Future<Output = ()> + Send + 'static + use<> {
+        let written = self.commit.delete(key);
+        let this = self.clone();
+        async move {
+            if let Err(e) = written.await {
+                this.failed("delete", &e);
+            }
+        }
     }
 
     /// Batches committed so far and the writes they held.
@@ -70,23 +93,10 @@ impl samod::storage::Storage for SamodStorage {
     }
 
     fn put(&self, key: StorageKey, data: Vec<u8>) -> impl Future<Output = ()> + Send {
-        // Handed over now (in samod's order), durable when the future completes.
-        let written = self.commit.put(key, data);
-        let this = self.clone();
-        async move {
-            if let Err(e) = written.await {
-                this.failed("put", &e);
-            }
-        }
+        self.put_owned(key, data)
     }
 
     fn delete(&self, key: StorageKey) -> impl Future<Output = ()> + Send {
-        let written = self.commit.delete(key);
-        let this = self.clone();
-        async move {
-            if let Err(e) = written.await {
-                this.failed("delete", &e);
-            }
-        }
+        self.delete_owned(key)
     }
 }
