@@ -16,6 +16,8 @@ use automerge::ChangeHash;
 use casebook_core::DocId;
 use casebook_core::storage::{Storage, StorageError, incremental_key, snapshot_key};
 
+use crate::inbound::leb128;
+
 /// Longest an outgoing message waits for its heads to be durable before it goes anyway (with a warning):
 /// a flush takes milliseconds; longer means storage is failing, which `GET …/heads` still reports.
 pub(crate) const DURABLE_WAIT: Duration = Duration::from_secs(5);
@@ -146,17 +148,6 @@ pub(crate) fn outgoing_heads(bytes: &[u8]) -> Option<(String, Vec<ChangeHash>)> 
         at += 32;
     }
     Some((doc, heads))
-}
-
-fn leb128(b: &[u8]) -> Option<(u64, usize)> {
-    let mut v = 0u64;
-    for (i, byte) in b.iter().enumerate().take(10) {
-        v |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
 }
 
 /// Whether `heads` of `doc` are stored: a snapshot at exactly these heads, or every head either in

@@ -302,7 +302,8 @@ fn document_chunk_within(chunk: &[u8], cap: u64) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn leb128(b: &[u8]) -> Option<(u64, usize)> {
+/// An unsigned LEB128 number at the start of `b` and the bytes it takes.
+pub(crate) fn leb128(b: &[u8]) -> Option<(u64, usize)> {
     let mut v = 0u64;
     for (i, byte) in b.iter().enumerate().take(10) {
         v |= u64::from(byte & 0x7f) << (7 * i);

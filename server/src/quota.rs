@@ -234,8 +234,11 @@ impl QuotaStorage {
         if heads.is_empty() {
             return true;
         }
-        // The fast path: the writes this process saw complete (or the chunks it loaded).
-        let fast = tokio::time::Instant::now() + FAST_WAIT;
+        // First what this process saw written (or loaded), waiting for its writes to complete; after
+        // FAST_WAIT, heads it did not see written (stored by another process and applied here by the
+        // cluster, or forgotten) are asked of storage.
+        let now = tokio::time::Instant::now();
+        let (fast, deadline) = (now + FAST_WAIT, now + DURABLE_WAIT);
         loop {
             let wake = match self.durable.check(&doc, &heads) {
                 Ok(()) => return true,
@@ -244,39 +247,36 @@ impl QuotaStorage {
             let next_write = wake.notified();
             tokio::pin!(next_write);
             next_write.as_mut().enable();
-            if self.durable.check(&doc, &heads).is_ok() {
-                return true;
-            }
-            if tokio::time::timeout_at(fast, next_write).await.is_err() {
-                break;
-            }
-        }
-        // The slow path: heads this process did not see written (stored by another process and applied
-        // here by the cluster, or forgotten): ask storage.
-        let Ok(id) = doc.parse::<casebook_core::DocId>() else { return true };
-        let deadline = tokio::time::Instant::now() + DURABLE_WAIT;
-        loop {
-            let wake = match self.durable.check(&doc, &heads) {
-                Ok(()) => return true,
-                Err(wake) => wake,
+            let slow = tokio::time::Instant::now() >= fast;
+            let durable = if slow {
+                self.stored_and_committed(&doc, &heads).await
+            } else {
+                self.durable.check(&doc, &heads).is_ok()
             };
-            let next_write = wake.notified();
-            tokio::pin!(next_write);
-            next_write.as_mut().enable();
-            let (raw, i, h, confirmed) = (self.raw.clone(), id.clone(), heads.clone(), self.durable.confirmed(&doc));
-            let stored = tokio::task::spawn_blocking(move || stored_at(&*raw, &i, &h, &confirmed).unwrap_or(false))
-                .await
-                .unwrap_or(false);
-            // Seen stored on sled is not yet flushed: wait for the commit of what was handed over so far (on
-            // PostgreSQL what is seen is committed).
-            if stored && (self.announce.is_some() || self.committed().await.is_ok()) {
-                self.durable.confirm(&doc, heads);
+            if durable {
                 return true;
             }
-            if tokio::time::timeout_at(deadline, next_write).await.is_err() {
+            let timed_out = tokio::time::timeout_at(if slow { deadline } else { fast }, next_write).await.is_err();
+            if timed_out && slow {
                 return false;
             }
         }
+    }
+
+    /// Whether storage holds `heads` of `doc` (and, on sled, has flushed them); remembered if so.
+    async fn stored_and_committed(&self, doc: &str, heads: &[automerge::ChangeHash]) -> bool {
+        let Ok(id) = doc.parse::<casebook_core::DocId>() else { return true };
+        let (raw, h, confirmed) = (self.raw.clone(), heads.to_vec(), self.durable.confirmed(doc));
+        let stored = tokio::task::spawn_blocking(move || stored_at(&*raw, &id, &h, &confirmed).unwrap_or(false))
+            .await
+            .unwrap_or(false);
+        // Seen stored on sled is not yet flushed: wait for the commit of what was handed over so far (on
+        // PostgreSQL what is seen is committed).
+        if stored && (self.announce.is_some() || self.committed().await.is_ok()) {
+            self.durable.confirm(doc, heads.to_vec());
+            return true;
+        }
+        false
     }
 
     /// The documents of a case.
